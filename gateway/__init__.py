@@ -1,0 +1,1 @@
+"""Redemption gateway: flash coupon claims and checkout redemptions."""
