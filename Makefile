@@ -1,0 +1,73 @@
+# The single entry point. `make run` serves the gateway with a demo campaign; `make test` runs
+# every test. Both start project-local Redis and Postgres (data under .data/) unless
+# GATEWAY_REDIS_URL / GATEWAY_DATABASE_URL point at real servers.
+SHELL := /bin/bash
+PY := .venv/bin/python
+VENV_STAMP := .venv/.installed
+NATIVE_SO := $(wildcard gateway/_native*.so)
+LOCAL_REDIS := redis://127.0.0.1:$(or $(GATEWAY_LOCAL_REDIS_PORT),56379)
+LOCAL_PG := postgresql://gateway@127.0.0.1:$(or $(GATEWAY_LOCAL_PG_PORT),55432)
+export GATEWAY_REDIS_URL ?= $(LOCAL_REDIS)/0
+export GATEWAY_DATABASE_URL ?= $(LOCAL_PG)/gateway
+# Tests use their own database and Redis db unless told otherwise.
+TEST_REDIS_URL ?= $(if $(filter $(LOCAL_REDIS)/0,$(GATEWAY_REDIS_URL)),$(LOCAL_REDIS)/1,$(GATEWAY_REDIS_URL))
+TEST_DATABASE_URL ?= $(if $(filter $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)),$(LOCAL_PG)/gateway_test,$(GATEWAY_DATABASE_URL))
+
+.PHONY: run test lint fmt build venv services services-stop migrate bench loadtest clean
+
+$(VENV_STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q $$(python3 scripts/deps.py)
+	touch $@
+
+venv: $(VENV_STAMP)
+
+build: $(VENV_STAMP)
+	.venv/bin/maturin develop --release -q --skip-install 2>&1 | grep -v '^📦\|^✏️\|^🛠' || true
+	$(PY) -c "from gateway import _native; print('native', _native.__version__)"
+
+services:
+	GATEWAY_REDIS_URL=$(filter-out $(LOCAL_REDIS)/0,$(GATEWAY_REDIS_URL)) \
+	GATEWAY_DATABASE_URL=$(filter-out $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)) \
+	  scripts/services.sh start
+
+services-stop:
+	scripts/services.sh stop
+
+migrate: build services
+	$(PY) -m gateway migrate
+
+run: migrate
+	$(PY) -m gateway demo
+	@echo "serving on http://$${GATEWAY_HOST:-127.0.0.1}:$${GATEWAY_PORT:-8000} (Ctrl-C stops)"
+	$(PY) -m gateway serve
+
+test: build services
+	GATEWAY_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m gateway migrate
+	cargo test --release -q
+	GATEWAY_REDIS_URL=$(TEST_REDIS_URL) GATEWAY_DATABASE_URL=$(TEST_DATABASE_URL) \
+	  $(PY) -m pytest
+	$(MAKE) lint
+
+lint: $(VENV_STAMP)
+	.venv/bin/ruff check gateway tests loadtests
+	.venv/bin/ruff format --check gateway tests loadtests
+	.venv/bin/mypy --strict gateway
+	$(PY) -m mypy.stubtest gateway._native --allowlist .stubtest-allowlist
+	cargo fmt --all --check
+	cargo clippy --release --all-targets -q -- -D warnings
+
+fmt: $(VENV_STAMP)
+	.venv/bin/ruff format gateway tests loadtests
+	.venv/bin/ruff check --fix gateway tests loadtests
+	cargo fmt --all
+
+bench: build services
+	$(PY) loadtests/bench.py
+
+loadtest: build services
+	$(PY) loadtests/run_loadtest.py
+
+clean:
+	rm -rf target .venv gateway/_native*.so

@@ -1,0 +1,150 @@
+"""create_app(): routes, lifespan, exception handlers, OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import asyncpg
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.router import Router
+from redis.exceptions import RedisError
+
+from gateway.auth.guards import require_role
+from gateway.auth.services import KeyCache
+from gateway.campaigns.controllers import CampaignController
+from gateway.campaigns.services import CampaignService
+from gateway.claims.controllers import ClaimController
+from gateway.claims.services import ClaimService
+from gateway.clock import clock
+from gateway.coupons.controllers import CouponController
+from gateway.errors import GatewayError
+from gateway.members.controllers import MemberController
+from gateway.ops.controllers import OpsController
+from gateway.ops.metrics import metrics_middleware
+from gateway.settings import Settings, get_settings
+from gateway.store.ledger import LedgerWriter
+from gateway.store.postgres import create_pool
+from gateway.store.redis import Scripts, create_client
+
+log = logging.getLogger("gateway")
+
+MAX_BODY = 1024 * 1024
+
+
+@asynccontextmanager
+async def lifespan(app: Litestar) -> AsyncIterator[None]:
+    """Opens Redis, Postgres and the background tasks; closes them in reverse."""
+    settings: Settings = app.state.settings
+    pool = await create_pool(settings.database_url, settings.pg_pool_size)
+    client = create_client(settings.redis_url)
+    scripts = Scripts()
+    await scripts.load_all(client)
+    ledger = LedgerWriter(
+        pool, client, settings.ledger_batch_max, settings.ledger_recovery_age_ms
+    )
+    tasks = [
+        asyncio.create_task(ledger.run(), name="ledger-writer"),
+        asyncio.create_task(ledger.recover_forever(2.0), name="ledger-recovery"),
+    ]
+    app.state.update(
+        pool=pool,
+        redis=client,
+        scripts=scripts,
+        ledger=ledger,
+        key_cache=KeyCache(pool, settings.key_cache_ttl_s),
+        campaigns=CampaignService(pool, client, scripts),
+        claims=ClaimService(pool, client, scripts, ledger, settings, clock),
+    )
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        await client.aclose()
+        await pool.close()
+
+
+def _error_response(status: int, code: str, detail: str, **extra: Any) -> Response[Any]:
+    return Response({"code": code, "detail": detail, **extra}, status_code=status)
+
+
+def gateway_error(_: Request, exc: GatewayError) -> Response[Any]:  # type: ignore[type-arg]
+    return Response(exc.body(), status_code=exc.status)
+
+
+def validation_error(_: Request, exc: ValidationException) -> Response[Any]:  # type: ignore[type-arg]
+    problems = exc.extra if isinstance(exc.extra, list) else []
+    parts = []
+    for problem in problems:
+        if isinstance(problem, dict):
+            key = str(problem.get("key") or "body").removeprefix("$.")
+            parts.append(f"{key}: {problem.get('message', 'invalid')}")
+    detail = "; ".join(parts) or str(exc.detail)
+    if exc.status_code == 413:
+        return _error_response(413, "request_too_large", "the body is over 1 MiB")
+    return _error_response(400, "invalid_request", detail)
+
+
+def http_error(_: Request, exc: HTTPException) -> Response[Any]:  # type: ignore[type-arg]
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+    code = codes.get(exc.status_code, "invalid_request" if exc.status_code < 500 else "unavailable")
+    return _error_response(exc.status_code, code, str(exc.detail))
+
+
+def unavailable(_: Request, exc: Exception) -> Response[Any]:  # type: ignore[type-arg]
+    log.warning("backing service unavailable: %r", exc)
+    return _error_response(503, "unavailable", "a backing service is unavailable, retry shortly")
+
+
+def unexpected(request: Request, exc: Exception) -> Response[Any]:  # type: ignore[type-arg]
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_response(500, "internal_error", "unexpected error; it has been logged")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    v1 = Router(
+        path="/",
+        route_handlers=[MemberController, CampaignController, ClaimController, CouponController],
+        guards=[require_role],
+    )
+    return Litestar(
+        route_handlers=[v1, OpsController],
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        middleware=[metrics_middleware],
+        request_max_body_size=MAX_BODY,
+        exception_handlers={
+            GatewayError: gateway_error,
+            ValidationException: validation_error,
+            NotFoundException: http_error,
+            HTTPException: http_error,
+            RedisError: unavailable,
+            asyncpg.PostgresConnectionError: unavailable,
+            asyncpg.InterfaceError: unavailable,
+            OSError: unavailable,
+            TimeoutError: unavailable,
+            Exception: unexpected,
+        },
+        openapi_config=OpenAPIConfig(
+            title="Redemption gateway",
+            version="1",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+

@@ -1,0 +1,1 @@
+"""Campaigns: coupon templates, their stock, lifecycle and claim links."""

@@ -1,0 +1,350 @@
+"""Campaigns: Postgres rows, the hot state in Redis, lifecycle, stock and claim links."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import logging
+import secrets
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+import redis.asyncio as redis
+import segno
+
+from gateway.campaigns.schemas import (
+    Campaign,
+    CampaignCreate,
+    CampaignUpdate,
+    FixedValidity,
+    Link,
+    Stats,
+    StockChange,
+    StockLevel,
+    Validity,
+)
+from gateway.errors import (
+    CampaignNotFound,
+    InvalidRequest,
+    InvalidTransition,
+    StockBelowClaimed,
+    Unavailable,
+)
+from gateway.store import redis as keys
+from gateway.store.redis import Scripts
+from gateway.wire import iso, to_ms
+
+log = logging.getLogger(__name__)
+
+INSERT_CAMPAIGN = """
+INSERT INTO campaigns (id, name, kind, amount_off, percent_off, max_discount, min_spend, sku,
+    points, scope, channels, claim_starts_at, claim_ends_at, validity, stock_total,
+    per_member_limit, transferable, stackable, low_stock_threshold)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+RETURNING *
+"""
+GET_CAMPAIGN = "SELECT * FROM campaigns WHERE id = $1"
+LOCK_CAMPAIGN = "SELECT * FROM campaigns WHERE id = $1 FOR UPDATE"
+LIST_CAMPAIGNS = "SELECT * FROM campaigns ORDER BY created_at DESC, id DESC LIMIT $1"
+SET_STATUS = "UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1 RETURNING *"
+SET_STOCK = "UPDATE campaigns SET stock_total = $2, updated_at = now() WHERE id = $1 RETURNING *"
+UPDATE_CAMPAIGN = """
+UPDATE campaigns SET name = $2, claim_ends_at = $3, validity = $4, low_stock_threshold = $5,
+    updated_at = now()
+WHERE id = $1 RETURNING *
+"""
+COUNT_CLAIMED = """
+SELECT count(*) FILTER (WHERE source IN ('claim', 'grant')) AS claimed,
+       count(*) FILTER (WHERE state = 'redeemed') AS redeemed
+FROM coupons WHERE campaign_id = $1
+"""
+INSERT_EVENT = """
+INSERT INTO events (kind, campaign_id, actor, detail) VALUES ($1, $2, $3, $4)
+"""
+
+# From each status, the moves the lifecycle allows: verb -> (allowed from, to).
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "publish": (frozenset({"draft"}), "live"),
+    "pause": (frozenset({"live"}), "paused"),
+    "resume": (frozenset({"paused"}), "live"),
+    "close": (frozenset({"draft", "live", "paused"}), "closed"),
+}
+
+_VALUE_FIELD = {
+    "percent": "percent_off",
+    "amount": "amount_off",
+    "threshold": "amount_off",
+    "exchange": "sku",
+    "gift": "sku",
+    "points": "points",
+}
+
+
+def validate_create(data: CampaignCreate) -> None:
+    """Cross-field rules msgspec cannot state: each kind needs its value field."""
+    needed = _VALUE_FIELD[data.kind]
+    if getattr(data, needed) is None:
+        raise InvalidRequest(f"{needed}: required for kind {data.kind!r}")
+    if data.kind == "threshold" and not data.min_spend:
+        raise InvalidRequest("min_spend: a threshold coupon needs a positive min_spend")
+    if data.max_discount is not None and data.kind != "percent":
+        raise InvalidRequest("max_discount: only a percent coupon has a cap")
+    if data.claim_ends_at <= data.claim_starts_at:
+        raise InvalidRequest("claim_ends_at: must be after claim_starts_at")
+    if len(set(data.channels)) != len(data.channels):
+        raise InvalidRequest("channels: listed twice")
+    _validate_validity(data.validity)
+
+
+def _validate_validity(validity: Validity) -> None:
+    if isinstance(validity, FixedValidity) and validity.ends_at <= validity.starts_at:
+        raise InvalidRequest("validity.ends_at: must be after validity.starts_at")
+
+
+def _validity_json(validity: Validity) -> dict[str, Any]:
+    if isinstance(validity, FixedValidity):
+        return {
+            "mode": "fixed",
+            "starts_at": validity.starts_at.isoformat(),
+            "ends_at": validity.ends_at.isoformat(),
+        }
+    return {"mode": "relative", "days": validity.days}
+
+
+def new_campaign_id() -> str:
+    return "cmp_" + secrets.token_hex(8)
+
+
+def hot_state(row: asyncpg.Record, claimed: int) -> dict[str, Any]:
+    """The fields the claim script reads, as stored in `{c:<id>}:meta`."""
+    validity = row["validity"]
+    fixed = validity["mode"] == "fixed"
+    return {
+        "status": row["status"],
+        "starts": to_ms(row["claim_starts_at"]),
+        "ends": to_ms(row["claim_ends_at"]),
+        "limit": row["per_member_limit"],
+        "stock_total": row["stock_total"],
+        "remaining": row["stock_total"] - claimed,
+        "vmode": validity["mode"],
+        "vdays": 0 if fixed else validity["days"],
+        "vfrom": _iso_ms(validity["starts_at"]) if fixed else 0,
+        "vuntil": _iso_ms(validity["ends_at"]) if fixed else 0,
+        "low": row["low_stock_threshold"],
+        "kind": row["kind"],
+        "transferable": int(row["transferable"]),
+    }
+
+
+def _iso_ms(text: str) -> int:
+    return to_ms(datetime.fromisoformat(text))
+
+
+class CampaignService:
+    def __init__(self, pool: asyncpg.Pool, client: redis.Redis, scripts: Scripts) -> None:
+        self.pool = pool
+        self.redis = client
+        self.scripts = scripts
+
+    async def create(self, data: CampaignCreate, actor: str) -> Campaign:
+        validate_create(data)
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                INSERT_CAMPAIGN,
+                new_campaign_id(),
+                data.name,
+                data.kind,
+                data.amount_off,
+                data.percent_off,
+                data.max_discount,
+                data.min_spend,
+                data.sku,
+                data.points,
+                msgspec.to_builtins(data.scope),
+                list(data.channels),
+                data.claim_starts_at,
+                data.claim_ends_at,
+                _validity_json(data.validity),
+                data.stock,
+                data.per_member_limit,
+                data.transferable,
+                data.stackable,
+                data.low_stock_threshold,
+            )
+            await conn.execute(INSERT_EVENT, "campaign_created", row["id"], actor, None)
+        return await self._campaign(row)
+
+    async def get(self, campaign_id: str) -> Campaign:
+        return await self._campaign(await self._row(campaign_id))
+
+    async def list(self, limit: int = 200) -> list[Campaign]:
+        rows = await self.pool.fetch(LIST_CAMPAIGNS, limit)
+        return [await self._campaign(row) for row in rows]
+
+    async def _row(self, campaign_id: str) -> asyncpg.Record:
+        row = await self.pool.fetchrow(GET_CAMPAIGN, campaign_id)
+        if row is None:
+            raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+        return row
+
+    async def move(self, campaign_id: str, verb: str, actor: str) -> Campaign:
+        """publish / pause / resume / close: Postgres and the hot state move together."""
+        allowed, target = TRANSITIONS[verb]
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(LOCK_CAMPAIGN, campaign_id)
+            if row is None:
+                raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+            if row["status"] not in allowed:
+                raise InvalidTransition(f"cannot {verb} a campaign that is {row['status']}")
+            row_status = row["status"]
+            row = await conn.fetchrow(SET_STATUS, campaign_id, target)
+            if verb == "publish":
+                claimed = await conn.fetchval(COUNT_CLAIMED, campaign_id)
+                await self.redis.hset(keys.meta_key(campaign_id), mapping=hot_state(row, claimed))
+            else:
+                await self.redis.hset(keys.meta_key(campaign_id), "status", target)
+            await conn.execute(
+                INSERT_EVENT, verb, campaign_id, actor, {"from": row_status, "to": target}
+            )
+        return await self._campaign(row)
+
+    async def change_stock(self, campaign_id: str, change: StockChange, actor: str) -> StockLevel:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(LOCK_CAMPAIGN, campaign_id)
+            if row is None:
+                raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+            if row["status"] == "closed":
+                raise InvalidTransition("the stock of a closed campaign cannot change")
+            if row["status"] == "draft":
+                new_total = row["stock_total"] + change.delta
+                if new_total < 0:
+                    raise StockBelowClaimed("stock cannot go below zero", claimed=0)
+                await conn.execute(SET_STOCK, campaign_id, new_total)
+                remaining = new_total
+            else:
+                ok, *values = await self.scripts.change_stock(
+                    self.redis, [keys.meta_key(campaign_id)], [change.delta]
+                )
+                if ok == -1:
+                    raise Unavailable("the campaign's hot state is missing: run `gateway reconcile`")
+                if ok == 0:
+                    raise StockBelowClaimed(
+                        f"{values[0]} coupons are already claimed; stock cannot go below that",
+                        claimed=values[0],
+                    )
+                new_total, remaining = values
+                try:
+                    await conn.execute(SET_STOCK, campaign_id, new_total)
+                except BaseException:
+                    # Postgres refused: give Redis its stock back so the two agree again.
+                    await self.scripts.change_stock(
+                        self.redis, [keys.meta_key(campaign_id)], [-change.delta]
+                    )
+                    raise
+            await conn.execute(
+                INSERT_EVENT,
+                "stock_change",
+                campaign_id,
+                actor,
+                {"delta": change.delta, "stock_total": new_total},
+            )
+        return StockLevel(stock_total=new_total, remaining=remaining)
+
+    async def update(self, campaign_id: str, data: CampaignUpdate, actor: str) -> Campaign:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(LOCK_CAMPAIGN, campaign_id)
+            if row is None:
+                raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+            if row["status"] == "closed":
+                raise InvalidTransition("a closed campaign cannot be edited")
+            name = row["name"] if data.name is msgspec.UNSET else data.name
+            ends = row["claim_ends_at"] if data.claim_ends_at is msgspec.UNSET else data.claim_ends_at
+            if ends <= row["claim_starts_at"]:
+                raise InvalidRequest("claim_ends_at: must be after claim_starts_at")
+            validity = row["validity"]
+            if data.validity is not msgspec.UNSET:
+                _validate_validity(data.validity)
+                validity = _validity_json(data.validity)
+            low = (
+                row["low_stock_threshold"]
+                if data.low_stock_threshold is msgspec.UNSET
+                else data.low_stock_threshold
+            )
+            row = await conn.fetchrow(UPDATE_CAMPAIGN, campaign_id, name, ends, validity, low)
+            if row["status"] != "draft":
+                state = hot_state(row, 0)
+                fields = {k: state[k] for k in ("ends", "vmode", "vdays", "vfrom", "vuntil", "low")}
+                await self.redis.hset(keys.meta_key(campaign_id), mapping=fields)
+            await conn.execute(
+                INSERT_EVENT, "campaign_updated", campaign_id, actor, msgspec.to_builtins(data)
+            )
+        return await self._campaign(row)
+
+    async def stats(self, row: asyncpg.Record) -> Stats:
+        counts = await self.pool.fetchrow(COUNT_CLAIMED, row["id"])
+        stock_total, remaining = row["stock_total"], row["stock_total"] - counts["claimed"]
+        if row["status"] != "draft":
+            hot = await self.redis.hmget(keys.meta_key(row["id"]), "stock_total", "remaining")
+            if hot[0] is not None:
+                stock_total, remaining = int(hot[0]), int(hot[1])
+        claimed = stock_total - remaining
+        redeemed = counts["redeemed"]
+        return Stats(
+            stock_total=stock_total,
+            remaining=remaining,
+            claimed=claimed,
+            redeemed=redeemed,
+            claim_rate=claimed / stock_total if stock_total else 0.0,
+            redemption_rate=redeemed / claimed if claimed else 0.0,
+        )
+
+    async def _campaign(self, row: asyncpg.Record) -> Campaign:
+        return Campaign(
+            id=row["id"],
+            status=row["status"],
+            name=row["name"],
+            kind=row["kind"],
+            amount_off=row["amount_off"],
+            percent_off=row["percent_off"],
+            max_discount=row["max_discount"],
+            min_spend=row["min_spend"],
+            sku=row["sku"],
+            points=row["points"],
+            scope=row["scope"],
+            channels=list(row["channels"]),
+            claim_starts_at=iso(row["claim_starts_at"]),
+            claim_ends_at=iso(row["claim_ends_at"]),
+            validity=row["validity"],
+            stock=row["stock_total"],
+            per_member_limit=row["per_member_limit"],
+            transferable=row["transferable"],
+            stackable=row["stackable"],
+            low_stock_threshold=row["low_stock_threshold"],
+            created_at=iso(row["created_at"]),
+            stats=await self.stats(row),
+        )
+
+    async def link(self, campaign_id: str, public_url: str, secret: str) -> Link:
+        await self._row(campaign_id)
+        token = link_token(secret, campaign_id)
+        return Link(url=f"{public_url.rstrip('/')}/claim/{campaign_id}?token={token}", token=token)
+
+    async def qr(self, campaign_id: str, public_url: str, secret: str, kind: str) -> bytes:
+        link = await self.link(campaign_id, public_url, secret)
+        out = io.BytesIO()
+        segno.make(link.url, error="m").save(out, kind=kind, scale=8, border=4)
+        return out.getvalue()
+
+
+def link_token(secret: str, campaign_id: str) -> str:
+    """The HMAC-SHA256 of the campaign id, base64url, 128 bits."""
+    mac = hmac.new(secret.encode(), campaign_id.encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def token_valid(secret: str, campaign_id: str, token: str) -> bool:
+    return hmac.compare_digest(link_token(secret, campaign_id), token)

@@ -1,0 +1,1 @@
+"""Claims and grants: the flash-sale hot path."""

@@ -1,0 +1,156 @@
+"""The `gateway` command: migrate, keys, reconcile, demo, serve."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import timedelta
+
+from gateway.settings import describe, get_settings
+
+DEMO_NAME = "Demo flash sale: 100 off 500"
+
+
+async def _migrate() -> None:
+    from gateway.store.postgres import migrate
+
+    applied = await migrate(get_settings().database_url)
+    print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}", file=sys.stderr)
+
+
+async def _create_key(role: str) -> None:
+    from gateway.auth.services import create_key
+    from gateway.store.postgres import create_pool
+
+    pool = await create_pool(get_settings().database_url, 1)
+    try:
+        print(await create_key(pool, role))  # type: ignore[arg-type]  # argparse checked choices
+    finally:
+        await pool.close()
+
+
+async def _reconcile() -> int:
+    from gateway.store.postgres import create_pool
+    from gateway.store.reconcile import reconcile
+    from gateway.store.redis import create_client
+
+    settings = get_settings()
+    pool = await create_pool(settings.database_url, 2)
+    client = create_client(settings.redis_url)
+    try:
+        report = await reconcile(pool, client)
+    finally:
+        await client.aclose()
+        await pool.close()
+    for line in report:
+        print(line, file=sys.stderr)
+    print(f"reconcile: {len(report)} differences repaired", file=sys.stderr)
+    return 0
+
+
+async def _demo() -> None:
+    """Makes sure a live demo campaign exists; prints an admin key and its claim link."""
+    from gateway.auth.services import create_key
+    from gateway.campaigns.schemas import CampaignCreate, RelativeValidity
+    from gateway.campaigns.services import CampaignService
+    from gateway.clock import clock
+    from gateway.store.postgres import create_pool
+    from gateway.store.redis import Scripts, create_client
+
+    settings = get_settings()
+    pool = await create_pool(settings.database_url, 2)
+    client = create_client(settings.redis_url)
+    try:
+        service = CampaignService(pool, client, Scripts())
+        campaign_id = await pool.fetchval(
+            "SELECT id FROM campaigns WHERE name = $1 AND status = 'live' "
+            "AND claim_ends_at > now() ORDER BY created_at DESC LIMIT 1",
+            DEMO_NAME,
+        )
+        if campaign_id is None:
+            now = clock.now()
+            created = await service.create(
+                CampaignCreate(
+                    name=DEMO_NAME,
+                    kind="threshold",
+                    amount_off=10000,
+                    min_spend=50000,
+                    channels=["online", "store"],
+                    claim_starts_at=now - timedelta(minutes=1),
+                    claim_ends_at=now + timedelta(days=30),
+                    validity=RelativeValidity(days=7),
+                    stock=10000,
+                    per_member_limit=1,
+                    transferable=True,
+                    low_stock_threshold=500,
+                ),
+                "demo",
+            )
+            campaign_id = created.id
+            await service.move(campaign_id, "publish", "demo")
+        link = await service.link(campaign_id, settings.public_url, settings.link_secret)
+        key = await create_key(pool, "admin")
+    finally:
+        await client.aclose()
+        await pool.close()
+    base = f"http://{settings.host}:{settings.port}"
+    print(
+        f"\n  demo campaign : {campaign_id}\n"
+        f"  claim link    : {link.url}\n"
+        f"  admin key     : {key}\n"
+        f"  try it        : curl -s -X POST {base}/v1/campaigns/{campaign_id}/claims \\\n"
+        f"                    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+        f"                    -d '{{\"member_id\": \"m-1001\", \"channel\": \"online\", "
+        f"\"token\": \"{link.token}\"}}'\n"
+        f"  API docs      : {base}/schema/swagger\n",
+        file=sys.stderr,
+    )
+
+
+def _serve() -> None:
+    settings = get_settings()
+    asyncio.run(_migrate())
+    asyncio.run(_reconcile())
+    args = [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
+        "--host", settings.host, "--port", str(settings.port),
+        "--workers", str(settings.workers), "--no-ws", "--backlog", "2048",
+        "--log-level", "warning", "gateway.asgi:app",
+    ]  # fmt: skip
+    os.execv(sys.executable, args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply the database migrations (idempotent)")
+    keys = sub.add_parser("keys", help="API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create a key; prints only the key")
+    create.add_argument("--role", required=True, choices=["admin", "clerk", "front", "checkout"])
+    sub.add_parser("reconcile", help="drain the ledger streams and rebuild Redis counters")
+    sub.add_parser("demo", help="ensure a live demo campaign; print an admin key and its link")
+    sub.add_parser("serve", help="migrate, reconcile, then serve with granian")
+    sub.add_parser("settings", help="list every GATEWAY_* variable and its default")
+    args = parser.parse_args(argv)
+
+    if args.command == "migrate":
+        asyncio.run(_migrate())
+    elif args.command == "keys":
+        asyncio.run(_create_key(args.role))
+    elif args.command == "reconcile":
+        return asyncio.run(_reconcile())
+    elif args.command == "demo":
+        asyncio.run(_demo())
+    elif args.command == "serve":
+        _serve()
+    elif args.command == "settings":
+        for name, default in describe():
+            print(f"{name}={default}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

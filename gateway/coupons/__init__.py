@@ -1,0 +1,1 @@
+"""Coupons: reads of single coupons and wallets (transfers come with the checkout work)."""

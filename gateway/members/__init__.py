@@ -1,0 +1,1 @@
+"""Members: registration, tier and birthday."""

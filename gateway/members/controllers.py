@@ -1,0 +1,27 @@
+"""HTTP routes of the members resource."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, put
+from litestar.datastructures import State
+
+from gateway.members import services
+from gateway.members.schemas import Member, MemberPut
+from gateway.wire import check_id
+
+
+class MemberController(Controller):
+    path = "/v1/members"
+    tags = ["members"]  # noqa: RUF012 - Litestar reads a plain list
+
+    @put("/{member_id:str}", operation_id="putMember", opt={"roles": ("admin", "front")})
+    async def put_member(self, state: State, member_id: str, data: MemberPut) -> Member:
+        """Registers or updates a member (tier and birthday)."""
+        check_id(member_id, "member_id")
+        return await services.put_member(state.pool, member_id, data)
+
+    @get("/{member_id:str}", operation_id="getMember", opt={"roles": ("admin", "front")})
+    async def get_member(self, state: State, member_id: str) -> Member:
+        """A registered member, or 404 `member_not_found`."""
+        check_id(member_id, "member_id")
+        return await services.get_member(state.pool, member_id)

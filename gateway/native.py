@@ -1,0 +1,21 @@
+"""The only importer of the compiled Rust core, `gateway._native`.
+
+When the module was not built the process stops at once with the command that builds it.
+"""
+
+from __future__ import annotations
+
+try:
+    from gateway import _native
+except ImportError as exc:  # pragma: no cover - exercised by hand
+    raise SystemExit(
+        "gateway._native is not built: run `make build` "
+        "(or `.venv/bin/maturin develop --release`)"
+    ) from exc
+
+__version__ = _native.__version__
+new_code = _native.new_code
+new_codes = _native.new_codes
+normalize_code = _native.normalize_code
+
+__all__ = ["__version__", "new_code", "new_codes", "normalize_code"]

@@ -1,0 +1,105 @@
+"""Prometheus metrics, kept in plain dicts: requests by route and status, latency histogram,
+and the campaign alerts. Each worker process exposes its own counters."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.requests: defaultdict[tuple[str, str, int], int] = defaultdict(int)
+        self.latency_counts: defaultdict[str, list[int]] = defaultdict(
+            lambda: [0] * (len(BUCKETS) + 1)
+        )
+        self.latency_sum: defaultdict[str, float] = defaultdict(float)
+        self.alerts: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.ledger_batches = 0
+        self.ledger_rows = 0
+        self.ledger_failures = 0
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests[(method, route, status)] += 1
+        counts = self.latency_counts[route]
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                counts[i] += 1
+                break
+        else:
+            counts[-1] += 1
+        self.latency_sum[route] += seconds
+
+    def render(self) -> str:
+        out = [
+            "# HELP gateway_requests_total HTTP requests by route and status.",
+            "# TYPE gateway_requests_total counter",
+        ]
+        for (method, route, status), n in sorted(self.requests.items()):
+            out.append(
+                f'gateway_requests_total{{method="{method}",route="{route}",status="{status}"}} {n}'
+            )
+        out += [
+            "# HELP gateway_request_seconds Request latency.",
+            "# TYPE gateway_request_seconds histogram",
+        ]
+        for route, counts in sorted(self.latency_counts.items()):
+            cumulative = 0
+            for bound, n in zip((*BUCKETS, "+Inf"), counts, strict=True):
+                cumulative += n
+                out.append(f'gateway_request_seconds_bucket{{route="{route}",le="{bound}"}} {cumulative}')
+            out.append(f'gateway_request_seconds_count{{route="{route}"}} {cumulative}')
+            out.append(f'gateway_request_seconds_sum{{route="{route}"}} {self.latency_sum[route]:.6f}')
+        out += [
+            "# HELP gateway_campaign_alerts_total low_stock and sold_out alerts.",
+            "# TYPE gateway_campaign_alerts_total counter",
+        ]
+        for (campaign, kind), n in sorted(self.alerts.items()):
+            out.append(f'gateway_campaign_alerts_total{{campaign="{campaign}",kind="{kind}"}} {n}')
+        out += [
+            "# TYPE gateway_ledger_batches_total counter",
+            f"gateway_ledger_batches_total {self.ledger_batches}",
+            "# TYPE gateway_ledger_rows_total counter",
+            f"gateway_ledger_rows_total {self.ledger_rows}",
+            "# TYPE gateway_ledger_failures_total counter",
+            f"gateway_ledger_failures_total {self.ledger_failures}",
+        ]
+        return "\n".join(out) + "\n"
+
+
+metrics = Metrics()
+
+
+def metrics_middleware(app: ASGIApp) -> ASGIApp:
+    """Counts every HTTP request by its route template and status, and times it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            route = _route(scope)
+            metrics.observe(scope["method"], route, status, time.perf_counter() - started)
+
+    return middleware
+
+
+def _route(scope: Any) -> str:
+    template = scope.get("path_template")
+    return str(template) if template else "unmatched"

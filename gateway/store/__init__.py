@@ -1,0 +1,1 @@
+"""Redis (hot state, Lua scripts) and Postgres (durable ledger) access."""

@@ -1,0 +1,196 @@
+"""The ledger writer: claims go from the worker that ran the script straight to Postgres.
+
+The claim script's stream entry is the crash log. The worker that ran the script already holds
+the claim in memory, so its writer batches claims to Postgres (one statement per batch; replays
+are harmless thanks to `ON CONFLICT DO NOTHING`) and then deletes their stream entries. While a
+batch commits the next one gathers: one commit serves every request waiting in it (group commit).
+Only recovery reads the stream back: entries older than a few seconds were left by a worker that
+died, and are written the same idempotent way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import asyncpg
+import redis.asyncio as redis
+
+from gateway.ops.metrics import metrics
+from gateway.store import redis as keys
+
+log = logging.getLogger(__name__)
+
+# One statement per batch: the coupons, and a claim/grant event for each coupon that is new.
+WRITE_COUPONS = """
+WITH batch AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                         $6::bigint[], $7::text[], $8::text[], $9::text[])
+        AS b(code, campaign_id, member_id, claimed_ms, from_ms, until_ms, channel, source, idem)
+), inserted AS (
+    INSERT INTO coupons (code, campaign_id, member_id, state, valid_from, valid_until, claimed_at,
+                         channel, transferable, source)
+    SELECT b.code, b.campaign_id, b.member_id, 'active',
+           to_timestamp(b.from_ms / 1000.0), to_timestamp(b.until_ms / 1000.0),
+           to_timestamp(b.claimed_ms / 1000.0), b.channel, c.transferable, b.source
+    FROM batch b JOIN campaigns c ON c.id = b.campaign_id
+    ON CONFLICT (code) DO NOTHING
+    RETURNING code, campaign_id, member_id, claimed_at, source, channel
+)
+INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, idempotency_key, dedup_key,
+                    detail)
+SELECT i.source, i.claimed_at, i.campaign_id, i.code, i.member_id, NULLIF(b.idem, ''),
+       i.source || ':' || i.code, jsonb_build_object('channel', i.channel)
+FROM inserted i JOIN batch b USING (code)
+ON CONFLICT (dedup_key) DO NOTHING
+"""
+NON_DRAFT_CAMPAIGNS = "SELECT id FROM campaigns WHERE status <> 'draft'"
+
+
+@dataclass(slots=True)
+class LedgerRow:
+    """One coupon on its way to Postgres."""
+
+    code: str
+    campaign_id: str
+    member_id: str
+    claimed_ms: int
+    from_ms: int
+    until_ms: int
+    channel: str
+    source: str
+    idem: str = ""
+    stream_id: bytes | None = None
+    done: asyncio.Future[None] | None = field(default=None)
+
+
+class LedgerWriter:
+    def __init__(
+        self, pool: asyncpg.Pool, client: redis.Redis, batch_max: int, recovery_age_ms: int
+    ) -> None:
+        self.pool = pool
+        self.redis = client
+        self.batch_max = batch_max
+        self.recovery_age_ms = recovery_age_ms
+        self._queue: list[LedgerRow] = []
+        self._wake = asyncio.Event()
+        self.healthy = True
+
+    def append(self, row: LedgerRow, wait: bool) -> asyncio.Future[None] | None:
+        """Queues a row; returns a future that completes when its batch has committed."""
+        if wait:
+            row.done = asyncio.get_running_loop().create_future()
+        self._queue.append(row)
+        self._wake.set()
+        return row.done
+
+    async def run(self) -> None:
+        """The background task: writes whatever gathered while the previous batch committed."""
+        backoff = 0.05
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch = self._queue[: self.batch_max]
+                del self._queue[: self.batch_max]
+                try:
+                    await write_rows(self.pool, batch)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                    # Postgres is away: keep the rows (their stream entries stay too) and retry.
+                    metrics.ledger_failures += 1
+                    if self.healthy:
+                        log.warning("ledger write failed, will retry: %s", exc)
+                    self.healthy = False
+                    self._queue[:0] = batch
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 1.0)
+                    continue
+                if not self.healthy:
+                    log.warning("ledger writes resumed")
+                self.healthy = True
+                backoff = 0.05
+                for row in batch:
+                    if row.done is not None and not row.done.done():
+                        row.done.set_result(None)
+                await self._forget(batch)
+
+    async def _forget(self, batch: list[LedgerRow]) -> None:
+        """Deletes the committed rows' stream entries (best effort: recovery rewrites harmlessly)."""
+        by_stream: defaultdict[str, list[bytes]] = defaultdict(list)
+        for row in batch:
+            if row.stream_id is not None:
+                by_stream[row.campaign_id].append(row.stream_id)
+        if not by_stream:
+            return
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for campaign_id, ids in by_stream.items():
+                    pipe.xdel(keys.ledger_key(campaign_id), *ids)
+                await pipe.execute()
+        except (OSError, redis.RedisError) as exc:
+            log.warning("could not delete ledger stream entries (recovery will): %s", exc)
+
+    async def recover_forever(self, interval_s: float) -> None:
+        """Periodically drains stream entries that no live worker is writing."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await recover(self.pool, self.redis, self.recovery_age_ms)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, redis.RedisError) as exc:
+                log.warning("ledger recovery failed, will retry: %s", exc)
+
+
+async def write_rows(pool: asyncpg.Pool, rows: list[LedgerRow]) -> None:
+    await pool.execute(
+        WRITE_COUPONS,
+        [r.code for r in rows],
+        [r.campaign_id for r in rows],
+        [r.member_id for r in rows],
+        [r.claimed_ms for r in rows],
+        [r.from_ms for r in rows],
+        [r.until_ms for r in rows],
+        [r.channel for r in rows],
+        [r.source for r in rows],
+        [r.idem for r in rows],
+    )
+    metrics.ledger_batches += 1
+    metrics.ledger_rows += len(rows)
+
+
+def row_from_entry(campaign_id: str, entry_id: bytes, fields: dict[bytes, bytes]) -> LedgerRow:
+    return LedgerRow(
+        code=fields[b"c"].decode(),
+        campaign_id=campaign_id,
+        member_id=fields[b"m"].decode(),
+        claimed_ms=int(fields[b"t"]),
+        from_ms=int(fields[b"f"]),
+        until_ms=int(fields[b"u"]),
+        channel=fields[b"h"].decode(),
+        source=fields[b"s"].decode(),
+        stream_id=entry_id,
+    )
+
+
+async def recover(pool: asyncpg.Pool, client: redis.Redis, older_than_ms: int) -> int:
+    """Writes and deletes stream entries older than `older_than_ms`; returns how many."""
+    total = 0
+    for record in await pool.fetch(NON_DRAFT_CAMPAIGNS):
+        campaign_id = record["id"]
+        stream = keys.ledger_key(campaign_id)
+        while True:
+            now_ms = int((await client.time())[0]) * 1000
+            upto = f"{max(now_ms - older_than_ms, 0)}" if older_than_ms > 0 else "+"
+            entries = await client.xrange(stream, "-", upto, count=1000)
+            if not entries:
+                break
+            rows = [row_from_entry(campaign_id, eid, fields) for eid, fields in entries]
+            await write_rows(pool, rows)
+            await client.xdel(stream, *[r.stream_id for r in rows if r.stream_id])
+            total += len(rows)
+            if len(entries) < 1000:
+                break
+    if total:
+        log.info("ledger recovery wrote %d entries left in the streams", total)
+    return total

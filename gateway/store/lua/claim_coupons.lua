@@ -1,0 +1,95 @@
+-- claim_coupons.lua: claims (or grants) a batch of coupons of one campaign, atomically per claim.
+--
+-- KEYS[1]   {c:<id>}:meta     hash: status, starts, ends, limit, remaining, stock_total,
+--                             vmode, vdays, vfrom, vuntil, low, flags
+-- KEYS[2]   {c:<id>}:members   hash: member_id -> coupons held from this campaign
+-- KEYS[3]   {c:<id>}:ledger   stream: the crash log the ledger writer drains into Postgres
+-- KEYS[4..] {c:<id>}:idem:<k> idempotency records of the claims that carry a key
+-- ARGV[1] now_ms   ARGV[2] source ('claim' | 'grant')   ARGV[3] idempotency ttl (s)
+-- ARGV[4] n, then n groups of 5: member_id, code, channel, idem_index (0: none), idem_hash
+--
+-- Returns n results, in order, each one of
+--   {1, code, claimed_ms, valid_from_ms, valid_until_ms, stream_id, remaining, flags}  new coupon
+--   {2, code, claimed_ms, valid_from_ms, valid_until_ms, member_id, channel, source}   replay
+--   {0, reason}                                                                        refusal
+-- flags: 1 = low_stock reached just now, 2 = sold_out just now (each fires once per campaign).
+local meta_key, members_key, stream_key = KEYS[1], KEYS[2], KEYS[3]
+local now = tonumber(ARGV[1])
+local source = ARGV[2]
+local idem_ttl = tonumber(ARGV[3])
+local n = tonumber(ARGV[4])
+
+local m = redis.call('HMGET', meta_key, 'status', 'starts', 'ends', 'limit', 'vmode', 'vdays',
+  'vfrom', 'vuntil', 'low', 'flags')
+local status, starts, ends, limit = m[1], tonumber(m[2]), tonumber(m[3]), tonumber(m[4])
+local vmode, vdays, vfrom, vuntil = m[5], tonumber(m[6]), m[7], m[8]
+local low, flags_done = tonumber(m[9]), tonumber(m[10]) or 0
+
+local results = {}
+for i = 0, n - 1 do
+  local base = 5 + i * 5
+  local member, code, channel = ARGV[base], ARGV[base + 1], ARGV[base + 2]
+  local idem_index, idem_hash = tonumber(ARGV[base + 3]), ARGV[base + 4]
+  local idem_key = nil
+  local result = nil
+  if idem_index > 0 then
+    idem_key = KEYS[idem_index]
+    local prev = redis.call('GET', idem_key)
+    if prev then
+      -- hash|code|claimed|from|until|member|channel|source
+      local f = {}
+      for part in string.gmatch(prev, '[^|]+') do f[#f + 1] = part end
+      if f[1] ~= idem_hash then
+        result = {0, 'idempotency_mismatch'}
+      else
+        result = {2, f[2], f[3], f[4], f[5], f[6], f[7], f[8]}
+      end
+    end
+  end
+  if result == nil then
+    if not status then
+      result = {0, 'campaign_not_found'}
+    elseif status ~= 'live' then
+      result = {0, 'not_live'}
+    elseif now < starts then
+      result = {0, 'not_started'}
+    elseif now >= ends then
+      result = {0, 'ended'}
+    else
+      local held = tonumber(redis.call('HGET', members_key, member) or '0')
+      if held >= limit then
+        result = {0, 'limit_reached'}
+      else
+        local remaining = tonumber(redis.call('HGET', meta_key, 'remaining'))
+        if remaining <= 0 then
+          result = {0, 'sold_out'}
+        else
+          remaining = redis.call('HINCRBY', meta_key, 'remaining', -1)
+          redis.call('HINCRBY', members_key, member, 1)
+          local valid_from, valid_until
+          if vmode == 'fixed' then
+            valid_from, valid_until = vfrom, vuntil
+          else
+            valid_from, valid_until = tostring(now), tostring(now + vdays * 86400000)
+          end
+          local id = redis.call('XADD', stream_key, '*', 'c', code, 'm', member, 'h', channel,
+            't', now, 'f', valid_from, 'u', valid_until, 's', source)
+          if idem_key then
+            redis.call('SET', idem_key, table.concat({idem_hash, code, now, valid_from, valid_until,
+              member, channel, source}, '|'), 'EX', idem_ttl)
+          end
+          local fired = 0
+          if remaining <= low and flags_done % 2 == 0 then fired = fired + 1 end
+          if remaining == 0 and flags_done < 2 then fired = fired + 2 end
+          if fired > 0 then
+            flags_done = flags_done + fired
+            redis.call('HSET', meta_key, 'flags', flags_done)
+          end
+          result = {1, code, now, valid_from, valid_until, id, remaining, fired}
+        end
+      end
+    end
+  end
+  results[#results + 1] = result
+end
+return results

@@ -1,0 +1,73 @@
+"""Redis: the client, the Lua scripts (one file each under `lua/`) and the key names.
+
+All keys of a campaign share the hash tag `{c:<id>}`, so every script touches one Cluster slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from typing import Any
+
+import redis.asyncio as redis
+from redis.exceptions import NoScriptError
+
+
+def meta_key(campaign_id: str) -> str:
+    return f"{{c:{campaign_id}}}:meta"
+
+
+def members_key(campaign_id: str) -> str:
+    return f"{{c:{campaign_id}}}:members"
+
+
+def ledger_key(campaign_id: str) -> str:
+    return f"{{c:{campaign_id}}}:ledger"
+
+
+def idem_key(campaign_id: str, key: str) -> str:
+    return f"{{c:{campaign_id}}}:idem:{key}"
+
+
+class LuaScript:
+    """A Lua file of `store/lua`, run by EVALSHA and loaded again on NOSCRIPT.
+
+    Unlike redis-py's `Script` inside a pipeline, this never spends a round trip on
+    SCRIPT EXISTS: pipelines send EVALSHA blind and retry the few that come back NOSCRIPT.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.source = (importlib.resources.files("gateway.store") / "lua" / f"{name}.lua").read_text(
+            encoding="utf-8"
+        )
+        self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
+
+    def args(self, keys: list[str], argv: list[Any]) -> tuple[Any, ...]:
+        return ("EVALSHA", self.sha, len(keys), *keys, *argv)
+
+    async def load(self, client: redis.Redis) -> None:
+        await client.script_load(self.source)
+
+    async def __call__(self, client: redis.Redis, keys: list[str], argv: list[Any]) -> Any:
+        try:
+            return await client.execute_command(*self.args(keys, argv))
+        except NoScriptError:
+            await self.load(client)
+            return await client.execute_command(*self.args(keys, argv))
+
+
+class Scripts:
+    """Every script the gateway runs, bound to typed attributes."""
+
+    def __init__(self) -> None:
+        self.claim_coupons = LuaScript("claim_coupons")
+        self.change_stock = LuaScript("change_stock")
+
+    async def load_all(self, client: redis.Redis) -> None:
+        for script in (self.claim_coupons, self.change_stock):
+            await script.load(client)
+
+
+def create_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=False, max_connections=64)

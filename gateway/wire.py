@@ -1,0 +1,93 @@
+"""Shared wire types: the msgspec base, identifier and money constraints, decoding and times."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, tzinfo
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from gateway.errors import InvalidRequest
+from gateway.settings import get_settings
+
+T = TypeVar("T")
+
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+_ID_RE = re.compile(ID_PATTERN)
+
+#: member_id, sku, category, store_id, order_id: 1..64 of `[A-Za-z0-9_.:-]`.
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=ID_PATTERN)]
+#: Money in cents; the contract's ceiling keeps every product inside 64 bits.
+Cents = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)]
+PositiveCents = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
+#: Rates in basis points (1500 = 15% off).
+BasisPoints = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
+Count = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of every request body: unknown fields are refused, not ignored."""
+
+
+class Out(msgspec.Struct, kw_only=True):
+    """Base of every response body."""
+
+
+encoder = msgspec.json.Encoder()
+_decoders: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
+def decode(body: bytes, kind: type[T]) -> T:
+    """Decodes a request body, turning every msgspec complaint into a 400 naming the field."""
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+    try:
+        return decoder.decode(body)  # type: ignore[no-any-return]
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(_field_message(str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"body is not valid JSON: {exc}") from None
+
+
+def _field_message(text: str) -> str:
+    # msgspec says "Expected `int`, got `str` - at `$.stock`": lead with the field.
+    message, sep, where = text.rpartition(" - at `")
+    if not sep:
+        return text
+    field = where.rstrip("`").removeprefix("$.").removeprefix("$") or "body"
+    return f"{field}: {message}"
+
+
+def check_id(value: str, name: str) -> str:
+    """Validates an identifier taken from a path."""
+    if not _ID_RE.match(value):
+        raise InvalidRequest(f"{name}: must be 1..64 characters of [A-Za-z0-9_.:-]")
+    return value
+
+
+def zone() -> tzinfo:
+    name = get_settings().time_zone
+    return UTC if name == "UTC" else ZoneInfo(name)
+
+
+_ZONE: tzinfo | None = None
+
+
+def iso_ms(ms: int) -> str:
+    """RFC 3339 with the gateway zone's offset, millisecond precision."""
+    global _ZONE  # noqa: PLW0603 - the zone is read once, lazily, after settings exist
+    if _ZONE is None:
+        _ZONE = zone()
+    return datetime.fromtimestamp(ms / 1000, _ZONE).isoformat(timespec="milliseconds")
+
+
+def to_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def iso(value: datetime) -> str:
+    return iso_ms(to_ms(value))
