@@ -47,9 +47,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     client = create_client(settings.redis_url)
     scripts = Scripts()
     await scripts.load_all(client)
-    ledger = LedgerWriter(
-        pool, client, settings.ledger_batch_max, settings.ledger_recovery_age_ms
-    )
+    ledger = LedgerWriter(pool, client, settings.ledger_batch_max, settings.ledger_recovery_age_ms)
     tasks = [
         asyncio.create_task(ledger.run(), name="ledger-writer"),
         asyncio.create_task(ledger.recover_forever(2.0), name="ledger-recovery"),
@@ -114,7 +112,9 @@ def unexpected(request: Request, exc: Exception) -> Response[Any]:  # type: igno
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     v1 = Router(
         path="/",
         route_handlers=[MemberController, CampaignController, ClaimController, CouponController],
@@ -146,5 +146,3 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
-
-

@@ -116,4 +116,3 @@ class Unavailable(GatewayError):
 
 class LedgerUnavailable(Unavailable):
     code = "ledger_unavailable"
-

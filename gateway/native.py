@@ -9,8 +9,7 @@ try:
     from gateway import _native
 except ImportError as exc:  # pragma: no cover - exercised by hand
     raise SystemExit(
-        "gateway._native is not built: run `make build` "
-        "(or `.venv/bin/maturin develop --release`)"
+        "gateway._native is not built: run `make build` (or `.venv/bin/maturin develop --release`)"
     ) from exc
 
 __version__ = _native.__version__

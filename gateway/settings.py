@@ -31,9 +31,7 @@ class Settings:
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", "redis://127.0.0.1:56379/0"))
     #: Postgres URL (a project-local cluster is started by `make run` when unset).
     database_url: str = field(
-        default_factory=lambda: _env(
-            "DATABASE_URL", "postgresql://gateway@127.0.0.1:55432/gateway"
-        )
+        default_factory=lambda: _env("DATABASE_URL", "postgresql://gateway@127.0.0.1:55432/gateway")
     )
     #: Interface and port `make run` serves on.
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-DATA="$ROOT/.data"
+DATA="${GATEWAY_DATA_DIR:-$ROOT/.data}"
 REDIS_PORT=${GATEWAY_LOCAL_REDIS_PORT:-56379}
 PG_PORT=${GATEWAY_LOCAL_PG_PORT:-55432}
 PG_BIN=""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
 
 from gateway.campaigns.schemas import (
     Campaign,
@@ -16,7 +17,7 @@ from gateway.campaigns.schemas import (
 )
 from gateway.campaigns.services import CampaignService
 from gateway.errors import CampaignNotFound
-from gateway.wire import _ID_RE
+from gateway.wire import _ID_RE, strict_body
 
 ADMIN = {"roles": ("admin",)}
 
@@ -26,7 +27,7 @@ def _service(state: State) -> CampaignService:
     return service
 
 
-def check_campaign_id(campaign_id: str) -> str:
+def check_campaign_id(campaign_id: FromPath[str]) -> str:
     if not _ID_RE.match(campaign_id):
         raise CampaignNotFound(f"campaign {campaign_id[:70]!r} does not exist")
     return campaign_id
@@ -37,8 +38,11 @@ class CampaignController(Controller):
     tags = ["campaigns"]  # noqa: RUF012 - Litestar reads a plain list
 
     @post("/", operation_id="createCampaign", opt=ADMIN)
-    async def create(self, state: State, data: CampaignCreate) -> Response[Campaign]:
+    async def create(
+        self, request: Request, state: State, data: JSONBody[CampaignCreate]
+    ) -> Response[Campaign]:
         """Creates a campaign in `draft`."""
+        data = await strict_body(request, CampaignCreate)
         return Response(await _service(state).create(data, "admin"), status_code=201)
 
     @get("/", operation_id="listCampaigns", opt=ADMIN)
@@ -47,58 +51,79 @@ class CampaignController(Controller):
         return CampaignList(campaigns=await _service(state).list())
 
     @get("/{campaign_id:str}", operation_id="getCampaign", opt=ADMIN)
-    async def get_campaign(self, state: State, campaign_id: str) -> Campaign:
+    async def get_campaign(self, state: State, campaign_id: FromPath[str]) -> Campaign:
         """A campaign with its live stats."""
         return await _service(state).get(check_campaign_id(campaign_id))
 
     @patch("/{campaign_id:str}", operation_id="updateCampaign", opt=ADMIN)
-    async def update(self, state: State, campaign_id: str, data: CampaignUpdate) -> Campaign:
+    async def update(
+        self,
+        request: Request,
+        state: State,
+        campaign_id: FromPath[str],
+        data: JSONBody[CampaignUpdate],
+    ) -> Campaign:
         """Edits name, claim_ends_at, validity (for later claims) or low_stock_threshold."""
+        data = await strict_body(request, CampaignUpdate)
         return await _service(state).update(check_campaign_id(campaign_id), data, "admin")
 
     @post("/{campaign_id:str}/publish", operation_id="publishCampaign", opt=ADMIN, status_code=200)
-    async def publish(self, state: State, campaign_id: str) -> Campaign:
+    async def publish(self, state: State, campaign_id: FromPath[str]) -> Campaign:
         """draft → live: loads the hot state into Redis."""
         return await _service(state).move(check_campaign_id(campaign_id), "publish", "admin")
 
     @post("/{campaign_id:str}/pause", operation_id="pauseCampaign", opt=ADMIN, status_code=200)
-    async def pause(self, state: State, campaign_id: str) -> Campaign:
+    async def pause(self, state: State, campaign_id: FromPath[str]) -> Campaign:
         """live → paused."""
         return await _service(state).move(check_campaign_id(campaign_id), "pause", "admin")
 
     @post("/{campaign_id:str}/resume", operation_id="resumeCampaign", opt=ADMIN, status_code=200)
-    async def resume(self, state: State, campaign_id: str) -> Campaign:
+    async def resume(self, state: State, campaign_id: FromPath[str]) -> Campaign:
         """paused → live."""
         return await _service(state).move(check_campaign_id(campaign_id), "resume", "admin")
 
     @post("/{campaign_id:str}/close", operation_id="closeCampaign", opt=ADMIN, status_code=200)
-    async def close(self, state: State, campaign_id: str) -> Campaign:
+    async def close(self, state: State, campaign_id: FromPath[str]) -> Campaign:
         """→ closed (final)."""
         return await _service(state).move(check_campaign_id(campaign_id), "close", "admin")
 
     @post("/{campaign_id:str}/stock", operation_id="changeStock", opt=ADMIN, status_code=200)
-    async def stock(self, state: State, campaign_id: str, data: StockChange) -> StockLevel:
+    async def stock(
+        self,
+        request: Request,
+        state: State,
+        campaign_id: FromPath[str],
+        data: JSONBody[StockChange],
+    ) -> StockLevel:
         """Raises or lowers the stock at once; never below what is claimed."""
+        data = await strict_body(request, StockChange)
         return await _service(state).change_stock(check_campaign_id(campaign_id), data, "admin")
 
     @get("/{campaign_id:str}/link", operation_id="campaignLink", opt=ADMIN)
-    async def link(self, state: State, campaign_id: str) -> Link:
+    async def link(self, state: State, campaign_id: FromPath[str]) -> Link:
         """The signed claim link the campaign is shared with."""
         s = state.settings
         return await _service(state).link(
             check_campaign_id(campaign_id), s.public_url, s.link_secret
         )
 
-    @get("/{campaign_id:str}/qr.svg", operation_id="campaignQrSvg", opt=ADMIN, media_type="image/svg+xml")
-    async def qr_svg(self, state: State, campaign_id: str) -> bytes:
+    @get(
+        "/{campaign_id:str}/qr.svg",
+        operation_id="campaignQrSvg",
+        opt=ADMIN,
+        media_type="image/svg+xml",
+    )
+    async def qr_svg(self, state: State, campaign_id: FromPath[str]) -> bytes:
         """The claim link as an SVG QR code."""
         s = state.settings
         return await _service(state).qr(
             check_campaign_id(campaign_id), s.public_url, s.link_secret, "svg"
         )
 
-    @get("/{campaign_id:str}/qr.png", operation_id="campaignQrPng", opt=ADMIN, media_type="image/png")
-    async def qr_png(self, state: State, campaign_id: str) -> bytes:
+    @get(
+        "/{campaign_id:str}/qr.png", operation_id="campaignQrPng", opt=ADMIN, media_type="image/png"
+    )
+    async def qr_png(self, state: State, campaign_id: FromPath[str]) -> bytes:
         """The claim link as a PNG QR code."""
         s = state.settings
         return await _service(state).qr(

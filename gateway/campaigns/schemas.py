@@ -28,9 +28,7 @@ class Scope(Struct, frozen=True):
     categories: Annotated[list[Id], msgspec.Meta(max_length=1000)] = msgspec.field(
         default_factory=list
     )
-    stores: Annotated[list[Id], msgspec.Meta(max_length=1000)] = msgspec.field(
-        default_factory=list
-    )
+    stores: Annotated[list[Id], msgspec.Meta(max_length=1000)] = msgspec.field(default_factory=list)
 
 
 class FixedValidity(Struct, frozen=True, tag_field="mode", tag="fixed"):
@@ -70,9 +68,9 @@ class CampaignUpdate(Struct):
     name: Name | msgspec.UnsetType = msgspec.UNSET
     claim_ends_at: AwareDatetime | msgspec.UnsetType = msgspec.UNSET
     validity: Validity | msgspec.UnsetType = msgspec.UNSET
-    low_stock_threshold: Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)] | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
+    low_stock_threshold: (
+        Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)] | msgspec.UnsetType
+    ) = msgspec.UNSET
 
 
 class StockChange(Struct):

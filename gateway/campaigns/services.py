@@ -230,7 +230,9 @@ class CampaignService:
                     self.redis, [keys.meta_key(campaign_id)], [change.delta]
                 )
                 if ok == -1:
-                    raise Unavailable("the campaign's hot state is missing: run `gateway reconcile`")
+                    raise Unavailable(
+                        "the campaign's hot state is missing: run `gateway reconcile`"
+                    )
                 if ok == 0:
                     raise StockBelowClaimed(
                         f"{values[0]} coupons are already claimed; stock cannot go below that",
@@ -262,7 +264,9 @@ class CampaignService:
             if row["status"] == "closed":
                 raise InvalidTransition("a closed campaign cannot be edited")
             name = row["name"] if data.name is msgspec.UNSET else data.name
-            ends = row["claim_ends_at"] if data.claim_ends_at is msgspec.UNSET else data.claim_ends_at
+            ends = (
+                row["claim_ends_at"] if data.claim_ends_at is msgspec.UNSET else data.claim_ends_at
+            )
             if ends <= row["claim_starts_at"]:
                 raise InvalidRequest("claim_ends_at: must be after claim_starts_at")
             validity = row["validity"]

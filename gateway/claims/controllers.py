@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
 
 from gateway.campaigns.controllers import check_campaign_id
 from gateway.campaigns.services import token_valid
@@ -11,7 +12,7 @@ from gateway.claims.schemas import ClaimRequest, GrantRejection, GrantRequest, G
 from gateway.claims.services import ClaimService
 from gateway.coupons.schemas import Coupon
 from gateway.errors import InvalidRequest, InvalidToken
-from gateway.wire import decode, encoder
+from gateway.wire import decode, encoder, strict_body
 
 
 def check_idempotency_key(key: str | None) -> str | None:
@@ -31,7 +32,7 @@ class ClaimController(Controller):
         status_code=201,
         request_body=ClaimRequest,  # documented; decoded by hand below, the faster way
     )
-    async def claim(self, request: Request, campaign_id: str) -> Response[Coupon]:  # type: ignore[type-arg]
+    async def claim(self, request: Request, campaign_id: FromPath[str]) -> Response[Coupon]:  # type: ignore[type-arg]
         """Claims one coupon for a member (the flash-sale hot path). Optional Idempotency-Key."""
         body = await request.body()
         data = decode(body, ClaimRequest)
@@ -56,8 +57,15 @@ class ClaimController(Controller):
         opt={"roles": ("clerk", "admin")},
         status_code=200,
     )
-    async def grant(self, state: State, campaign_id: str, data: GrantRequest) -> GrantResult:
+    async def grant(
+        self,
+        request: Request,
+        state: State,
+        campaign_id: FromPath[str],
+        data: JSONBody[GrantRequest],
+    ) -> GrantResult:
         """Hands coupons to 1..1000 members (in store, or to a segment); takes stock like claims."""
+        data = await strict_body(request, GrantRequest)
         service: ClaimService = state.claims
         granted, rejected = await service.grant(
             check_campaign_id(campaign_id), data.member_ids, data.channel

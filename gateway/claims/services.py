@@ -139,7 +139,9 @@ class ClaimService:
                     if not job.future.done():
                         job.future.set_exception(Unavailable("Redis is unavailable, retry"))
 
-    def _call_args(self, campaign_id: str, source: str, now: int, jobs: list[_Job]) -> tuple[Any, ...]:
+    def _call_args(
+        self, campaign_id: str, source: str, now: int, jobs: list[_Job]
+    ) -> tuple[Any, ...]:
         script_keys = [
             keys.meta_key(campaign_id),
             keys.members_key(campaign_id),

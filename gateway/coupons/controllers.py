@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
 from gateway.coupons import services
 from gateway.coupons.schemas import Coupon, Wallet
@@ -22,7 +22,7 @@ class CouponController(Controller):
         operation_id="getCoupon",
         opt={"roles": ("admin", "front", "clerk", "checkout")},
     )
-    async def get_coupon(self, state: State, code: str) -> Coupon:
+    async def get_coupon(self, state: State, code: FromPath[str]) -> Coupon:
         """A coupon by its code (case-insensitive, look-alikes accepted)."""
         return await services.get_coupon(state.pool, code)
 
@@ -34,8 +34,8 @@ class CouponController(Controller):
     async def wallet(
         self,
         state: State,
-        member_id: str,
-        coupon_state: Annotated[str | None, Parameter(query="state")] = None,
+        member_id: FromPath[str],
+        coupon_state: Annotated[str | None, QueryParameter(name="state")] = None,
     ) -> Wallet:
         """A member's coupons, newest first, optionally only those in `state`."""
         check_id(member_id, "member_id")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, put
+from litestar import Controller, Request, get, put
 from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
 
 from gateway.members import services
 from gateway.members.schemas import Member, MemberPut
-from gateway.wire import check_id
+from gateway.wire import check_id, strict_body
 
 
 class MemberController(Controller):
@@ -15,13 +16,16 @@ class MemberController(Controller):
     tags = ["members"]  # noqa: RUF012 - Litestar reads a plain list
 
     @put("/{member_id:str}", operation_id="putMember", opt={"roles": ("admin", "front")})
-    async def put_member(self, state: State, member_id: str, data: MemberPut) -> Member:
+    async def put_member(
+        self, request: Request, state: State, member_id: FromPath[str], data: JSONBody[MemberPut]
+    ) -> Member:
         """Registers or updates a member (tier and birthday)."""
+        data = await strict_body(request, MemberPut)
         check_id(member_id, "member_id")
         return await services.put_member(state.pool, member_id, data)
 
     @get("/{member_id:str}", operation_id="getMember", opt={"roles": ("admin", "front")})
-    async def get_member(self, state: State, member_id: str) -> Member:
+    async def get_member(self, state: State, member_id: FromPath[str]) -> Member:
         """A registered member, or 404 `member_not_found`."""
         check_id(member_id, "member_id")
         return await services.get_member(state.pool, member_id)

@@ -31,8 +31,10 @@ class OpsController(Controller):
         except Exception as exc:  # noqa: BLE001 - same
             checks["postgres"] = f"unreachable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())
-        return Response({"status": "ready" if ready else "unavailable", **checks},
-                        status_code=200 if ready else 503)
+        return Response(
+            {"status": "ready" if ready else "unavailable", **checks},
+            status_code=200 if ready else 503,
+        )
 
     @get("/metrics", operation_id="metrics", media_type="text/plain; version=0.0.4")
     async def metrics(self) -> str:

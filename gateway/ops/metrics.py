@@ -52,9 +52,13 @@ class Metrics:
             cumulative = 0
             for bound, n in zip((*BUCKETS, "+Inf"), counts, strict=True):
                 cumulative += n
-                out.append(f'gateway_request_seconds_bucket{{route="{route}",le="{bound}"}} {cumulative}')
+                out.append(
+                    f'gateway_request_seconds_bucket{{route="{route}",le="{bound}"}} {cumulative}'
+                )
             out.append(f'gateway_request_seconds_count{{route="{route}"}} {cumulative}')
-            out.append(f'gateway_request_seconds_sum{{route="{route}"}} {self.latency_sum[route]:.6f}')
+            out.append(
+                f'gateway_request_seconds_sum{{route="{route}"}} {self.latency_sum[route]:.6f}'
+            )
         out += [
             "# HELP gateway_campaign_alerts_total low_stock and sold_out alerts.",
             "# TYPE gateway_campaign_alerts_total counter",

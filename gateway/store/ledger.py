@@ -97,7 +97,12 @@ class LedgerWriter:
                 del self._queue[: self.batch_max]
                 try:
                     await write_rows(self.pool, batch)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                except (
+                    OSError,
+                    asyncpg.PostgresError,
+                    asyncpg.InterfaceError,
+                    TimeoutError,
+                ) as exc:
                     # Postgres is away: keep the rows (their stream entries stay too) and retry.
                     metrics.ledger_failures += 1
                     if self.healthy:
@@ -138,7 +143,12 @@ class LedgerWriter:
             await asyncio.sleep(interval_s)
             try:
                 await recover(self.pool, self.redis, self.recovery_age_ms)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, redis.RedisError) as exc:
+            except (
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+                redis.RedisError,
+            ) as exc:
                 log.warning("ledger recovery failed, will retry: %s", exc)
 
 

@@ -38,9 +38,9 @@ class LuaScript:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.source = (importlib.resources.files("gateway.store") / "lua" / f"{name}.lua").read_text(
-            encoding="utf-8"
-        )
+        self.source = (
+            importlib.resources.files("gateway.store") / "lua" / f"{name}.lua"
+        ).read_text(encoding="utf-8")
         self.sha = hashlib.sha1(self.source.encode(), usedforsecurity=False).hexdigest()
 
     def args(self, keys: list[str], argv: list[Any]) -> tuple[Any, ...]:
