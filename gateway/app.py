@@ -21,6 +21,9 @@ from gateway.auth.guards import require_role
 from gateway.auth.services import KeyCache
 from gateway.campaigns.controllers import CampaignController
 from gateway.campaigns.services import CampaignService
+from gateway.checkout.controllers import CheckoutController
+from gateway.checkout.services import CheckoutService
+from gateway.checkout.sweeper import sweep_forever
 from gateway.claims.controllers import ClaimController
 from gateway.claims.services import ClaimService
 from gateway.clock import clock
@@ -33,6 +36,9 @@ from gateway.settings import Settings, get_settings
 from gateway.store.ledger import LedgerWriter
 from gateway.store.postgres import create_pool
 from gateway.store.redis import Scripts, create_client
+from gateway.tiers.controllers import TierController
+from gateway.transfers.controllers import TransferController
+from gateway.transfers.services import TransferService
 
 log = logging.getLogger("gateway")
 
@@ -51,6 +57,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(ledger.run(), name="ledger-writer"),
         asyncio.create_task(ledger.recover_forever(2.0), name="ledger-recovery"),
+        asyncio.create_task(
+            sweep_forever(pool, clock, 1.0, settings.idempotency_ttl_s), name="reservation-sweeper"
+        ),
     ]
     app.state.update(
         pool=pool,
@@ -60,6 +69,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         key_cache=KeyCache(pool, settings.key_cache_ttl_s),
         campaigns=CampaignService(pool, client, scripts),
         claims=ClaimService(pool, client, scripts, ledger, settings, clock),
+        checkout=CheckoutService(pool, settings, clock),
+        transfers=TransferService(pool, clock, settings.idempotency_ttl_s),
     )
     try:
         yield
@@ -117,7 +128,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     v1 = Router(
         path="/",
-        route_handlers=[MemberController, CampaignController, ClaimController, CouponController],
+        route_handlers=[
+            MemberController,
+            CampaignController,
+            ClaimController,
+            CouponController,
+            TransferController,
+            TierController,
+            CheckoutController,
+        ],
         guards=[require_role],
     )
     return Litestar(

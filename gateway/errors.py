@@ -95,6 +95,18 @@ class OrderConflict(Conflict):
     code = "order_conflict"
 
 
+class RefundExceedsOrder(Conflict):
+    code = "refund_exceeds_order"
+
+
+class NotTransferable(Conflict):
+    code = "not_transferable"
+
+
+class NotActive(Conflict):
+    code = "not_active"
+
+
 class Unprocessable(GatewayError):
     status = 422
     code = "unprocessable"
@@ -102,6 +114,14 @@ class Unprocessable(GatewayError):
 
 class CouponsRejected(Unprocessable):
     code = "coupons_rejected"
+
+
+class RecipientNotRegistered(Unprocessable):
+    code = "recipient_not_registered"
+
+
+class SameMember(Unprocessable):
+    code = "same_member"
 
 
 class TooLarge(GatewayError):

@@ -1,0 +1,1 @@
+"""Checkout: quotes, reservations of coupons for an order, commit, cancel, refund, expiry."""

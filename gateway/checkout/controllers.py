@@ -1,0 +1,118 @@
+"""HTTP routes of checkout: quote, reserve, commit, cancel, refund, read."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
+
+from gateway.checkout.idempotency import check_key
+from gateway.checkout.schemas import (
+    Cart,
+    Quote,
+    Redemption,
+    RedemptionCreate,
+    RefundRequest,
+    RefundResult,
+)
+from gateway.checkout.services import CheckoutService
+from gateway.wire import check_id, decode, encoder
+
+CHECKOUT = {"roles": ("checkout", "clerk")}
+
+
+def _service(state: State) -> CheckoutService:
+    service: CheckoutService = state.checkout
+    return service
+
+
+def actor(request: Request) -> str:  # type: ignore[type-arg]
+    """The caller's role, for the events rows (the guard has just cached it)."""
+    header = request.headers.get("authorization", "")
+    _, role = request.app.state.key_cache.cached(header[7:].strip())
+    return str(role)
+
+
+class CheckoutController(Controller):
+    path = "/v1/checkout"
+    tags = ["checkout"]  # noqa: RUF012 - Litestar reads a plain list
+
+    @post("/quote", operation_id="quoteCart", opt=CHECKOUT, status_code=200)
+    async def quote(self, request: Request, state: State, data: JSONBody[Cart]) -> Quote:  # type: ignore[type-arg]
+        """Prices a cart with its coupon codes; no side effects. A code that does not apply
+        (a typo included) is listed in `rejected` with its reason; it never fails the quote."""
+        cart = decode(await request.body(), Cart)
+        return await _service(state).quote(cart)
+
+    @post("/redemptions", operation_id="reserveRedemption", opt=CHECKOUT, status_code=201)
+    async def reserve(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        state: State,
+        data: JSONBody[RedemptionCreate],
+    ) -> Response[Redemption]:
+        """Prices the cart and holds all its coupons for `order_id` until commit, cancel or
+        the reservation time-out. 201 when reserved; 200 with the same result when the order
+        was already reserved with this cart; 409 `order_conflict` with another cart; 422
+        `coupons_rejected` (with `rejected`) when any code does not apply: nothing is held."""
+        body = decode(await request.body(), RedemptionCreate)
+        created, redemption = await _service(state).reserve(body, actor(request))
+        return Response(redemption, status_code=201 if created else 200)
+
+    @get("/redemptions/{order_id:str}", operation_id="getRedemption", opt=CHECKOUT)
+    async def get_redemption(self, state: State, order_id: FromPath[str]) -> Redemption:
+        """The redemption of an order and its state."""
+        return await _service(state).get(check_id(order_id, "order_id"))
+
+    @post(
+        "/redemptions/{order_id:str}/commit",
+        operation_id="commitRedemption",
+        opt=CHECKOUT,
+        status_code=200,
+    )
+    async def commit(self, request: Request, state: State, order_id: FromPath[str]) -> Redemption:  # type: ignore[type-arg]
+        """Payment settled: reserved → committed, the coupons become `redeemed`. Idempotent;
+        an order whose reservation expired, or that was cancelled: 409 `invalid_transition`."""
+        return await _service(state).commit(check_id(order_id, "order_id"), actor(request))
+
+    @post(
+        "/redemptions/{order_id:str}/cancel",
+        operation_id="cancelRedemption",
+        opt=CHECKOUT,
+        status_code=200,
+    )
+    async def cancel(self, request: Request, state: State, order_id: FromPath[str]) -> Redemption:  # type: ignore[type-arg]
+        """Payment failed or abandoned: reserved → cancelled, the coupons are `active` again.
+        Idempotent; cancelling an order whose reservation expired is accepted; a committed
+        order: 409 `invalid_transition` (refund it instead)."""
+        return await _service(state).cancel(check_id(order_id, "order_id"), actor(request))
+
+    @post(
+        "/redemptions/{order_id:str}/refund",
+        operation_id="refundRedemption",
+        opt=CHECKOUT,
+        status_code=200,
+    )
+    async def refund(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        state: State,
+        order_id: FromPath[str],
+        data: JSONBody[RefundRequest | None] = None,
+    ) -> Response[RefundResult]:
+        """Refunds lines (`{"lines": [{"sku", "qty"}]}`, empty: the whole order) of a committed
+        order. `refund.discount` is the coupon discount those units carried (their share of
+        each applied coupon); `refunded_discount` sums every refund of the order and never
+        exceeds `coupon_discount`. Refunding everything returns the coupons to `active` while
+        still valid. Asking for more units than are left: 409 `refund_exceeds_order`; send an
+        `Idempotency-Key` so that a retried partial refund is not taken twice."""
+        raw = await request.body()
+        body = decode(raw, RefundRequest) if raw.strip() else RefundRequest()
+        key = check_key(request.headers.get("idempotency-key"))
+        encoded = await _service(state).refund(
+            check_id(order_id, "order_id"), body, actor(request), key, encoder.encode(body)
+        )
+        return Response(
+            encoded,  # type: ignore[arg-type]  # pre-encoded bytes
+            media_type="application/json",
+        )

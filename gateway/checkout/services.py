@@ -1,0 +1,547 @@
+"""Checkout: price a cart, hold its coupons for an order, settle, give back, expire.
+
+Coupon state lives in Postgres rows. Every move of a coupon is one conditional UPDATE
+(`... WHERE state = 'active'`, taking row locks in code order so two orders never deadlock)
+whose events rows are written by the same statement, inside the transaction that also moves the
+order's row: a coupon can never be held by two orders, whatever the concurrency. Requests about
+one order are serialised by a lock on its row (or, before it exists, an advisory lock on its id).
+
+Pricing is the native engine's pure function: this module loads the member, the tier policy and
+the candidate coupons, calls it once, and persists what it answered.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from gateway import native
+from gateway.checkout import idempotency
+from gateway.checkout.schemas import (
+    Cart,
+    Quote,
+    Redemption,
+    RedemptionCreate,
+    RefundRequest,
+    RefundResult,
+)
+from gateway.clock import Clock
+from gateway.coupons.services import parse_code
+from gateway.errors import (
+    CouponsRejected,
+    InvalidRequest,
+    InvalidTransition,
+    OrderConflict,
+    OrderNotFound,
+    RefundExceedsOrder,
+    Unavailable,
+)
+from gateway.settings import Settings
+from gateway.wire import encoder, iso, zone
+
+log = logging.getLogger(__name__)
+
+# TODO(issue 4): call `gateway.native.price` directly once the pricing engine is merged.
+_engine_price: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(native, "price", None)
+
+MEMBER_POLICY = """
+SELECT m.birthday, t.percent_off, t.birthday_percent_off, t.points_per_yuan,
+       t.coupons_on_member_price
+FROM members m LEFT JOIN tiers t ON t.tier = m.tier
+WHERE m.member_id = $1
+"""
+CANDIDATES = """
+SELECT k.code, k.member_id, k.state, k.valid_from, k.valid_until, c.kind, c.amount_off,
+       c.percent_off, c.max_discount, c.min_spend, c.sku, c.points, c.scope, c.channels,
+       c.stackable
+FROM coupons k JOIN campaigns c ON c.id = k.campaign_id
+WHERE k.code = ANY($1::text[])
+"""
+COUPON_STATES = "SELECT code, state FROM coupons WHERE code = ANY($1::text[])"
+
+# Requests about an order that does not exist yet queue on its id.
+LOCK_NEW_ORDER = "SELECT pg_advisory_xact_lock(7310002, hashtext($1))"
+GET_REDEMPTION = "SELECT * FROM redemptions WHERE order_id = $1"
+LOCK_REDEMPTION = "SELECT * FROM redemptions WHERE order_id = $1 FOR UPDATE"
+INSERT_REDEMPTION = """
+INSERT INTO redemptions (order_id, member_id, state, cart_hash, cart, result, reserved_at,
+                         expires_at)
+VALUES ($1, $2, 'reserved', $3, $4, $5, to_timestamp($6 / 1000.0), to_timestamp($7 / 1000.0))
+RETURNING *
+"""
+SET_STATE = """
+UPDATE redemptions SET state = $2, updated_at = now() WHERE order_id = $1 RETURNING *
+"""
+SET_REFUNDED = """
+UPDATE redemptions
+SET refunded = $2, refunded_discount = refunded_discount + $3, state = $4, updated_at = now()
+WHERE order_id = $1 RETURNING *
+"""
+EXPIRE_ORDERS = """
+UPDATE redemptions SET state = 'expired', updated_at = now()
+WHERE order_id = ANY($1::text[]) AND state = 'reserved' AND expires_at <= to_timestamp($2 / 1000.0)
+RETURNING order_id
+"""
+EXPIRE_DUE = """
+UPDATE redemptions SET state = 'expired', updated_at = now()
+WHERE order_id IN (
+    SELECT order_id FROM redemptions
+    WHERE state = 'reserved' AND expires_at <= to_timestamp($1 / 1000.0)
+    ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
+) AND state = 'reserved'
+RETURNING order_id
+"""
+
+# active -> reserved, for one order's codes, owned by its member.
+RESERVE = """
+WITH target AS (
+    SELECT code FROM coupons
+    WHERE code = ANY($1::text[]) AND member_id = $2 AND state = 'active'
+    ORDER BY code FOR UPDATE
+), moved AS (
+    UPDATE coupons k SET state = 'reserved', order_id = $3, updated_at = now()
+    FROM target WHERE k.code = target.code AND k.state = 'active'
+    RETURNING k.code, k.campaign_id, k.member_id
+)
+INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id)
+SELECT 'reserve', to_timestamp($4 / 1000.0), campaign_id, code, member_id, $5, $3 FROM moved
+RETURNING coupon_code
+"""
+# reserved -> redeemed, for one order.
+REDEEM = """
+WITH target AS (
+    SELECT code FROM coupons WHERE order_id = $1 AND state = 'reserved' ORDER BY code FOR UPDATE
+), moved AS (
+    UPDATE coupons k SET state = 'redeemed', updated_at = now()
+    FROM target WHERE k.code = target.code AND k.state = 'reserved'
+    RETURNING k.code, k.campaign_id, k.member_id
+)
+INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id)
+SELECT 'redeem', to_timestamp($2 / 1000.0), campaign_id, code, member_id, $3, $1 FROM moved
+RETURNING coupon_code
+"""
+# reserved -> active (release) or, past its validity, expired; for cancels and time-outs.
+RELEASE = """
+WITH target AS (
+    SELECT code, order_id FROM coupons
+    WHERE order_id = ANY($1::text[]) AND state = 'reserved' ORDER BY code FOR UPDATE
+), moved AS (
+    UPDATE coupons k
+    SET state = CASE WHEN k.valid_until > to_timestamp($2 / 1000.0) THEN 'active'
+                     ELSE 'expired' END,
+        order_id = NULL, updated_at = now()
+    FROM target WHERE k.code = target.code AND k.state = 'reserved'
+    RETURNING k.code, k.campaign_id, k.member_id, k.state, target.order_id
+)
+INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id, detail)
+SELECT CASE WHEN state = 'active' THEN 'release' ELSE 'expire' END, to_timestamp($2 / 1000.0),
+       campaign_id, code, member_id, $4, order_id, jsonb_build_object('reason', $3::text)
+FROM moved
+RETURNING coupon_code
+"""
+# redeemed -> active (or expired, past validity) when the whole order is refunded.
+GIVE_BACK = """
+WITH target AS (
+    SELECT code FROM coupons WHERE order_id = $1 AND state = 'redeemed' ORDER BY code FOR UPDATE
+), moved AS (
+    UPDATE coupons k
+    SET state = CASE WHEN k.valid_until > to_timestamp($2 / 1000.0) THEN 'active'
+                     ELSE 'expired' END,
+        order_id = NULL, updated_at = now()
+    FROM target WHERE k.code = target.code AND k.state = 'redeemed'
+    RETURNING k.code, k.campaign_id, k.member_id, k.state
+)
+INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id, detail)
+SELECT 'refund', to_timestamp($2 / 1000.0), campaign_id, code, member_id, $3, $1,
+       jsonb_build_object('state', state)
+FROM moved
+RETURNING coupon_code
+"""
+ORDER_EVENT = """
+INSERT INTO events (kind, at, member_id, actor, order_id, detail)
+VALUES ($1, to_timestamp($2 / 1000.0), $3, $4, $5, $6)
+"""
+
+# Reasons a code that priced fine can lose at the UPDATE: another order got there first.
+_STATE_REASONS = frozenset({"reserved", "redeemed", "transferred", "revoked", "expired"})
+
+
+def cart_hash(data: RedemptionCreate) -> bytes:
+    """Same cart, same hash: codes count in their canonical spelling."""
+    canonical = msgspec.structs.replace(
+        data, coupon_codes=[parse_code(text) or text for text in data.coupon_codes]
+    )
+    return hashlib.blake2b(msgspec.json.encode(canonical), digest_size=16).digest()
+
+
+def is_birthday(birthday: str | None, now_ms: int) -> bool:
+    if birthday is None:
+        return False
+    today = datetime.fromtimestamp(now_ms / 1000, zone())
+    if birthday == "02-29" and not calendar.isleap(today.year):
+        birthday = "02-28"  # celebrated on the last day of February in common years
+    return today.strftime("%m-%d") == birthday
+
+
+def candidate(code: str, row: asyncpg.Record, member_id: str) -> dict[str, Any]:
+    scope = row["scope"] or {}
+    return {
+        "code": code,
+        "found": True,
+        "owner_matches": row["member_id"] == member_id,
+        "state": row["state"],
+        "kind": row["kind"],
+        "amount_off": row["amount_off"],
+        "percent_off": row["percent_off"],
+        "max_discount": row["max_discount"],
+        "min_spend": row["min_spend"],
+        "sku": row["sku"],
+        "points": row["points"],
+        "scope_skus": scope.get("skus", []),
+        "scope_categories": scope.get("categories", []),
+        "scope_stores": scope.get("stores", []),
+        "channels": list(row["channels"]),
+        "valid_from": int(row["valid_from"].timestamp()),
+        "valid_until": int(row["valid_until"].timestamp()),
+        "stackable": row["stackable"],
+    }
+
+
+def run_engine(request: dict[str, Any]) -> dict[str, Any]:
+    if _engine_price is None:
+        raise Unavailable("the pricing engine is not built into this gateway yet")
+    try:
+        return _engine_price(request)
+    except ValueError as exc:  # the cart was validated already: this is a bug, not the client's
+        log.error("pricing engine refused a validated cart: %s", exc)
+        raise InvalidRequest(str(exc)) from None
+
+
+def line_shares(result: dict[str, Any], lines: int) -> list[int]:
+    """Coupon discount carried by each cart line, summed over the applied coupons."""
+    shares = [0] * lines
+    for applied in result["applied"]:
+        for share in applied["lines"]:
+            shares[share["line"]] += share["discount"]
+    return shares
+
+
+def share_of(share: int, qty: int, of_qty: int) -> int:
+    """The part of a line's share that `qty` of its `of_qty` units carry. Cumulative, so that
+    refunds one unit at a time add up to the whole share and never beyond it."""
+    return share * qty // of_qty
+
+
+def refunded_lines(row: asyncpg.Record) -> list[dict[str, Any]]:
+    cart_lines = row["cart"]["lines"]
+    refunded: list[int] = row["refunded"] or []
+    shares = line_shares(row["result"], len(cart_lines))
+    return [
+        {
+            "line": i,
+            "sku": cart_lines[i]["sku"],
+            "qty": qty,
+            "discount": share_of(shares[i], qty, cart_lines[i]["qty"]),
+        }
+        for i, qty in enumerate(refunded)
+        if qty
+    ]
+
+
+def redemption_dict(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        **row["result"],
+        "order_id": row["order_id"],
+        "member_id": row["member_id"],
+        "state": row["state"],
+        "reserved_until": iso(row["expires_at"]),
+        "refunded_discount": row["refunded_discount"],
+        "refunded_lines": refunded_lines(row),
+    }
+
+
+def redemption_view(row: asyncpg.Record) -> Redemption:
+    return msgspec.convert(redemption_dict(row), Redemption)
+
+
+def _lost_reason(state: str | None) -> str:
+    # Still `active` here means it was held and let go while we priced: say `reserved`.
+    return state if state in _STATE_REASONS else "reserved"
+
+
+class CheckoutService:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, clock: Clock) -> None:
+        self.pool = pool
+        self.clock = clock
+        self.ttl_ms = settings.reservation_ttl_s * 1000
+        self.idem_ttl_s = settings.idempotency_ttl_s
+
+    # -- pricing ---------------------------------------------------------------------------
+
+    async def _price(
+        self, conn: asyncpg.Connection, cart: Cart | RedemptionCreate, now_ms: int
+    ) -> dict[str, Any]:
+        policy = await conn.fetchrow(MEMBER_POLICY, cart.member_id)
+        codes = [parse_code(text) for text in cart.coupon_codes]
+        wanted = sorted({code for code in codes if code is not None})
+        rows = {r["code"]: r for r in await conn.fetch(CANDIDATES, wanted)} if wanted else {}
+        coupons: list[dict[str, Any]] = []
+        for text, code in zip(cart.coupon_codes, codes, strict=True):
+            row = rows.get(code) if code is not None else None
+            if code is None or row is None:
+                coupons.append({"code": text, "found": False})
+            else:
+                coupons.append(candidate(code, row, cart.member_id))
+        has_policy = policy is not None and policy["percent_off"] is not None
+        member = {
+            "tier_percent_off": policy["percent_off"] if has_policy else 0,
+            "birthday_percent_off": policy["birthday_percent_off"] if has_policy else 0,
+            "is_birthday": has_policy and is_birthday(policy["birthday"], now_ms),
+            "coupons_on_member_price": policy["coupons_on_member_price"] if has_policy else True,
+            "points_per_yuan": policy["points_per_yuan"] if has_policy else 0,
+        }
+        return run_engine(
+            {
+                "now": now_ms // 1000,
+                "channel": cart.channel,
+                "store_id": cart.store_id,
+                "lines": [
+                    {
+                        "sku": line.sku,
+                        "category": line.category,
+                        "unit_price": line.unit_price,
+                        "qty": line.qty,
+                    }
+                    for line in cart.lines
+                ],
+                "member": member,
+                "coupons": coupons,
+            }
+        )
+
+    async def quote(self, cart: Cart) -> Quote:
+        async with self.pool.acquire() as conn:
+            result = await self._price(conn, cart, self.clock.now_ms())
+        return msgspec.convert(result, Quote)
+
+    # -- reserve ---------------------------------------------------------------------------
+
+    async def reserve(self, data: RedemptionCreate, actor: str) -> tuple[bool, Redemption]:
+        """Holds every code of the cart for the order; (created, redemption).
+
+        The same order with the same cart gets its redemption back; with another cart, 409.
+        """
+        h = cart_hash(data)
+        now_ms = self.clock.now_ms()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(LOCK_NEW_ORDER, data.order_id)
+            row = await conn.fetchrow(GET_REDEMPTION, data.order_id)
+            if row is not None:
+                if bytes(row["cart_hash"]) != h:
+                    raise OrderConflict(
+                        f"order {data.order_id!r} was reserved with a different cart"
+                    )
+                return False, redemption_view(row)
+            result = await self._price(conn, data, now_ms)
+            if result["rejected"]:
+                raise CouponsRejected(
+                    "some coupon codes do not apply to this cart; nothing was reserved",
+                    rejected=result["rejected"],
+                )
+            codes = [applied["code"] for applied in result["applied"]]
+            if codes:
+                moved = await conn.fetch(
+                    RESERVE, codes, data.member_id, data.order_id, now_ms, actor
+                )
+                held = {r["coupon_code"] for r in moved}
+                lost = [code for code in codes if code not in held]
+                if lost:  # another order won the race: the transaction rolls back
+                    states = dict(await conn.fetch(COUPON_STATES, lost))
+                    raise CouponsRejected(
+                        "some coupon codes do not apply to this cart; nothing was reserved",
+                        rejected=[{"code": c, "reason": _lost_reason(states.get(c))} for c in lost],
+                    )
+            row = await conn.fetchrow(
+                INSERT_REDEMPTION,
+                data.order_id,
+                data.member_id,
+                h,
+                msgspec.to_builtins(data),
+                result,
+                now_ms,
+                now_ms + self.ttl_ms,
+            )
+        return True, redemption_view(row)
+
+    # -- settle ----------------------------------------------------------------------------
+
+    async def get(self, order_id: str) -> Redemption:
+        row = await self.pool.fetchrow(GET_REDEMPTION, order_id)
+        if row is None:
+            raise OrderNotFound(f"no redemption for order {order_id!r}")
+        now_ms = self.clock.now_ms()
+        if row["state"] == "reserved" and row["expires_at"].timestamp() * 1000 <= now_ms:
+            await expire_orders(self.pool, [order_id], now_ms)  # the sweep has not come by yet
+            row = await self.pool.fetchrow(GET_REDEMPTION, order_id)
+        return redemption_view(row)
+
+    async def commit(self, order_id: str, actor: str) -> Redemption:
+        """reserved -> committed: the coupons are `redeemed`. Idempotent."""
+        now_ms = self.clock.now_ms()
+        async with self.pool.acquire() as conn:
+            async with conn.transaction():
+                row = await self._locked(conn, order_id)
+                if row["state"] == "committed":
+                    return redemption_view(row)
+                if row["state"] != "reserved":
+                    raise InvalidTransition(f"order {order_id!r} is {row['state']}: cannot commit")
+                expired = row["expires_at"].timestamp() * 1000 <= now_ms
+                if expired:
+                    await _expire(conn, [order_id], now_ms)
+                else:
+                    codes = [applied["code"] for applied in row["result"]["applied"]]
+                    moved = await conn.fetch(REDEEM, order_id, now_ms, actor)
+                    if len(moved) != len(codes):  # never expected: the row lock orders moves
+                        raise InvalidTransition(f"order {order_id!r} no longer holds its coupons")
+                    row = await conn.fetchrow(SET_STATE, order_id, "committed")
+            if expired:  # after the release has committed
+                raise InvalidTransition(
+                    f"order {order_id!r}: the reservation expired and its coupons were released"
+                )
+        return redemption_view(row)
+
+    async def cancel(self, order_id: str, actor: str) -> Redemption:
+        """reserved (or expired) -> cancelled: the coupons are `active` again. Idempotent."""
+        now_ms = self.clock.now_ms()
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._locked(conn, order_id)
+            if row["state"] == "cancelled":
+                return redemption_view(row)
+            if row["state"] not in ("reserved", "expired"):
+                raise InvalidTransition(f"order {order_id!r} is {row['state']}: cannot cancel")
+            if row["state"] == "reserved":
+                await conn.fetch(RELEASE, [order_id], now_ms, "cancel", actor)
+            row = await conn.fetchrow(SET_STATE, order_id, "cancelled")
+        return redemption_view(row)
+
+    async def refund(
+        self, order_id: str, data: RefundRequest, actor: str, key: str | None, body: bytes
+    ) -> bytes:
+        """Gives back the coupon discount of the refunded lines; the encoded RefundResult.
+
+        A refund of everything left returns the order's coupons to `active` (`expired` when
+        past their validity). With an Idempotency-Key a retry gets the first answer.
+        """
+        now_ms = self.clock.now_ms()
+        scope = f"refund:{order_id}"
+        h = idempotency.request_hash(body)
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._locked(conn, order_id)
+            if key is not None:
+                earlier = await idempotency.replay(conn, scope, key, h, self.idem_ttl_s)
+                if earlier is not None:
+                    return earlier[1]
+            if row["state"] not in ("committed", "refunded"):
+                raise InvalidTransition(f"order {order_id!r} is {row['state']}: cannot refund")
+            cart_lines = row["cart"]["lines"]
+            before: list[int] = row["refunded"] or [0] * len(cart_lines)
+            wanted = _refund_quantities(cart_lines, before, data)
+            after = [b + w for b, w in zip(before, wanted, strict=True)]
+            shares = line_shares(row["result"], len(cart_lines))
+            lines = []
+            for i, qty in enumerate(wanted):
+                if qty:
+                    of_qty = cart_lines[i]["qty"]
+                    given = share_of(shares[i], after[i], of_qty)
+                    given -= share_of(shares[i], before[i], of_qty)
+                    lines.append(
+                        {"line": i, "sku": cart_lines[i]["sku"], "qty": qty, "discount": given}
+                    )
+            discount = sum(line["discount"] for line in lines)
+            whole = all(a == line["qty"] for a, line in zip(after, cart_lines, strict=True))
+            if lines:
+                detail = {"lines": lines, "discount": discount}
+                await conn.execute(
+                    ORDER_EVENT, "refund", now_ms, row["member_id"], actor, order_id, detail
+                )
+            if whole and row["state"] == "committed":
+                await conn.fetch(GIVE_BACK, order_id, now_ms, actor)
+            row = await conn.fetchrow(
+                SET_REFUNDED, order_id, after, discount, "refunded" if whole else "committed"
+            )
+            result = msgspec.convert(
+                {**redemption_dict(row), "refund": {"discount": discount, "lines": lines}},
+                RefundResult,
+            )
+            encoded = encoder.encode(result)
+            if key is not None:
+                await idempotency.remember(conn, scope, key, h, 200, encoded)
+        return encoded
+
+    async def _locked(self, conn: asyncpg.Connection, order_id: str) -> asyncpg.Record:
+        row = await conn.fetchrow(LOCK_REDEMPTION, order_id)
+        if row is None:
+            raise OrderNotFound(f"no redemption for order {order_id!r}")
+        return row
+
+
+def _refund_quantities(
+    cart_lines: list[dict[str, Any]], before: list[int], data: RefundRequest
+) -> list[int]:
+    """Units to refund per cart line; a sku on several lines takes them in cart order."""
+    left = [line["qty"] - done for line, done in zip(cart_lines, before, strict=True)]
+    if not data.lines:
+        return left
+    wanted = [0] * len(cart_lines)
+    for j, asked in enumerate(data.lines):
+        positions = [i for i, line in enumerate(cart_lines) if line["sku"] == asked.sku]
+        if not positions:
+            raise InvalidRequest(f"lines[{j}].sku: {asked.sku!r} is not in the order")
+        qty = asked.qty
+        for i in positions:
+            take = min(qty, left[i] - wanted[i])
+            wanted[i] += take
+            qty -= take
+        if qty:
+            raise RefundExceedsOrder(
+                f"lines[{j}].qty: only {asked.qty - qty} unit(s) of {asked.sku!r} are left"
+                " to refund"
+            )
+    return wanted
+
+
+async def _expire(conn: asyncpg.Connection, order_ids: list[str], now_ms: int) -> list[str]:
+    """Inside a transaction: reserved orders past their time-out -> expired, coupons released."""
+    expired = [r["order_id"] for r in await conn.fetch(EXPIRE_ORDERS, order_ids, now_ms)]
+    if expired:
+        await conn.fetch(RELEASE, expired, now_ms, "timeout", "sweeper")
+    return expired
+
+
+async def expire_orders(pool: asyncpg.Pool, order_ids: list[str], now_ms: int) -> list[str]:
+    async with pool.acquire() as conn, conn.transaction():
+        return await _expire(conn, order_ids, now_ms)
+
+
+async def sweep(pool: asyncpg.Pool, now_ms: int, batch: int = 500) -> int:
+    """Releases every reservation whose time-out has passed at `now_ms`; how many orders.
+
+    Safe beside other sweepers (SKIP LOCKED) and beside commits and cancels of the same orders
+    (each waits for the other's row lock, and the loser finds the order moved on).
+    """
+    total = 0
+    while True:
+        async with pool.acquire() as conn, conn.transaction():
+            expired = [r["order_id"] for r in await conn.fetch(EXPIRE_DUE, now_ms, batch)]
+            if expired:
+                await conn.fetch(RELEASE, expired, now_ms, "timeout", "sweeper")
+        total += len(expired)
+        if len(expired) < batch:
+            return total

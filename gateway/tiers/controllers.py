@@ -1,0 +1,37 @@
+"""HTTP route of tier policies."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+from litestar import Controller, Request, put
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
+
+from gateway.errors import InvalidRequest
+from gateway.members.schemas import Tier
+from gateway.tiers import services
+from gateway.tiers.schemas import TierPolicy, TierPut
+from gateway.wire import strict_body
+
+TIERS: tuple[str, ...] = get_args(Tier)
+
+
+class TierController(Controller):
+    path = "/v1/tiers"
+    tags = ["tiers"]  # noqa: RUF012 - Litestar reads a plain list
+
+    @put("/{tier:str}", operation_id="putTier", opt={"roles": ("admin",)})
+    async def put_tier(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        state: State,
+        tier: FromPath[str],
+        data: JSONBody[TierPut],
+    ) -> TierPolicy:
+        """Sets a tier's policy: its rate, the birthday rate (the better one applies, never
+        both), points per yuan, and whether coupons apply on the member price (折上折)."""
+        if tier not in TIERS:
+            raise InvalidRequest(f"tier: must be one of {', '.join(TIERS)}")
+        data = await strict_body(request, TierPut)
+        return await services.put_tier(state.pool, tier, data, "admin")

@@ -1,0 +1,556 @@
+"""Checkout against the real Postgres: quotes, reservations, races, time-outs, settle, refunds."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from gateway import _native
+from gateway.checkout.services import sweep
+from gateway.clock import clock
+from gateway.native import new_code
+from gateway.settings import get_settings
+from tests.conftest import live_campaign, unique
+
+# TODO(issue 4): drop once the pricing engine is merged into main.
+pytestmark = pytest.mark.skipif(
+    not hasattr(_native, "price"), reason="waits for the native pricing engine (issue 4)"
+)
+
+Client = AsyncTestClient[Any]
+Auth = dict[str, dict[str, str]]
+
+# 2 x 300.00 + 1 x 200.00 = 800.00
+LINES = [
+    {"sku": "A", "category": "tops", "unit_price": 30000, "qty": 2},
+    {"sku": "B", "category": "socks", "unit_price": 20000, "qty": 1},
+]
+
+
+async def coupon(
+    client: Client, auth: Auth, member: str, channel: str = "online", **campaign: Any
+) -> str:
+    """A fresh coupon of a new live campaign (default: 100.00 off 500.00), claimed by `member`."""
+    created = await live_campaign(client, auth["admin"], stock=100, per_member_limit=5, **campaign)
+    claimed = await client.post(
+        f"/v1/campaigns/{created['id']}/claims",
+        json={"member_id": member, "channel": channel},
+        headers=auth["front"],
+    )
+    assert claimed.status_code == 201, claimed.text
+    return str(claimed.json()["code"])
+
+
+def cart(member: str, codes: list[str], **extra: Any) -> dict[str, Any]:
+    return {
+        "member_id": member,
+        "channel": "online",
+        "lines": LINES,
+        "coupon_codes": codes,
+        **extra,
+    }
+
+
+async def quote(client: Client, auth: Auth, body: dict[str, Any]) -> Any:
+    return await client.post("/v1/checkout/quote", json=body, headers=auth["checkout"])
+
+
+async def reserve(client: Client, auth: Auth, order: str, body: dict[str, Any]) -> Any:
+    return await client.post(
+        "/v1/checkout/redemptions", json={**body, "order_id": order}, headers=auth["checkout"]
+    )
+
+
+async def move(client: Client, auth: Auth, order: str, verb: str, body: Any = None) -> Any:
+    return await client.post(
+        f"/v1/checkout/redemptions/{order}/{verb}", json=body, headers=auth["checkout"]
+    )
+
+
+async def coupon_state(client: Client, auth: Auth, code: str) -> str:
+    response = await client.get(f"/v1/coupons/{code}", headers=auth["admin"])
+    assert response.status_code == 200, response.text
+    return str(response.json()["state"])
+
+
+def reasons(response: Any) -> list[str]:
+    return [r["reason"] for r in response.json()["rejected"]]
+
+
+# -- quotes -----------------------------------------------------------------------------------
+
+
+async def test_a_quote_prices_the_cart_and_changes_nothing(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    response = await quote(client, auth, cart(member, [code.lower()]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["subtotal"] == 80000 and body["coupon_discount"] == 10000
+    assert body["total"] == 70000 and body["member_discount"] == 0 and body["rejected"] == []
+    [applied] = body["applied"]
+    assert applied["code"] == code and applied["discount"] == 10000
+    assert sum(share["discount"] for share in applied["lines"]) == 10000
+    assert {share["sku"] for share in applied["lines"]} == {"A", "B"}
+    assert await coupon_state(client, auth, code) == "active"
+    moves = await db.fetchval(
+        "SELECT count(*) FROM events WHERE coupon_code = $1 AND kind <> 'claim'", code
+    )
+    assert moves == 0
+
+
+async def test_a_clerk_may_quote_and_a_coupon_claimed_a_moment_ago_applies(
+    client: Client, auth: Auth
+) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    response = await client.post(
+        "/v1/checkout/quote", json=cart(member, [code]), headers=auth["clerk"]
+    )
+    assert response.status_code == 200 and response.json()["coupon_discount"] == 10000
+
+
+async def test_a_quote_without_codes_is_the_subtotal(client: Client, auth: Auth) -> None:
+    response = await quote(client, auth, cart(unique(), []))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["total"] == body["subtotal"] == 80000 and body["applied"] == []
+
+
+async def test_points_and_gift_coupons_show_in_the_quote(client: Client, auth: Auth) -> None:
+    member = unique()
+    points = await coupon(client, auth, member, kind="points", points=500, amount_off=None,
+                          min_spend=None, stackable=True)  # fmt: skip
+    gift = await coupon(client, auth, member, kind="gift", sku="GIFT-1", amount_off=None,
+                        min_spend=None, stackable=True)  # fmt: skip
+    response = await quote(client, auth, cart(member, [points, gift]))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["rejected"] == [] and body["coupon_discount"] == 0
+    by_code = {a["code"]: a for a in body["applied"]}
+    assert by_code[points]["points"] == 500 and by_code[points]["gift_sku"] is None
+    assert by_code[gift]["gift_sku"] == "GIFT-1" and by_code[gift]["points"] == 0
+    assert body["points_earned"] >= 500
+
+
+# -- every rejection reason, through HTTP --------------------------------------------------------
+
+
+async def test_every_rejection_reason_is_given(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    member, other = unique(), unique()
+    await client.put(f"/v1/members/{other}", json={"tier": "standard"}, headers=auth["admin"])
+    now = datetime.now(UTC)
+    later = {"mode": "fixed", "starts_at": (now + timedelta(days=2)).isoformat(),
+             "ends_at": (now + timedelta(days=9)).isoformat()}  # fmt: skip
+    # Codes that cannot be found, as typed.
+    typo = await coupon(client, auth, member)
+    typo = typo[:-1] + ("0" if typo[-1] != "0" else "1")
+    unknown = new_code()
+    for text in (typo, unknown, "hello"):
+        response = await quote(client, auth, cart(member, [text]))
+        assert reasons(response) == ["not_found"] and response.json()["rejected"][0]["code"] == text
+
+    async def only(code: str, reason: str, **extra: Any) -> None:
+        response = await quote(client, auth, cart(member, [code], **extra))
+        assert response.status_code == 200, response.text
+        assert reasons(response) == [reason], (reason, response.json())
+        held = await reserve(client, auth, unique("o"), cart(member, [code], **extra))
+        assert held.status_code == 422 and held.json()["code"] == "coupons_rejected"
+        assert [r["reason"] for r in held.json()["rejected"]] == [reason]
+
+    others = await coupon(client, auth, other)
+    await only(others, "not_owner")
+    await only(await coupon(client, auth, member, validity=later), "not_yet_valid")
+    # A store-only coupon at the online checkout.
+    await only(await coupon(client, auth, member, "store", channels=["store"]), "wrong_channel")
+    in_store = await coupon(client, auth, member, scope={"stores": ["S1"]})
+    await only(in_store, "wrong_store", channel="store", store_id="S2")
+    await only(await coupon(client, auth, member, scope={"skus": ["Z"]}), "out_of_scope")
+    await only(await coupon(client, auth, member, min_spend=90000), "below_threshold")
+
+    reserved = await coupon(client, auth, member)
+    assert (await reserve(client, auth, unique("o"), cart(member, [reserved]))).status_code == 201
+    await only(reserved, "reserved")
+
+    redeemed = await coupon(client, auth, member)
+    order = unique("o")
+    assert (await reserve(client, auth, order, cart(member, [redeemed]))).status_code == 201
+    assert (await move(client, auth, order, "commit")).status_code == 200
+    await only(redeemed, "redeemed")
+
+    friend = unique()
+    await client.put(f"/v1/members/{friend}", json={"tier": "standard"}, headers=auth["admin"])
+    given = await coupon(client, auth, member)
+    moved = await client.post(
+        f"/v1/coupons/{given}/transfer",
+        json={"from_member_id": member, "to_member_id": friend},
+        headers=auth["front"],
+    )
+    assert moved.status_code == 201
+    await only(given, "transferred")
+
+    # No route revokes coupons yet: an operator does it in the ledger.
+    revoked = await coupon(client, auth, member)
+    await db.execute("UPDATE coupons SET state = 'revoked' WHERE code = $1", revoked)
+    await only(revoked, "revoked")
+
+    # Expired by date (the clock moves past the 7 days of validity)...
+    old = await coupon(client, auth, member)
+    clock.advance(8 * 86400)
+    await only(old, "expired")
+    clock.reset()
+    # ... and by state.
+    await db.execute("UPDATE coupons SET state = 'expired' WHERE code = $1", old)
+    await only(old, "expired")
+
+    # Two non-stackable coupons: the better one applies, the other is `not_stackable`.
+    small = await coupon(client, auth, member, amount_off=5000)
+    big = await coupon(client, auth, member)
+    response = await quote(client, auth, cart(member, [small, big]))
+    assert [a["code"] for a in response.json()["applied"]] == [big]
+    assert response.json()["rejected"] == [{"code": small, "reason": "not_stackable"}]
+
+    # The same code twice: the second is a duplicate (also spelled differently).
+    twice = await coupon(client, auth, member)
+    response = await quote(client, auth, cart(member, [twice, twice.lower()]))
+    assert [a["code"] for a in response.json()["applied"]] == [twice]
+    assert reasons(response) == ["duplicate"]
+
+
+async def test_a_rejected_code_reserves_nothing(client: Client, auth: Auth) -> None:
+    member = unique()
+    good = await coupon(client, auth, member, stackable=True, amount_off=1000, min_spend=None,
+                        kind="amount")  # fmt: skip
+    bad = await coupon(client, auth, member, min_spend=99000)
+    order = unique("o")
+    response = await reserve(client, auth, order, cart(member, [good, bad]))
+    assert response.status_code == 422
+    assert response.json()["rejected"] == [{"code": bad, "reason": "below_threshold"}]
+    assert await coupon_state(client, auth, good) == "active"
+    missing = await client.get(f"/v1/checkout/redemptions/{order}", headers=auth["checkout"])
+    assert missing.status_code == 404 and missing.json()["code"] == "order_not_found"
+
+
+# -- reservations under concurrency -------------------------------------------------------------
+
+
+async def test_50_orders_racing_for_one_coupon_reserve_it_once(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    orders = [unique("race") for _ in range(50)]
+    responses = await asyncio.gather(
+        *(reserve(client, auth, order, cart(member, [code])) for order in orders)
+    )
+    won = [(order, r) for order, r in zip(orders, responses, strict=True) if r.status_code == 201]
+    assert len(won) == 1, [r.status_code for r in responses]
+    winner, reserved = won[0]
+    assert reserved.json()["state"] == "reserved" and reserved.json()["coupon_discount"] == 10000
+    for response in responses:
+        if response is reserved:
+            continue
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "coupons_rejected"
+        assert response.json()["rejected"] == [{"code": code, "reason": "reserved"}]
+    row = await db.fetchrow("SELECT state, order_id FROM coupons WHERE code = $1", code)
+    assert row["state"] == "reserved" and row["order_id"] == winner
+    reserves = await db.fetchval(
+        "SELECT count(*) FROM events WHERE coupon_code = $1 AND kind = 'reserve'", code
+    )
+    assert reserves == 1
+
+    # Cancel: the coupon is usable again, by another order.
+    cancelled = await move(client, auth, winner, "cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    assert await coupon_state(client, auth, code) == "active"
+    second = unique("o")
+    assert (await reserve(client, auth, second, cart(member, [code]))).status_code == 201
+
+    # Commit: `redeemed` everywhere.
+    committed = await move(client, auth, second, "commit")
+    assert committed.status_code == 200 and committed.json()["state"] == "committed"
+    assert await coupon_state(client, auth, code) == "redeemed"
+    read = await client.get(f"/v1/checkout/redemptions/{second}", headers=auth["checkout"])
+    assert read.json()["state"] == "committed"
+    wallet = await client.get(f"/v1/members/{member}/coupons", headers=auth["front"])
+    assert {c["code"]: c["state"] for c in wallet.json()["coupons"]}[code] == "redeemed"
+    again = await reserve(client, auth, unique("o"), cart(member, [code]))
+    assert again.status_code == 422 and reasons(again) == ["redeemed"]
+    kinds = await db.fetch("SELECT kind FROM events WHERE coupon_code = $1 ORDER BY id", code)
+    assert [k["kind"] for k in kinds] == ["claim", "reserve", "release", "reserve", "redeem"]
+
+
+async def test_one_order_sent_20_times_at_once_reserves_once(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    member = unique()
+    percent = {"kind": "percent", "percent_off": 1000, "amount_off": None, "min_spend": None}
+    codes = [await coupon(client, auth, member, stackable=True, **percent) for _ in range(2)]
+    order = unique("o")
+    responses = await asyncio.gather(
+        *(reserve(client, auth, order, cart(member, codes)) for _ in range(20))
+    )
+    assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
+    bodies = [r.json() for r in responses]
+    assert all(body == bodies[0] for body in bodies)
+    assert bodies[0]["state"] == "reserved" and len(bodies[0]["applied"]) == 2
+    events = await db.fetchval(
+        "SELECT count(*) FROM events WHERE order_id = $1 AND kind = 'reserve'", order
+    )
+    assert events == 2
+
+
+async def test_the_same_order_with_another_cart_conflicts(client: Client, auth: Auth) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    order = unique("o")
+    assert (await reserve(client, auth, order, cart(member, [code]))).status_code == 201
+    same = await reserve(client, auth, order, cart(member, [code.lower()]))
+    assert same.status_code == 200
+    other = await reserve(client, auth, order, {**cart(member, [code]), "lines": LINES[:1]})
+    assert other.status_code == 409 and other.json()["code"] == "order_conflict"
+
+
+# -- time-out -----------------------------------------------------------------------------------
+
+
+async def test_a_reservation_left_alone_is_released_and_cannot_commit(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    order = unique("o")
+    assert (await reserve(client, auth, order, cart(member, [code]))).status_code == 201
+    await sweep(db, clock.now_ms())
+    assert await coupon_state(client, auth, code) == "reserved"  # not yet
+    clock.advance(get_settings().reservation_ttl_s + 1)
+    await sweep(db, clock.now_ms())
+    assert await coupon_state(client, auth, code) == "active"
+    late = await move(client, auth, order, "commit")
+    assert late.status_code == 409 and late.json()["code"] == "invalid_transition"
+    read = await client.get(f"/v1/checkout/redemptions/{order}", headers=auth["checkout"])
+    assert read.json()["state"] == "expired"
+    release = await db.fetchrow(
+        "SELECT kind, detail FROM events WHERE order_id = $1 AND coupon_code = $2 ORDER BY id DESC",
+        order,
+        code,
+    )
+    assert release["kind"] == "release" and release["detail"] == {"reason": "timeout"}
+    # A late cancel is harmless, and the coupon serves another order.
+    assert (await move(client, auth, order, "cancel")).json()["state"] == "cancelled"
+    assert (await reserve(client, auth, unique("o"), cart(member, [code]))).status_code == 201
+
+
+async def test_a_commit_after_the_time_out_fails_even_before_the_sweep(
+    client: Client, auth: Auth
+) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    order = unique("o")
+    assert (await reserve(client, auth, order, cart(member, [code]))).status_code == 201
+    clock.advance(get_settings().reservation_ttl_s)
+    late = await move(client, auth, order, "commit")
+    assert late.status_code == 409 and late.json()["code"] == "invalid_transition"
+    assert await coupon_state(client, auth, code) == "active"
+
+
+# -- the state machine --------------------------------------------------------------------------
+
+
+async def test_commit_and_cancel_are_idempotent_and_forbidden_moves_409(
+    client: Client, auth: Auth
+) -> None:
+    member = unique()
+    first, second = await coupon(client, auth, member), await coupon(client, auth, member)
+    kept, dropped = unique("o"), unique("o")
+    assert (await reserve(client, auth, kept, cart(member, [first]))).status_code == 201
+    assert (await reserve(client, auth, dropped, cart(member, [second]))).status_code == 201
+
+    commits = await asyncio.gather(*(move(client, auth, kept, "commit") for _ in range(10)))
+    assert all(r.status_code == 200 and r.json() == commits[0].json() for r in commits)
+    cancels = await asyncio.gather(*(move(client, auth, dropped, "cancel") for _ in range(10)))
+    assert all(r.status_code == 200 and r.json() == cancels[0].json() for r in cancels)
+
+    for order, verb in ((kept, "cancel"), (dropped, "commit"), (dropped, "refund")):
+        refused = await move(client, auth, order, verb, {"lines": []})
+        assert refused.status_code == 409 and refused.json()["code"] == "invalid_transition"
+    pending = unique("o")
+    assert (await reserve(client, auth, pending, cart(member, []))).status_code == 201
+    refused = await move(client, auth, pending, "refund", {"lines": []})
+    assert refused.status_code == 409 and refused.json()["code"] == "invalid_transition"
+
+    for verb in ("commit", "cancel", "refund"):
+        missing = await move(client, auth, unique("nope"), verb, {"lines": []})
+        assert missing.status_code == 404 and missing.json()["code"] == "order_not_found"
+
+
+# -- refunds ------------------------------------------------------------------------------------
+
+
+async def test_refunds_give_back_each_line_share_and_never_more(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    member = unique()
+    code = await coupon(client, auth, member, kind="percent", percent_off=1000, amount_off=None,
+                        min_spend=None)  # fmt: skip
+    order = unique("o")
+    held = await reserve(client, auth, order, cart(member, [code]))
+    assert held.status_code == 201
+    shares = {s["sku"]: s["discount"] for s in held.json()["applied"][0]["lines"]}
+    assert shares == {"A": 6000, "B": 2000}
+    assert (await move(client, auth, order, "commit")).status_code == 200
+
+    one_b = await move(client, auth, order, "refund", {"lines": [{"sku": "B", "qty": 1}]})
+    assert one_b.status_code == 200, one_b.text
+    assert one_b.json()["refund"]["discount"] == 2000
+    assert one_b.json()["refunded_discount"] == 2000 and one_b.json()["state"] == "committed"
+    assert await coupon_state(client, auth, code) == "redeemed"  # a partial refund keeps it used
+
+    one_a = await move(client, auth, order, "refund", {"lines": [{"sku": "A", "qty": 1}]})
+    assert one_a.json()["refund"]["discount"] == 3000 and one_a.json()["refunded_discount"] == 5000
+
+    too_many = await move(client, auth, order, "refund", {"lines": [{"sku": "A", "qty": 2}]})
+    assert too_many.status_code == 409 and too_many.json()["code"] == "refund_exceeds_order"
+    stranger = await move(client, auth, order, "refund", {"lines": [{"sku": "Z", "qty": 1}]})
+    assert stranger.status_code == 400 and "lines[0].sku" in stranger.json()["detail"]
+
+    rest = await move(client, auth, order, "refund", {"lines": []})
+    assert rest.json()["refund"]["discount"] == 3000
+    assert rest.json()["refunded_discount"] == 8000 == rest.json()["coupon_discount"]
+    assert rest.json()["state"] == "refunded"
+    assert await coupon_state(client, auth, code) == "active"  # a full refund gives it back
+
+    again = await move(client, auth, order, "refund", None)
+    assert again.status_code == 200 and again.json()["refunded_discount"] == 8000
+    assert again.json()["refund"]["discount"] == 0
+    total = await db.fetchval(
+        "SELECT refunded_discount FROM redemptions WHERE order_id = $1", order
+    )
+    assert total == 8000
+
+
+async def test_unit_by_unit_refunds_add_up_to_the_share(client: Client, auth: Auth) -> None:
+    member = unique()
+    # 10.00 off, spread over 3 units of 1.00 + ...: shares that do not divide evenly.
+    code = await coupon(client, auth, member, kind="amount", amount_off=1000, min_spend=None)
+    lines = [{"sku": "C", "category": "misc", "unit_price": 333, "qty": 3},
+             {"sku": "D", "category": "misc", "unit_price": 100, "qty": 1}]  # fmt: skip
+    order = unique("o")
+    held = await reserve(client, auth, order, {**cart(member, [code]), "lines": lines})
+    assert held.status_code == 201, held.text
+    assert (await move(client, auth, order, "commit")).status_code == 200
+    given = []
+    for _ in range(3):
+        step = await move(client, auth, order, "refund", {"lines": [{"sku": "C", "qty": 1}]})
+        given.append(step.json()["refund"]["discount"])
+    share_c = next(s["discount"] for s in held.json()["applied"][0]["lines"] if s["sku"] == "C")
+    assert sum(given) == share_c
+    last = await move(client, auth, order, "refund", {"lines": [{"sku": "D", "qty": 1}]})
+    assert last.json()["refunded_discount"] == held.json()["coupon_discount"] == 1000
+    assert last.json()["state"] == "refunded"
+
+
+async def test_a_full_refund_after_validity_leaves_the_coupon_expired(
+    client: Client, auth: Auth
+) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    order = unique("o")
+    assert (await reserve(client, auth, order, cart(member, [code]))).status_code == 201
+    assert (await move(client, auth, order, "commit")).status_code == 200
+    clock.advance(8 * 86400)
+    refunded = await move(client, auth, order, "refund", {"lines": []})
+    assert refunded.status_code == 200 and refunded.json()["state"] == "refunded"
+    assert await coupon_state(client, auth, code) == "expired"
+
+
+async def test_a_retried_partial_refund_with_a_key_counts_once(client: Client, auth: Auth) -> None:
+    member = unique()
+    code = await coupon(client, auth, member, kind="percent", percent_off=1000, amount_off=None,
+                        min_spend=None)  # fmt: skip
+    order = unique("o")
+    assert (await reserve(client, auth, order, cart(member, [code]))).status_code == 201
+    assert (await move(client, auth, order, "commit")).status_code == 200
+    key = {**auth["checkout"], "Idempotency-Key": unique("key")}
+    url = f"/v1/checkout/redemptions/{order}/refund"
+    body = {"lines": [{"sku": "A", "qty": 1}]}
+    retries = await asyncio.gather(*(client.post(url, json=body, headers=key) for _ in range(5)))
+    assert all(r.status_code == 200 and r.json() == retries[0].json() for r in retries)
+    assert retries[0].json()["refunded_discount"] == 3000
+    other = await client.post(url, json={"lines": [{"sku": "B", "qty": 1}]}, headers=key)
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_mismatch"
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+
+def _line(**overrides: Any) -> dict[str, Any]:
+    return {"sku": "A", "category": "tops", "unit_price": 100, "qty": 1, **overrides}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"lines": []}, "lines"),
+        ({"lines": [_line()] * 201}, "lines"),
+        ({"coupon_codes": ["X"] * 21}, "coupon_codes"),
+        ({"coupon_codes": ["X" * 65]}, "coupon_codes[0]"),
+        ({"coupon_codes": [5]}, "coupon_codes[0]"),
+        ({"lines": [_line(qty=0)]}, "lines[0].qty"),
+        ({"lines": [_line(qty=1000)]}, "lines[0].qty"),
+        ({"lines": [_line(qty="1")]}, "lines[0].qty"),
+        ({"lines": [_line(unit_price=-1)]}, "lines[0].unit_price"),
+        ({"lines": [_line(unit_price=10**9 + 1)]}, "lines[0].unit_price"),
+        ({"lines": [_line(unit_price=1.5)]}, "lines[0].unit_price"),
+        ({"lines": [_line(sku="a b")]}, "lines[0].sku"),
+        ({"lines": [{"sku": "A", "unit_price": 1, "qty": 1}]}, "category"),
+        ({"channel": "phone"}, "channel"),
+        ({"member_id": ""}, "member_id"),
+        ({"store_id": "x" * 65}, "store_id"),
+        ({"extra": 1}, "extra"),
+    ],
+)
+async def test_bad_carts_are_400_naming_the_field(
+    client: Client, auth: Auth, overrides: dict[str, Any], field: str
+) -> None:
+    body = {"member_id": "m-1", "channel": "online", "lines": [_line()], **overrides}
+    for url, payload in (
+        ("/v1/checkout/quote", body),
+        ("/v1/checkout/redemptions", {**body, "order_id": unique("o")}),
+    ):
+        response = await client.post(url, json=payload, headers=auth["checkout"])
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == "invalid_request"
+        assert field in response.json()["detail"], response.json()
+
+
+@pytest.mark.parametrize("body", [None, [], "cart", {"order_id": "o-1"}, {"order_id": "o 1"}])
+async def test_malformed_redemption_bodies_are_400(client: Client, auth: Auth, body: Any) -> None:
+    response = await client.post("/v1/checkout/redemptions", json=body, headers=auth["checkout"])
+    assert response.status_code == 400 and response.json()["code"] == "invalid_request"
+
+
+async def test_bad_order_ids_and_refund_bodies_are_400(client: Client, auth: Auth) -> None:
+    bad = await client.post("/v1/checkout/redemptions/o%20x/commit", headers=auth["checkout"])
+    assert bad.status_code == 400 and "order_id" in bad.json()["detail"]
+    order = unique("o")
+    assert (await reserve(client, auth, order, cart(unique(), []))).status_code == 201
+    assert (await move(client, auth, order, "commit")).status_code == 200
+    for body, field in (
+        ({"lines": [{"sku": "A", "qty": 0}]}, "lines[0].qty"),
+        ({"lines": [{"sku": "A"}]}, "qty"),
+        ({"lines": "all"}, "lines"),
+        ({"line": []}, "line"),
+    ):
+        response = await move(client, auth, order, "refund", body)
+        assert response.status_code == 400 and field in response.json()["detail"], response.text
