@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from gateway import _native
 from tests.conftest import ROLES, campaign_body, live_campaign, unique
+
+CHECKOUT = ("checkout", "clerk")
 
 # (method, path template, body, roles allowed, success status)
 ROUTES: list[tuple[str, str, Any, tuple[str, ...], int]] = [
@@ -29,14 +32,27 @@ ROUTES: list[tuple[str, str, Any, tuple[str, ...], int]] = [
     ("POST", "/v1/campaigns/{campaign}/grants", "grant", ("clerk", "admin"), 200),
     ("GET", "/v1/coupons/{code}", None, ("admin", "front", "clerk", "checkout"), 200),
     ("GET", "/v1/members/{member}/coupons", None, ("admin", "front", "clerk"), 200),
+    ("POST", "/v1/coupons/{fresh_code}/transfer", "transfer", ("front", "admin"), 201),
+    ("GET", "/v1/coupons/{code}/path", None, ("admin", "front"), 200),
+    ("PUT", "/v1/tiers/{tier}", "tier", ("admin",), 200),
+    ("POST", "/v1/checkout/quote", "cart", CHECKOUT, 200),
+    ("POST", "/v1/checkout/redemptions", "order", CHECKOUT, 201),
+    ("GET", "/v1/checkout/redemptions/{order}", None, CHECKOUT, 200),
+    ("POST", "/v1/checkout/redemptions/{order}/commit", None, CHECKOUT, 200),
+    ("POST", "/v1/checkout/redemptions/{order}/cancel", None, CHECKOUT, 200),
+    ("POST", "/v1/checkout/redemptions/{committed}/refund", {"lines": []}, CHECKOUT, 200),
 ]
+# The policy test_tiers.py sets for diamond, so that the two never disagree.
+DIAMOND = {"percent_off": 2000, "birthday_percent_off": 2500, "points_per_yuan": 2,
+           "coupons_on_member_price": True}  # fmt: skip
 
 
 def test_the_matrix_covers_every_v1_route(client: AsyncTestClient[Any]) -> None:
     def norm(path: str) -> str:
-        for name in ("member", "campaign", "draft", "code"):
+        for name in ("member", "campaign", "draft", "code", "fresh_code", "tier", "order"):
             path = path.replace("{" + name + "}", "{}")
-        for name in ("member_id:str", "campaign_id:str", "code:str"):
+        path = path.replace("{committed}", "{}")
+        for name in ("member_id:str", "campaign_id:str", "code:str", "tier:str", "order_id:str"):
             path = path.replace("{" + name + "}", "{}")
         return path
 
@@ -61,6 +77,8 @@ async def test_roles(
     roles: tuple[str, ...],
     ok: int,
 ) -> None:
+    if path.startswith("/v1/checkout") and not hasattr(_native, "price"):
+        pytest.skip("waits for the native pricing engine (issue 4)")  # TODO(issue 4): drop
     campaign = await live_campaign(client, auth["admin"], stock=1000, per_member_limit=10)
     member = unique()
     await client.put(f"/v1/members/{member}", json={"tier": "gold"}, headers=auth["admin"])
@@ -73,7 +91,46 @@ async def test_roles(
     if path.endswith("/resume"):
         await client.post(f"/v1/campaigns/{campaign['id']}/pause", headers=auth["admin"])
     draft = await client.post("/v1/campaigns", json=campaign_body(), headers=auth["admin"])
-    url = path.format(member=member, campaign=campaign["id"], code=code, draft=draft.json()["id"])
+    friend = unique()
+    await client.put(f"/v1/members/{friend}", json={"tier": "standard"}, headers=auth["admin"])
+    cart = {"member_id": member, "channel": "online", "coupon_codes": [],
+            "lines": [{"sku": "A", "category": "tops", "unit_price": 100, "qty": 1}]}  # fmt: skip
+    orders = {"order": "", "committed": ""}
+    for name in orders:
+        if "{" + name + "}" in path:
+            orders[name] = unique("o")
+            held = await client.post(
+                "/v1/checkout/redemptions",
+                json={**cart, "order_id": orders[name]},
+                headers=auth["checkout"],
+            )
+            assert held.status_code == 201, held.text
+    if orders["committed"]:
+        committed = await client.post(
+            f"/v1/checkout/redemptions/{orders['committed']}/commit", headers=auth["checkout"]
+        )
+        assert committed.status_code == 200, committed.text
+
+    async def target() -> str:
+        fresh = code
+        if "{fresh_code}" in path:  # a transfer succeeds once per coupon
+            claimed = await client.post(
+                f"/v1/campaigns/{campaign['id']}/claims",
+                json={"member_id": member, "channel": "online"},
+                headers=auth["admin"],
+            )
+            fresh = claimed.json()["code"]
+        return path.format(
+            member=member,
+            campaign=campaign["id"],
+            code=code,
+            fresh_code=fresh,
+            draft=draft.json()["id"],
+            tier="diamond",
+            **orders,
+        )
+
+    url = await target()
 
     def payload() -> Any:
         if body == "campaign":
@@ -82,6 +139,14 @@ async def test_roles(
             return {"member_id": unique(), "channel": "online"}
         if body == "grant":
             return {"member_ids": [unique()], "channel": "store"}
+        if body == "transfer":
+            return {"from_member_id": member, "to_member_id": friend}
+        if body == "tier":
+            return DIAMOND
+        if body == "cart":
+            return cart
+        if body == "order":
+            return {**cart, "order_id": unique("o")}
         return body
 
     no_key = await client.request(method, url, json=payload())
@@ -97,7 +162,7 @@ async def test_roles(
         assert refused.status_code == 403, (role, refused.text)
         assert refused.json()["code"] == "forbidden"
     for role in roles:
-        allowed = await client.request(method, url, json=payload(), headers=auth[role])
+        allowed = await client.request(method, await target(), json=payload(), headers=auth[role])
         assert allowed.status_code == ok, (role, allowed.text)
 
 
