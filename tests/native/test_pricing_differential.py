@@ -217,7 +217,7 @@ def outcome(price: Any, req: Any) -> tuple[str, Any]:
         return ("error", str(error))
 
 
-@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(requests(), st.data())
 def test_bad_input_is_a_value_error_naming_the_field(
     req: dict[str, Any], data: st.DataObject
