@@ -267,6 +267,31 @@ fn apply(cart: &Cart, offer: &Offer, left: &mut [i64], mode: Mode, scratch: &mut
     discount
 }
 
+/// The most `offer` could still take from `left` (its discount never grows as `left` shrinks).
+fn upper_bound_now(cart: &Cart, offer: &Offer, left: &[i64]) -> i64 {
+    let coupon = offer.coupon;
+    match coupon.kind {
+        CouponKind::Gift | CouponKind::Points => 0,
+        CouponKind::Exchange => offer
+            .eligible
+            .iter()
+            .map(|&l| (cart.base[l] / cart.qty[l]).min(left[l]))
+            .max()
+            .unwrap_or(0),
+        CouponKind::Percent => {
+            let remaining: i64 = offer.eligible.iter().map(|&l| left[l]).sum();
+            let discount = percent_of(remaining, coupon.percent_off.unwrap_or(0));
+            coupon
+                .max_discount
+                .map_or(discount, |cap| discount.min(cap))
+        }
+        CouponKind::Amount | CouponKind::Threshold => {
+            let remaining: i64 = offer.eligible.iter().map(|&l| left[l]).sum();
+            coupon.amount_off.unwrap_or(0).min(remaining)
+        }
+    }
+}
+
 /// A candidate set of codes, ranked by `beats`.
 #[derive(Debug, Clone, Copy)]
 struct Choice {
@@ -485,16 +510,41 @@ impl<'c, 'o> Search<'c, 'o> {
         }
         let depth = count as usize;
         let reachable: i64 = self.reach[p].iter().map(|&l| self.levels[depth][l]).sum();
-        let bound = savings + self.suffix_bound[p].min(reachable);
+        let mut bound = savings + self.suffix_bound[p].min(reachable);
         if bound < self.best.savings {
             return;
         }
-        if bound == self.best.savings && count >= self.best.count {
-            // Only a tie is left, and any further coupon makes the set larger.
+        // The cheap bound did not settle it: bound each remaining coupon by what it could take
+        // from what is left now (dearer, much tighter deep in the tree).
+        let left = &self.levels[depth];
+        let mut caps: Vec<i64> = self.offers[p..]
+            .iter()
+            .map(|o| upper_bound_now(self.cart, o, left))
+            .collect();
+        bound = bound.min(savings + caps.iter().sum::<i64>());
+        if bound < self.best.savings {
+            return;
+        }
+        if bound == self.best.savings {
+            // Only a tie on money is left, so the set must not grow past the incumbent's size:
+            // count the fewest remaining coupons that could make up the gap.
+            let mut gap = self.best.savings - savings;
+            let mut needed = 0u32;
+            caps.sort_unstable_by(|a, b| b.cmp(a));
+            for cap in caps {
+                if gap <= 0 {
+                    break;
+                }
+                gap -= cap;
+                needed += 1;
+            }
+            if count + needed > self.best.count {
+                return;
+            }
             if count == self.best.count {
                 self.consider(savings, count, mask);
+                return;
             }
-            return;
         }
         // Take offer p.
         let mode = self.mode(p);
