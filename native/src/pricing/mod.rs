@@ -33,7 +33,8 @@
 //! With `coupons_on_member_price` (折上折) coupons work on each line's amount after its member
 //! share. Without it the cart gets the member discount or its coupons: coupons then work on the
 //! list amounts (thresholds too), and the engine keeps whichever plan saves more money; on a tie
-//! the member discount (the coupons stay in the wallet). Gift and points coupons take no money,
+//! the member discount (the coupons stay in the wallet), unless the coupon plan brings more gift
+//! or points coupons. Gift and points coupons take no money,
 //! so they still apply next to the member discount. When the member discount is 0 the policy
 //! makes no difference.
 //!
@@ -59,7 +60,8 @@
 //!
 //! The search: non-stackable codes are each priced alone; stackable money codes go through a
 //! branch and bound over their subsets (`engine::Search`) that starts from the whole set and
-//! cuts a branch once its upper bound cannot beat the best set so far. Adding a coupon almost
+//! cuts a branch once its upper bound cannot beat the best set so far (or, when only a tie on
+//! money is left, once the set would grow past the best set's size). Adding a coupon almost
 //! never lowers the total (caps and the fixed order can make it), so the whole set is usually
 //! optimal and most branches die at once; the search stays exact in every case.
 //!
