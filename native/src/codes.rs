@@ -86,10 +86,7 @@ pub fn new_code() -> Result<String, CodeError> {
 /// Parses user input into the canonical upper-case code: lower case and Crockford's look-alikes
 /// (`O`→`0`, `I`/`L`→`1`) are accepted, hyphens and spaces are ignored.
 pub fn normalize_code(text: &str) -> Result<String, CodeError> {
-    let symbols: Vec<u8> = text
-        .bytes()
-        .filter(|b| *b != b'-' && *b != b' ')
-        .collect();
+    let symbols: Vec<u8> = text.bytes().filter(|b| *b != b'-' && *b != b' ').collect();
     if symbols.len() != CODE_LEN {
         return Err(CodeError::Length(text.chars().count()));
     }
@@ -101,7 +98,8 @@ pub fn normalize_code(text: &str) -> Result<String, CodeError> {
         let v = data_value(s).ok_or(CodeError::Symbol(s as char))?;
         value = (value << 5) | v as u128;
     }
-    let check = check_value(symbols[DATA_LEN]).ok_or(CodeError::Symbol(symbols[DATA_LEN] as char))?;
+    let check =
+        check_value(symbols[DATA_LEN]).ok_or(CodeError::Symbol(symbols[DATA_LEN] as char))?;
     if value % 37 != check as u128 {
         return Err(CodeError::Check);
     }

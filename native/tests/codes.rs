@@ -8,7 +8,9 @@ fn new_codes_are_canonical_and_unique() {
         let code = new_code().unwrap();
         assert_eq!(code.len(), CODE_LEN);
         assert_eq!(normalize_code(&code).unwrap(), code);
-        assert!(code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert!(code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
         assert!(seen.insert(code));
     }
 }

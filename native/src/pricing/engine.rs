@@ -1,0 +1,560 @@
+//! Pricing a cart: the member discount, the choice of the best set of codes, and the exact
+//! split of every discount over its lines. The rules are in the module docs (`pricing`).
+
+use super::errors::InputError;
+use super::model::{Applied, CouponKind, LineShare, Quote, Reason, Rejected, Request};
+use super::rules::{self, LineSet, Offer};
+use super::split::largest_remainder;
+use super::validate::{check_request, FULL_RATE};
+
+/// Validates and prices one request.
+pub fn price(request: &Request) -> Result<Quote, InputError> {
+    check_request(request)?;
+    Ok(price_valid(request))
+}
+
+/// Prices a request that already passed `validate::check_request` (the binding validates as
+/// it converts). Every amount stays within i64 for such a request; products use i128.
+pub fn price_valid(request: &Request) -> Quote {
+    let amounts: Vec<i64> = request.lines.iter().map(|l| l.unit_price * l.qty).collect();
+    let subtotal: i64 = amounts.iter().sum();
+    let qty: Vec<i64> = request.lines.iter().map(|l| l.qty).collect();
+
+    let member = &request.member;
+    let rate = if member.is_birthday {
+        member.tier_percent_off.max(member.birthday_percent_off)
+    } else {
+        member.tier_percent_off
+    };
+    let member_discount = percent_of(subtotal, rate);
+    let mut member_shares = Vec::new();
+    largest_remainder(member_discount, &amounts, &mut member_shares);
+
+    let base: Vec<i64> = if member.coupons_on_member_price {
+        amounts
+            .iter()
+            .zip(&member_shares)
+            .map(|(a, m)| a - m)
+            .collect()
+    } else {
+        amounts.clone()
+    };
+
+    // Individual checks, in the documented precedence; duplicates first.
+    let mut rejected: Vec<Rejected> = Vec::new();
+    let mut offers: Vec<Offer> = Vec::new();
+    for (index, candidate) in request.coupons.iter().enumerate() {
+        let reason = if request.coupons[..index]
+            .iter()
+            .any(|earlier| earlier.code == candidate.code)
+        {
+            Some(Reason::Duplicate)
+        } else {
+            match &candidate.coupon {
+                None => Some(Reason::NotFound),
+                Some(coupon) => match rules::check(request, index, coupon, &base) {
+                    Ok(offer) => {
+                        offers.push(offer);
+                        None
+                    }
+                    Err(reason) => Some(reason),
+                },
+            }
+        };
+        if let Some(reason) = reason {
+            rejected.push(Rejected {
+                coupon: index,
+                reason,
+            });
+        }
+    }
+
+    let cart = Cart { base, qty };
+    let coupon_plan = best_coupon_set(&cart, &offers);
+    let (member_applies, chosen) = if member.coupons_on_member_price || member_discount == 0 {
+        (true, coupon_plan.mask)
+    } else {
+        // Member discount or coupons: with the member discount only gift and points coupons,
+        // which take no money off, can still apply.
+        let non_monetary: Vec<Offer> = offers
+            .iter()
+            .filter(|o| !o.coupon.kind.is_monetary())
+            .cloned()
+            .collect();
+        let mut member_plan = best_coupon_set(&cart, &non_monetary);
+        member_plan.savings = member_discount;
+        // Ties go to the member discount: the same price, and the coupons stay in the wallet.
+        if coupon_plan.beats(&member_plan) {
+            (false, coupon_plan.mask)
+        } else {
+            (true, member_plan.mask)
+        }
+    };
+
+    // The exact evaluation of the chosen set, with every line share.
+    let mut chosen_offers: Vec<&Offer> = offers
+        .iter()
+        .filter(|o| chosen & (1 << o.index) != 0)
+        .collect();
+    chosen_offers.sort_by_key(|o| (o.coupon.kind.phase(), o.index));
+    let mut left = cart.base.clone();
+    let mut scratch = Scratch::default();
+    let mut applied: Vec<Applied> = Vec::with_capacity(chosen_offers.len());
+    for offer in chosen_offers {
+        let mut shares = Vec::new();
+        let discount = apply(
+            &cart,
+            offer,
+            &mut left,
+            Mode::Exact(&mut shares),
+            &mut scratch,
+        );
+        let coupon = offer.coupon;
+        applied.push(Applied {
+            coupon: offer.index,
+            discount,
+            lines: shares,
+            gift_sku: match coupon.kind {
+                CouponKind::Gift => coupon.sku.clone(),
+                _ => None,
+            },
+            points: match coupon.kind {
+                CouponKind::Points => coupon.points.unwrap_or(0),
+                _ => 0,
+            },
+        });
+    }
+    applied.sort_by_key(|a| a.coupon);
+    for offer in &offers {
+        if chosen & (1 << offer.index) == 0 {
+            rejected.push(Rejected {
+                coupon: offer.index,
+                reason: Reason::NotStackable,
+            });
+        }
+    }
+    rejected.sort_by_key(|r| r.coupon);
+
+    let (member_discount, member_lines) = if member_applies {
+        let lines = member_shares
+            .iter()
+            .enumerate()
+            .filter(|(_, &d)| d > 0)
+            .map(|(line, &discount)| LineShare { line, discount })
+            .collect();
+        (member_discount, lines)
+    } else {
+        (0, Vec::new())
+    };
+    let coupon_discount: i64 = applied.iter().map(|a| a.discount).sum();
+    let total = subtotal - member_discount - coupon_discount;
+    let coupon_points: i128 = applied.iter().map(|a| a.points as i128).sum();
+    let points_earned = member.points_per_yuan as i128 * (total / 100) as i128 + coupon_points;
+    Quote {
+        subtotal,
+        member_discount,
+        member_lines,
+        coupon_discount,
+        total,
+        points_earned,
+        applied,
+        rejected,
+    }
+}
+
+/// `floor(amount * rate / 10000)` for a non-negative amount and a rate of 0..=10000.
+fn percent_of(amount: i64, rate: i64) -> i64 {
+    (amount as i128 * rate as i128 / FULL_RATE as i128) as i64
+}
+
+/// Line amounts as the coupons see them, and quantities (for exchange).
+struct Cart {
+    base: Vec<i64>,
+    qty: Vec<i64>,
+}
+
+#[derive(Default)]
+struct Scratch {
+    weights: Vec<i64>,
+    shares: Vec<i64>,
+}
+
+enum Mode<'s> {
+    /// Largest-remainder split over the eligible lines, recorded as shares.
+    Exact(&'s mut Vec<LineShare>),
+    /// Only the amount matters: take it from the eligible lines first come first served. Used
+    /// in the search where no later coupon can tell the difference (see `Search::new`).
+    Lump,
+    /// The largest-remainder split, without recording shares.
+    Split,
+}
+
+/// Applies one coupon to what is `left` of the lines and returns its discount.
+fn apply(cart: &Cart, offer: &Offer, left: &mut [i64], mode: Mode, scratch: &mut Scratch) -> i64 {
+    let coupon = offer.coupon;
+    let discount = match coupon.kind {
+        CouponKind::Gift | CouponKind::Points => return 0,
+        CouponKind::Exchange => {
+            // One unit free, at the price the coupons see, from the line where it is worth most.
+            let mut best: Option<(usize, i64)> = None;
+            for &line in &offer.eligible {
+                let worth = (cart.base[line] / cart.qty[line]).min(left[line]);
+                if best.is_none_or(|(_, b)| worth > b) {
+                    best = Some((line, worth));
+                }
+            }
+            let Some((line, worth)) = best else { return 0 };
+            left[line] -= worth;
+            if let Mode::Exact(shares) = mode {
+                if worth > 0 {
+                    shares.push(LineShare {
+                        line,
+                        discount: worth,
+                    });
+                }
+            }
+            return worth;
+        }
+        CouponKind::Percent => {
+            let remaining: i64 = offer.eligible.iter().map(|&l| left[l]).sum();
+            let discount = percent_of(remaining, coupon.percent_off.unwrap_or(0));
+            match coupon.max_discount {
+                Some(cap) => discount.min(cap),
+                None => discount,
+            }
+        }
+        CouponKind::Amount | CouponKind::Threshold => {
+            let remaining: i64 = offer.eligible.iter().map(|&l| left[l]).sum();
+            coupon.amount_off.unwrap_or(0).min(remaining)
+        }
+    };
+    match mode {
+        Mode::Lump => {
+            let mut to_take = discount;
+            for &line in &offer.eligible {
+                if to_take == 0 {
+                    break;
+                }
+                let take = to_take.min(left[line]);
+                left[line] -= take;
+                to_take -= take;
+            }
+        }
+        Mode::Exact(_) | Mode::Split => {
+            scratch.weights.clear();
+            scratch
+                .weights
+                .extend(offer.eligible.iter().map(|&l| left[l]));
+            largest_remainder(discount, &scratch.weights, &mut scratch.shares);
+            let record = match mode {
+                Mode::Exact(shares) => Some(shares),
+                _ => None,
+            };
+            let mut record = record;
+            for (&line, &share) in offer.eligible.iter().zip(&scratch.shares) {
+                left[line] -= share;
+                if share > 0 {
+                    if let Some(shares) = record.as_deref_mut() {
+                        shares.push(LineShare {
+                            line,
+                            discount: share,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    discount
+}
+
+/// The most `offer` could still take from `left` (its discount never grows as `left` shrinks).
+fn upper_bound_now(cart: &Cart, offer: &Offer, left: &[i64]) -> i64 {
+    let coupon = offer.coupon;
+    match coupon.kind {
+        CouponKind::Gift | CouponKind::Points => 0,
+        CouponKind::Exchange => offer
+            .eligible
+            .iter()
+            .map(|&l| (cart.base[l] / cart.qty[l]).min(left[l]))
+            .max()
+            .unwrap_or(0),
+        CouponKind::Percent => {
+            let remaining: i64 = offer.eligible.iter().map(|&l| left[l]).sum();
+            let discount = percent_of(remaining, coupon.percent_off.unwrap_or(0));
+            coupon
+                .max_discount
+                .map_or(discount, |cap| discount.min(cap))
+        }
+        CouponKind::Amount | CouponKind::Threshold => {
+            let remaining: i64 = offer.eligible.iter().map(|&l| left[l]).sum();
+            coupon.amount_off.unwrap_or(0).min(remaining)
+        }
+    }
+}
+
+/// A candidate set of codes, ranked by `beats`.
+#[derive(Debug, Clone, Copy)]
+struct Choice {
+    /// Money saved (cents).
+    savings: i64,
+    /// Gift and points coupons in the set.
+    non_monetary: u32,
+    count: u32,
+    /// The set, one bit per code index.
+    mask: u32,
+}
+
+impl Choice {
+    const NONE: Choice = Choice {
+        savings: -1,
+        non_monetary: 0,
+        count: 0,
+        mask: 0,
+    };
+
+    /// More money saved; then more gift/points coupons; then fewer coupons; then the set whose
+    /// sorted code indices come first lexicographically.
+    fn beats(&self, other: &Choice) -> bool {
+        if self.savings != other.savings {
+            return self.savings > other.savings;
+        }
+        if self.non_monetary != other.non_monetary {
+            return self.non_monetary > other.non_monetary;
+        }
+        if self.count != other.count {
+            return self.count < other.count;
+        }
+        let differ = self.mask ^ other.mask;
+        differ != 0 && self.mask & differ & differ.wrapping_neg() != 0
+    }
+}
+
+/// The best set of `offers` (empty only when there is no offer): every non-stackable offer
+/// alone, or any non-empty set of stackable ones.
+fn best_coupon_set(cart: &Cart, offers: &[Offer]) -> Choice {
+    let mut best = Choice::NONE;
+    if offers.is_empty() {
+        best.savings = 0;
+        return best;
+    }
+    let mut scratch = Scratch::default();
+    for offer in offers.iter().filter(|o| !o.coupon.stackable) {
+        let mut left = cart.base.clone();
+        let savings = apply(cart, offer, &mut left, Mode::Split, &mut scratch);
+        let choice = Choice {
+            savings,
+            non_monetary: u32::from(!offer.coupon.kind.is_monetary()),
+            count: 1,
+            mask: 1 << offer.index,
+        };
+        if choice.beats(&best) {
+            best = choice;
+        }
+    }
+    // Stackable gift and points coupons take nothing from the lines: every best stackable set
+    // holds all of them, plus the best money set (or none, when that saves nothing).
+    let mut gifts = Choice {
+        savings: 0,
+        non_monetary: 0,
+        count: 0,
+        mask: 0,
+    };
+    for offer in offers
+        .iter()
+        .filter(|o| o.coupon.stackable && !o.coupon.kind.is_monetary())
+    {
+        gifts.non_monetary += 1;
+        gifts.count += 1;
+        gifts.mask |= 1 << offer.index;
+    }
+    if gifts.count > 0 && gifts.beats(&best) {
+        best = gifts;
+    }
+    let mut money: Vec<&Offer> = offers
+        .iter()
+        .filter(|o| o.coupon.stackable && o.coupon.kind.is_monetary())
+        .collect();
+    if !money.is_empty() {
+        money.sort_by_key(|o| (o.coupon.kind.phase(), o.index));
+        let found = Search::new(cart, money).run();
+        let with_gifts = Choice {
+            savings: found.savings,
+            non_monetary: gifts.non_monetary,
+            count: found.count + gifts.count,
+            mask: found.mask | gifts.mask,
+        };
+        if with_gifts.beats(&best) {
+            best = with_gifts;
+        }
+    }
+    best
+}
+
+/// Branch and bound over the subsets of the stackable money coupons, in application order.
+///
+/// The incumbent starts as the whole set (usually the best already), and a branch is cut when
+/// its upper bound cannot beat the incumbent: the money saved so far, plus the smaller of (a)
+/// the sum of each remaining coupon's discount on the untouched cart (a coupon never saves more
+/// on less) and (b) what is left on the lines the remaining coupons can reach. A branch that can
+/// at best tie is also cut once it holds more coupons than the incumbent (ties prefer fewer).
+struct Search<'c, 'o> {
+    cart: &'c Cart,
+    offers: Vec<&'o Offer<'o>>,
+    /// Whether a later coupon can see how this one is split over its lines (else `Mode::Lump`).
+    needs_split: Vec<bool>,
+    /// `suffix_bound[p]`: the sum of the standalone discounts of offers `p..`.
+    suffix_bound: Vec<i64>,
+    /// `reach[p]`: the lines that offers `p..` can take money from.
+    reach: Vec<Vec<usize>>,
+    /// `left` per number of coupons taken so far (the search's stack).
+    levels: Vec<Vec<i64>>,
+    scratch: Scratch,
+    best: Choice,
+}
+
+impl<'c, 'o> Search<'c, 'o> {
+    fn new(cart: &'c Cart, offers: Vec<&'o Offer<'o>>) -> Self {
+        let n = offers.len();
+        // A coupon's split is invisible to the coupons after it when each of them either misses
+        // its lines or covers all of them (then only the sum counts) and is itself invisible.
+        // Exchange coupons read single lines, but they come first, so none follows another kind.
+        let mut needs_split = vec![false; n];
+        for p in (0..n).rev() {
+            let mine: &LineSet = &offers[p].eligible_set;
+            needs_split[p] = (p + 1..n).any(|q| {
+                let theirs = &offers[q].eligible_set;
+                theirs.intersects(mine)
+                    && (!theirs.contains_all(mine)
+                        || needs_split[q]
+                        || offers[q].coupon.kind == CouponKind::Exchange)
+            });
+        }
+        let mut scratch = Scratch::default();
+        let mut suffix_bound = vec![0i64; n + 1];
+        let mut reach = vec![Vec::new(); n + 1];
+        let mut union = LineSet::default();
+        for p in (0..n).rev() {
+            let mut left = cart.base.clone();
+            let alone = apply(cart, offers[p], &mut left, Mode::Lump, &mut scratch);
+            suffix_bound[p] = suffix_bound[p + 1] + alone;
+            union = union.union(&offers[p].eligible_set);
+            reach[p] = union.lines();
+        }
+        let levels = vec![cart.base.clone(); n + 1];
+        Search {
+            cart,
+            offers,
+            needs_split,
+            suffix_bound,
+            reach,
+            levels,
+            scratch,
+            best: Choice::NONE,
+        }
+    }
+
+    fn mode(&self, p: usize) -> Mode<'static> {
+        if self.needs_split[p] {
+            Mode::Split
+        } else {
+            Mode::Lump
+        }
+    }
+
+    fn run(mut self) -> Choice {
+        // The incumbent: everything.
+        let mut left = self.cart.base.clone();
+        let mut all = Choice {
+            savings: 0,
+            non_monetary: 0,
+            count: 0,
+            mask: 0,
+        };
+        for p in 0..self.offers.len() {
+            let mode = self.mode(p);
+            all.savings += apply(
+                self.cart,
+                self.offers[p],
+                &mut left,
+                mode,
+                &mut self.scratch,
+            );
+            all.count += 1;
+            all.mask |= 1 << self.offers[p].index;
+        }
+        self.best = all;
+        self.visit(0, 0, 0, 0);
+        self.best
+    }
+
+    fn consider(&mut self, savings: i64, count: u32, mask: u32) {
+        if mask == 0 {
+            return;
+        }
+        let choice = Choice {
+            savings,
+            non_monetary: 0,
+            count,
+            mask,
+        };
+        if choice.beats(&self.best) {
+            self.best = choice;
+        }
+    }
+
+    /// At offer `p`, with `count` coupons taken (their `left` in `levels[count]`).
+    fn visit(&mut self, p: usize, savings: i64, count: u32, mask: u32) {
+        if p == self.offers.len() {
+            self.consider(savings, count, mask);
+            return;
+        }
+        let depth = count as usize;
+        let reachable: i64 = self.reach[p].iter().map(|&l| self.levels[depth][l]).sum();
+        let mut bound = savings + self.suffix_bound[p].min(reachable);
+        if bound < self.best.savings {
+            return;
+        }
+        // The cheap bound did not settle it: bound each remaining coupon by what it could take
+        // from what is left now (dearer, much tighter deep in the tree).
+        let left = &self.levels[depth];
+        let mut caps: Vec<i64> = self.offers[p..]
+            .iter()
+            .map(|o| upper_bound_now(self.cart, o, left))
+            .collect();
+        bound = bound.min(savings + caps.iter().sum::<i64>());
+        if bound < self.best.savings {
+            return;
+        }
+        if bound == self.best.savings {
+            // Only a tie on money is left, so the set must not grow past the incumbent's size:
+            // count the fewest remaining coupons that could make up the gap.
+            let mut gap = self.best.savings - savings;
+            let mut needed = 0u32;
+            caps.sort_unstable_by(|a, b| b.cmp(a));
+            for cap in caps {
+                if gap <= 0 {
+                    break;
+                }
+                gap -= cap;
+                needed += 1;
+            }
+            if count + needed > self.best.count {
+                return;
+            }
+            if count == self.best.count {
+                self.consider(savings, count, mask);
+                return;
+            }
+        }
+        // Take offer p.
+        let mode = self.mode(p);
+        let (below, above) = self.levels.split_at_mut(depth + 1);
+        let next = &mut above[0];
+        next.copy_from_slice(&below[depth]);
+        let discount = apply(self.cart, self.offers[p], next, mode, &mut self.scratch);
+        let bit = 1 << self.offers[p].index;
+        self.visit(p + 1, savings + discount, count + 1, mask | bit);
+        // Leave it.
+        self.visit(p + 1, savings, count, mask);
+    }
+}

@@ -1,0 +1,492 @@
+//! Binding of the pricing engine: request dicts in, quote dicts out.
+//!
+//! Conversion reads the dicts directly (interned keys, no intermediate JSON) and checks every
+//! field as it goes, so bad input becomes a `ValueError` naming the first bad field in document
+//! order, e.g. `lines[3].qty: must be 1..999`. The core runs inside `catch_unwind`: a bug can
+//! only surface as a `RuntimeError`, never as a panic crossing into Python.
+
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::{intern, IntoPy};
+
+use crate::pricing::validate::{
+    check_code_count, check_coupon, check_line, check_line_count, check_member,
+};
+use crate::pricing::{
+    price_valid, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line, LineShare,
+    Member, Quote, Request,
+};
+
+/// Where a field sits in the request; formatted only when there is an error to report.
+#[derive(Clone, Copy)]
+enum Path {
+    Top(&'static str),
+    Line(usize, &'static str),
+    Member(&'static str),
+    Coupon(usize, &'static str),
+    CouponItem(usize, &'static str, usize),
+    Item(&'static str, usize),
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Top(name) => write!(f, "{name}"),
+            Path::Line(i, name) => write!(f, "lines[{i}].{name}"),
+            Path::Member(name) => write!(f, "member.{name}"),
+            Path::Coupon(i, name) => write!(f, "coupons[{i}].{name}"),
+            Path::CouponItem(i, name, j) => write!(f, "coupons[{i}].{name}[{j}]"),
+            Path::Item(list, i) => write!(f, "{list}[{i}]"),
+        }
+    }
+}
+
+fn err(path: Path, message: &str) -> InputError {
+    InputError::new(path.to_string(), message)
+}
+
+type Field<T> = Result<T, InputError>;
+
+fn as_dict<'a, 'py>(obj: &'a Bound<'py, PyAny>, path: Path) -> Field<&'a Bound<'py, PyDict>> {
+    obj.downcast::<PyDict>()
+        .map_err(|_| err(path, "must be a dict"))
+}
+
+fn item<'py>(
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    path: Path,
+) -> Field<Option<Bound<'py, PyAny>>> {
+    dict.get_item(key)
+        .map_err(|_| err(path, "could not be read"))
+}
+
+fn required<'py>(
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    path: Path,
+) -> Field<Bound<'py, PyAny>> {
+    item(dict, key, path)?.ok_or_else(|| err(path, "missing"))
+}
+
+fn int(obj: &Bound<'_, PyAny>, path: Path) -> Field<i64> {
+    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+        return Err(err(path, "must be an integer"));
+    }
+    obj.extract::<i64>()
+        .map_err(|_| err(path, "must be a 64-bit integer"))
+}
+
+fn optional_int(obj: Option<Bound<'_, PyAny>>, path: Path) -> Field<Option<i64>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => int(&o, path).map(Some),
+    }
+}
+
+fn boolean(obj: &Bound<'_, PyAny>, path: Path) -> Field<bool> {
+    obj.downcast::<PyBool>()
+        .map(|b| b.is_true())
+        .map_err(|_| err(path, "must be a bool"))
+}
+
+fn text(obj: &Bound<'_, PyAny>, path: Path) -> Field<String> {
+    let s = obj
+        .downcast::<PyString>()
+        .map_err(|_| err(path, "must be a string"))?;
+    s.to_str()
+        .map(str::to_owned)
+        .map_err(|_| err(path, "must be valid UTF-8 text"))
+}
+
+fn optional_text(obj: Option<Bound<'_, PyAny>>, path: Path) -> Field<Option<String>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => text(&o, path).map(Some),
+    }
+}
+
+/// A list or tuple, as its items.
+fn sequence<'py>(obj: &Bound<'py, PyAny>, path: Path) -> Field<Vec<Bound<'py, PyAny>>> {
+    if let Ok(list) = obj.downcast::<PyList>() {
+        return Ok(list.iter().collect());
+    }
+    if let Ok(tuple) = obj.downcast::<PyTuple>() {
+        return Ok(tuple.iter().collect());
+    }
+    Err(err(path, "must be a list"))
+}
+
+fn texts(obj: Option<Bound<'_, PyAny>>, index: usize, name: &'static str) -> Field<Vec<String>> {
+    let Some(obj) = obj else {
+        return Ok(Vec::new());
+    };
+    let items = sequence(&obj, Path::Coupon(index, name))?;
+    items
+        .iter()
+        .enumerate()
+        .map(|(j, o)| text(o, Path::CouponItem(index, name, j)))
+        .collect()
+}
+
+/// The Python objects reused in the output (no new strings for skus and codes).
+struct Echo<'py> {
+    skus: Vec<Bound<'py, PyAny>>,
+    codes: Vec<Bound<'py, PyAny>>,
+}
+
+fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> Field<Line> {
+    let py = obj.py();
+    let d = as_dict(obj, Path::Item("lines", i))?;
+    let sku_obj = required(d, intern!(py, "sku"), Path::Line(i, "sku"))?;
+    let sku = text(&sku_obj, Path::Line(i, "sku"))?;
+    let category_obj = required(d, intern!(py, "category"), Path::Line(i, "category"))?;
+    let category = text(&category_obj, Path::Line(i, "category"))?;
+    let unit_price = int(
+        &required(d, intern!(py, "unit_price"), Path::Line(i, "unit_price"))?,
+        Path::Line(i, "unit_price"),
+    )?;
+    let qty = int(
+        &required(d, intern!(py, "qty"), Path::Line(i, "qty"))?,
+        Path::Line(i, "qty"),
+    )?;
+    let line = Line {
+        sku,
+        category,
+        unit_price,
+        qty,
+    };
+    check_line(i, &line)?;
+    echo.skus.push(sku_obj);
+    Ok(line)
+}
+
+fn parse_member(obj: &Bound<'_, PyAny>) -> Field<Member> {
+    let py = obj.py();
+    let d = as_dict(obj, Path::Top("member"))?;
+    let p = Path::Member;
+    let member = Member {
+        tier_percent_off: int(
+            &required(d, intern!(py, "tier_percent_off"), p("tier_percent_off"))?,
+            p("tier_percent_off"),
+        )?,
+        birthday_percent_off: int(
+            &required(
+                d,
+                intern!(py, "birthday_percent_off"),
+                p("birthday_percent_off"),
+            )?,
+            p("birthday_percent_off"),
+        )?,
+        is_birthday: boolean(
+            &required(d, intern!(py, "is_birthday"), p("is_birthday"))?,
+            p("is_birthday"),
+        )?,
+        coupons_on_member_price: boolean(
+            &required(
+                d,
+                intern!(py, "coupons_on_member_price"),
+                p("coupons_on_member_price"),
+            )?,
+            p("coupons_on_member_price"),
+        )?,
+        points_per_yuan: int(
+            &required(d, intern!(py, "points_per_yuan"), p("points_per_yuan"))?,
+            p("points_per_yuan"),
+        )?,
+    };
+    check_member(&member)?;
+    Ok(member)
+}
+
+const STATES: &str = "must be one of active, reserved, redeemed, expired, transferred, revoked";
+const KINDS: &str = "must be one of percent, amount, threshold, exchange, gift, points";
+
+fn parse_candidate<'py>(
+    obj: &Bound<'py, PyAny>,
+    i: usize,
+    echo: &mut Echo<'py>,
+) -> Field<Candidate> {
+    let py = obj.py();
+    let d = as_dict(obj, Path::Item("coupons", i))?;
+    let p = |name| Path::Coupon(i, name);
+    let code_obj = required(d, intern!(py, "code"), p("code"))?;
+    let code = text(&code_obj, p("code"))?;
+    let found = boolean(&required(d, intern!(py, "found"), p("found"))?, p("found"))?;
+    echo.codes.push(code_obj);
+    if !found {
+        return Ok(Candidate { code, coupon: None });
+    }
+    let owner_matches = boolean(
+        &required(d, intern!(py, "owner_matches"), p("owner_matches"))?,
+        p("owner_matches"),
+    )?;
+    let state_text = text(&required(d, intern!(py, "state"), p("state"))?, p("state"))?;
+    let state = CouponState::parse(&state_text).ok_or_else(|| err(p("state"), STATES))?;
+    let kind_text = text(&required(d, intern!(py, "kind"), p("kind"))?, p("kind"))?;
+    let kind = CouponKind::parse(&kind_text).ok_or_else(|| err(p("kind"), KINDS))?;
+    let coupon = Coupon {
+        owner_matches,
+        state,
+        kind,
+        amount_off: optional_int(
+            item(d, intern!(py, "amount_off"), p("amount_off"))?,
+            p("amount_off"),
+        )?,
+        percent_off: optional_int(
+            item(d, intern!(py, "percent_off"), p("percent_off"))?,
+            p("percent_off"),
+        )?,
+        max_discount: optional_int(
+            item(d, intern!(py, "max_discount"), p("max_discount"))?,
+            p("max_discount"),
+        )?,
+        min_spend: optional_int(
+            item(d, intern!(py, "min_spend"), p("min_spend"))?,
+            p("min_spend"),
+        )?,
+        sku: optional_text(item(d, intern!(py, "sku"), p("sku"))?, p("sku"))?,
+        points: optional_int(item(d, intern!(py, "points"), p("points"))?, p("points"))?,
+        scope_skus: texts(
+            item(d, intern!(py, "scope_skus"), p("scope_skus"))?,
+            i,
+            "scope_skus",
+        )?,
+        scope_categories: texts(
+            item(d, intern!(py, "scope_categories"), p("scope_categories"))?,
+            i,
+            "scope_categories",
+        )?,
+        scope_stores: texts(
+            item(d, intern!(py, "scope_stores"), p("scope_stores"))?,
+            i,
+            "scope_stores",
+        )?,
+        channels: texts(
+            item(d, intern!(py, "channels"), p("channels"))?,
+            i,
+            "channels",
+        )?,
+        valid_from: int(
+            &required(d, intern!(py, "valid_from"), p("valid_from"))?,
+            p("valid_from"),
+        )?,
+        valid_until: int(
+            &required(d, intern!(py, "valid_until"), p("valid_until"))?,
+            p("valid_until"),
+        )?,
+        stackable: boolean(
+            &required(d, intern!(py, "stackable"), p("stackable"))?,
+            p("stackable"),
+        )?,
+    };
+    check_coupon(i, &coupon)?;
+    Ok(Candidate {
+        code,
+        coupon: Some(coupon),
+    })
+}
+
+fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<(Request, Echo<'py>)> {
+    let py = obj.py();
+    let d = obj
+        .downcast::<PyDict>()
+        .map_err(|_| InputError::new("request", "must be a dict"))?;
+    let top = Path::Top;
+    let now = int(&required(d, intern!(py, "now"), top("now"))?, top("now"))?;
+    let channel_text = text(
+        &required(d, intern!(py, "channel"), top("channel"))?,
+        top("channel"),
+    )?;
+    let channel = Channel::parse(&channel_text)
+        .ok_or_else(|| err(top("channel"), "must be 'online' or 'store'"))?;
+    let store_id = optional_text(
+        item(d, intern!(py, "store_id"), top("store_id"))?,
+        top("store_id"),
+    )?;
+    let line_objs = sequence(
+        &required(d, intern!(py, "lines"), top("lines"))?,
+        top("lines"),
+    )?;
+    check_line_count(line_objs.len())?;
+    let mut echo = Echo {
+        skus: Vec::with_capacity(line_objs.len()),
+        codes: Vec::new(),
+    };
+    let mut lines = Vec::with_capacity(line_objs.len());
+    for (i, o) in line_objs.iter().enumerate() {
+        lines.push(parse_line(o, i, &mut echo)?);
+    }
+    let member = parse_member(&required(d, intern!(py, "member"), top("member"))?)?;
+    let coupon_objs = match item(d, intern!(py, "coupons"), top("coupons"))? {
+        None => Vec::new(),
+        Some(o) => sequence(&o, top("coupons"))?,
+    };
+    check_code_count(coupon_objs.len())?;
+    let mut coupons = Vec::with_capacity(coupon_objs.len());
+    for (i, o) in coupon_objs.iter().enumerate() {
+        coupons.push(parse_candidate(o, i, &mut echo)?);
+    }
+    let request = Request {
+        now,
+        channel,
+        store_id,
+        lines,
+        member,
+        coupons,
+    };
+    Ok((request, echo))
+}
+
+fn run_core(request: &Request) -> PyResult<Quote> {
+    catch_unwind(AssertUnwindSafe(|| price_valid(request)))
+        .map_err(|_| PyRuntimeError::new_err("the pricing engine failed on this request (a bug)"))
+}
+
+fn shares_to_py<'py>(
+    py: Python<'py>,
+    shares: &[LineShare],
+    echo: &Echo<'py>,
+) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty_bound(py);
+    for share in shares {
+        let d = PyDict::new_bound(py);
+        d.set_item(intern!(py, "line"), share.line)?;
+        d.set_item(intern!(py, "sku"), &echo.skus[share.line])?;
+        d.set_item(intern!(py, "discount"), share.discount)?;
+        list.append(d)?;
+    }
+    Ok(list)
+}
+
+fn quote_to_py<'py>(
+    py: Python<'py>,
+    quote: &Quote,
+    echo: &Echo<'py>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let out = PyDict::new_bound(py);
+    out.set_item(intern!(py, "subtotal"), quote.subtotal)?;
+    out.set_item(intern!(py, "member_discount"), quote.member_discount)?;
+    out.set_item(
+        intern!(py, "member_lines"),
+        shares_to_py(py, &quote.member_lines, echo)?,
+    )?;
+    out.set_item(intern!(py, "coupon_discount"), quote.coupon_discount)?;
+    out.set_item(intern!(py, "total"), quote.total)?;
+    out.set_item(
+        intern!(py, "points_earned"),
+        quote.points_earned.into_py(py),
+    )?;
+    let applied = PyList::empty_bound(py);
+    for a in &quote.applied {
+        let d = PyDict::new_bound(py);
+        d.set_item(intern!(py, "code"), &echo.codes[a.coupon])?;
+        d.set_item(intern!(py, "discount"), a.discount)?;
+        d.set_item(intern!(py, "lines"), shares_to_py(py, &a.lines, echo)?)?;
+        d.set_item(intern!(py, "gift_sku"), a.gift_sku.as_deref())?;
+        d.set_item(intern!(py, "points"), a.points)?;
+        applied.append(d)?;
+    }
+    out.set_item(intern!(py, "applied"), applied)?;
+    let rejected = PyList::empty_bound(py);
+    for r in &quote.rejected {
+        let d = PyDict::new_bound(py);
+        d.set_item(intern!(py, "code"), &echo.codes[r.coupon])?;
+        d.set_item(
+            intern!(py, "reason"),
+            PyString::intern_bound(py, r.reason.as_str()),
+        )?;
+        rejected.append(d)?;
+    }
+    out.set_item(intern!(py, "rejected"), rejected)?;
+    Ok(out)
+}
+
+fn value_error(e: InputError) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// Prices one cart; see docs/PRICING.md for the request and quote dicts.
+#[pyfunction]
+#[pyo3(signature = (request, /))]
+fn price<'py>(request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let (parsed, echo) = parse_request(request).map_err(value_error)?;
+    let quote = run_core(&parsed)?;
+    quote_to_py(request.py(), &quote, &echo)
+}
+
+/// Requests priced per GIL release in `price_many`: large enough to amortise the release, small
+/// enough that converted requests stay in cache (converting a whole batch first was slower).
+const BATCH_CHUNK: usize = 32;
+
+/// Prices a batch of carts (the GIL is released while the engine runs, chunk by chunk). A bad
+/// request fails the whole batch with a `ValueError` naming it, e.g. `requests[2].lines[0].qty`.
+#[pyfunction]
+#[pyo3(signature = (requests, /))]
+fn price_many<'py>(requests: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let py = requests.py();
+    let items = sequence(requests, Path::Top("requests")).map_err(value_error)?;
+    let out = PyList::empty_bound(py);
+    // Pricing has no side effects, so a bad request in a later chunk simply discards the quotes
+    // built so far: the batch still fails whole.
+    for (c, chunk) in items.chunks(BATCH_CHUNK).enumerate() {
+        let mut parsed = Vec::with_capacity(chunk.len());
+        let mut echoes = Vec::with_capacity(chunk.len());
+        for (k, o) in chunk.iter().enumerate() {
+            let i = c * BATCH_CHUNK + k;
+            let (request, echo) = parse_request(o)
+                .map_err(|e| PyValueError::new_err(format!("requests[{i}].{e}")))?;
+            parsed.push(request);
+            echoes.push(echo);
+        }
+        let quotes = py
+            .allow_threads(|| {
+                catch_unwind(AssertUnwindSafe(|| {
+                    parsed.iter().map(price_valid).collect::<Vec<_>>()
+                }))
+            })
+            .map_err(|_| {
+                PyRuntimeError::new_err("the pricing engine failed on this batch (a bug)")
+            })?;
+        for (quote, echo) in quotes.iter().zip(&echoes) {
+            out.append(quote_to_py(py, quote, echo)?)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Converts and checks a request without pricing it: the input half of the binding's cost.
+#[pyfunction]
+#[pyo3(signature = (request, /))]
+fn _price_parse_only(request: &Bound<'_, PyAny>) -> PyResult<()> {
+    parse_request(request).map_err(value_error)?;
+    Ok(())
+}
+
+/// Nanoseconds taken by `iterations` runs of the pure engine on one converted request: the
+/// engine's own cost, without any conversion.
+#[pyfunction]
+#[pyo3(signature = (request, iterations, /))]
+fn _price_core_ns(request: &Bound<'_, PyAny>, iterations: u32) -> PyResult<u64> {
+    let (parsed, _) = parse_request(request).map_err(value_error)?;
+    let start = Instant::now();
+    for _ in 0..iterations {
+        std::hint::black_box(run_core(std::hint::black_box(&parsed))?);
+    }
+    Ok(start.elapsed().as_nanos() as u64)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(price, m)?)?;
+    m.add_function(wrap_pyfunction!(price_many, m)?)?;
+    m.add_function(wrap_pyfunction!(_price_parse_only, m)?)?;
+    m.add_function(wrap_pyfunction!(_price_core_ns, m)?)?;
+    Ok(())
+}
