@@ -51,18 +51,25 @@ log = logging.getLogger(__name__)
 # TODO(issue 4): call `gateway.native.price` directly once the pricing engine is merged.
 _engine_price: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(native, "price", None)
 
-MEMBER_POLICY = """
-SELECT m.birthday, t.percent_off, t.birthday_percent_off, t.points_per_yuan,
-       t.coupons_on_member_price
-FROM members m LEFT JOIN tiers t ON t.tier = m.tier
-WHERE m.member_id = $1
-"""
-CANDIDATES = """
-SELECT k.code, k.member_id, k.state, k.valid_from, k.valid_until, c.kind, c.amount_off,
-       c.percent_off, c.max_discount, c.min_spend, c.sku, c.points, c.scope, c.channels,
-       c.stackable
-FROM coupons k JOIN campaigns c ON c.id = k.campaign_id
-WHERE k.code = ANY($1::text[])
+# The member's tier policy and the candidate coupons in one round trip: one row per coupon
+# found (the policy repeated on each), or one row with no coupon.
+PRICING_INPUTS = """
+SELECT p.birthday, p.percent_off, p.birthday_percent_off, p.points_per_yuan,
+       p.coupons_on_member_price, k.*
+FROM (SELECT 1) AS one
+LEFT JOIN (
+    SELECT m.birthday, t.percent_off, t.birthday_percent_off, t.points_per_yuan,
+           t.coupons_on_member_price
+    FROM members m LEFT JOIN tiers t ON t.tier = m.tier
+    WHERE m.member_id = $1
+) AS p ON true
+LEFT JOIN (
+    SELECT k.code, k.member_id AS holder, k.state, k.valid_from, k.valid_until, c.kind,
+           c.amount_off, c.percent_off AS coupon_percent_off, c.max_discount, c.min_spend, c.sku,
+           c.points, c.scope, c.channels, c.stackable
+    FROM coupons k JOIN campaigns c ON c.id = k.campaign_id
+    WHERE k.code = ANY($2::text[])
+) AS k ON true
 """
 COUPON_STATES = "SELECT code, state FROM coupons WHERE code = ANY($1::text[])"
 
@@ -126,6 +133,27 @@ WITH target AS (
 INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id)
 SELECT 'redeem', to_timestamp($2 / 1000.0), campaign_id, code, member_id, $3, $1 FROM moved
 RETURNING coupon_code
+"""
+# The common commit in one statement: the order reserved -> committed, its coupons reserved ->
+# redeemed, their events. Nothing happens (no row) when the order is not reserved or timed out.
+SETTLE = """
+WITH settled AS (
+    UPDATE redemptions SET state = 'committed', updated_at = now()
+    WHERE order_id = $1 AND state = 'reserved' AND expires_at > to_timestamp($2 / 1000.0)
+    RETURNING *
+), target AS (
+    SELECT k.code FROM coupons k JOIN settled s ON s.order_id = k.order_id
+    WHERE k.state = 'reserved' ORDER BY k.code FOR UPDATE OF k
+), moved AS (
+    UPDATE coupons k SET state = 'redeemed', updated_at = now()
+    FROM target WHERE k.code = target.code AND k.state = 'reserved'
+    RETURNING k.code, k.campaign_id, k.member_id
+), recorded AS (
+    INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id)
+    SELECT 'redeem', to_timestamp($2 / 1000.0), campaign_id, code, member_id, $3, $1 FROM moved
+    RETURNING 1
+)
+SELECT settled.*, (SELECT count(*) FROM recorded) AS redeemed FROM settled
 """
 # reserved -> active (release) or, past its validity, expired; for cancels and time-outs.
 RELEASE = """
@@ -195,11 +223,11 @@ def candidate(code: str, row: asyncpg.Record, member_id: str) -> dict[str, Any]:
     return {
         "code": code,
         "found": True,
-        "owner_matches": row["member_id"] == member_id,
+        "owner_matches": row["holder"] == member_id,
         "state": row["state"],
         "kind": row["kind"],
         "amount_off": row["amount_off"],
-        "percent_off": row["percent_off"],
+        "percent_off": row["coupon_percent_off"],
         "max_discount": row["max_discount"],
         "min_spend": row["min_spend"],
         "sku": row["sku"],
@@ -288,10 +316,11 @@ class CheckoutService:
     async def _price(
         self, conn: asyncpg.Connection, cart: Cart | RedemptionCreate, now_ms: int
     ) -> dict[str, Any]:
-        policy = await conn.fetchrow(MEMBER_POLICY, cart.member_id)
         codes = [parse_code(text) for text in cart.coupon_codes]
         wanted = sorted({code for code in codes if code is not None})
-        rows = {r["code"]: r for r in await conn.fetch(CANDIDATES, wanted)} if wanted else {}
+        found = await conn.fetch(PRICING_INPUTS, cart.member_id, wanted)
+        policy = found[0]
+        rows = {r["code"]: r for r in found if r["code"] is not None}
         coupons: list[dict[str, Any]] = []
         for text, code in zip(cart.coupon_codes, codes, strict=True):
             row = rows.get(code) if code is not None else None
@@ -299,7 +328,7 @@ class CheckoutService:
                 coupons.append({"code": text, "found": False})
             else:
                 coupons.append(candidate(code, row, cart.member_id))
-        has_policy = policy is not None and policy["percent_off"] is not None
+        has_policy = policy["percent_off"] is not None
         member = {
             "tier_percent_off": policy["percent_off"] if has_policy else 0,
             "birthday_percent_off": policy["birthday_percent_off"] if has_policy else 0,
@@ -395,6 +424,12 @@ class CheckoutService:
     async def commit(self, order_id: str, actor: str) -> Redemption:
         """reserved -> committed: the coupons are `redeemed`. Idempotent."""
         now_ms = self.clock.now_ms()
+        settled = await self.pool.fetchrow(SETTLE, order_id, now_ms, actor)
+        if settled is not None:
+            if settled["redeemed"] != len(settled["result"]["applied"]):  # never expected
+                log.error("order %s committed %d coupon(s)", order_id, settled["redeemed"])
+            return redemption_view(settled)
+        # Not reserved, or timed out: say why, under the order's row lock.
         async with self.pool.acquire() as conn:
             async with conn.transaction():
                 row = await self._locked(conn, order_id)
