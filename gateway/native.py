@@ -16,5 +16,8 @@ __version__ = _native.__version__
 new_code = _native.new_code
 new_codes = _native.new_codes
 normalize_code = _native.normalize_code
+#: Prices a cart: the request dict in, the quote dict out (docs/PRICING.md); bad input is a
+#: ValueError naming the field.
+price = _native.price
 
-__all__ = ["__version__", "new_code", "new_codes", "normalize_code"]
+__all__ = ["__version__", "new_code", "new_codes", "normalize_code", "price"]

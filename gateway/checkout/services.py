@@ -15,14 +15,12 @@ from __future__ import annotations
 import calendar
 import hashlib
 import logging
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from gateway import native
 from gateway.checkout import idempotency
 from gateway.checkout.schemas import (
     Cart,
@@ -41,15 +39,13 @@ from gateway.errors import (
     OrderConflict,
     OrderNotFound,
     RefundExceedsOrder,
-    Unavailable,
 )
+from gateway.native import price
 from gateway.settings import Settings
 from gateway.wire import encoder, iso, zone
 
 log = logging.getLogger(__name__)
 
-# TODO(issue 4): call `gateway.native.price` directly once the pricing engine is merged.
-_engine_price: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(native, "price", None)
 
 # The member's tier policy and the candidate coupons in one round trip: one row per coupon
 # found (the policy repeated on each), or one row with no coupon.
@@ -243,10 +239,8 @@ def candidate(code: str, row: asyncpg.Record, member_id: str) -> dict[str, Any]:
 
 
 def run_engine(request: dict[str, Any]) -> dict[str, Any]:
-    if _engine_price is None:
-        raise Unavailable("the pricing engine is not built into this gateway yet")
     try:
-        return _engine_price(request)
+        return price(request)
     except ValueError as exc:  # the cart was validated already: this is a bug, not the client's
         log.error("pricing engine refused a validated cart: %s", exc)
         raise InvalidRequest(str(exc)) from None

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from gateway import _native
 from tests.conftest import ROLES, campaign_body, live_campaign, unique
 
 CHECKOUT = ("checkout", "clerk")
@@ -77,8 +76,6 @@ async def test_roles(
     roles: tuple[str, ...],
     ok: int,
 ) -> None:
-    if path.startswith("/v1/checkout") and not hasattr(_native, "price"):
-        pytest.skip("waits for the native pricing engine (issue 4)")  # TODO(issue 4): drop
     campaign = await live_campaign(client, auth["admin"], stock=1000, per_member_limit=10)
     member = unique()
     await client.put(f"/v1/members/{member}", json={"tier": "gold"}, headers=auth["admin"])

@@ -10,17 +10,11 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from gateway import _native
 from gateway.checkout.services import sweep
 from gateway.clock import clock
 from gateway.native import new_code
 from gateway.settings import get_settings
 from tests.conftest import live_campaign, unique
-
-# TODO(issue 4): drop once the pricing engine is merged into main.
-pytestmark = pytest.mark.skipif(
-    not hasattr(_native, "price"), reason="waits for the native pricing engine (issue 4)"
-)
 
 Client = AsyncTestClient[Any]
 Auth = dict[str, dict[str, str]]

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from gateway import _native
 from gateway.clock import clock
 from gateway.wire import zone
 from tests.conftest import live_campaign, unique
@@ -16,10 +15,6 @@ from tests.conftest import live_campaign, unique
 Client = AsyncTestClient[Any]
 Auth = dict[str, dict[str, str]]
 
-# TODO(issue 4): drop once the pricing engine is merged into main.
-needs_pricing = pytest.mark.skipif(
-    not hasattr(_native, "price"), reason="waits for the native pricing engine (issue 4)"
-)
 
 # One policy per tier, the same in every test (tests of other files may run beside these).
 POLICIES: dict[str, dict[str, Any]] = {
@@ -105,7 +100,6 @@ async def test_bad_tier_policies_are_400(
         assert field in response.json()["detail"]
 
 
-@needs_pricing
 async def test_the_tier_rate_applies_and_points_follow_the_total(
     client: Client, auth: Auth
 ) -> None:
@@ -120,7 +114,6 @@ async def test_the_tier_rate_applies_and_points_follow_the_total(
     assert unregistered["member_discount"] == 0
 
 
-@needs_pricing
 async def test_on_the_birthday_the_better_rate_applies_never_both(
     client: Client, auth: Auth
 ) -> None:
@@ -133,7 +126,6 @@ async def test_on_the_birthday_the_better_rate_applies_never_both(
     assert not_today["member_discount"] == 5000
 
 
-@needs_pricing
 async def test_coupons_on_the_member_price_stack_or_the_better_wins(
     client: Client, auth: Auth
 ) -> None:

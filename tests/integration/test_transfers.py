@@ -9,18 +9,12 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from gateway import _native
 from gateway.clock import clock
 from gateway.native import new_code
 from tests.conftest import live_campaign, unique
 
 Client = AsyncTestClient[Any]
 Auth = dict[str, dict[str, str]]
-
-# TODO(issue 4): drop once the pricing engine is merged into main.
-needs_pricing = pytest.mark.skipif(
-    not hasattr(_native, "price"), reason="waits for the native pricing engine (issue 4)"
-)
 
 
 async def member(client: Client, auth: Auth) -> str:
@@ -189,7 +183,6 @@ async def test_bad_transfer_bodies_are_400(
         assert field in response.json()["detail"]
 
 
-@needs_pricing
 async def test_the_giver_cannot_redeem_the_old_code_and_the_friend_can_redeem_the_new(
     client: Client, auth: Auth
 ) -> None:
