@@ -48,6 +48,9 @@ ON CONFLICT (dedup_key) DO NOTHING
 """
 NON_DRAFT_CAMPAIGNS = "SELECT id FROM campaigns WHERE status <> 'draft'"
 
+# Longest a batch may take before the writer gives up on it and retries.
+_WRITE_TIMEOUT_S = 5.0
+
 
 @dataclass(slots=True)
 class LedgerRow:

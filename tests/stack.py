@@ -1,0 +1,126 @@
+"""An isolated stack for destructive tests: its own Redis and Postgres (scripts/services.sh with
+a data dir and ports of its own) and a gateway served by granian in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Stack:
+    def __init__(self, name: str) -> None:
+        self.data = ROOT / ".data" / f"stack-{name}-{os.getpid()}"
+        self.redis_port = free_port()
+        self.pg_port = free_port()
+        self.http_port = free_port()
+        self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
+        self.database_url = f"postgresql://gateway@127.0.0.1:{self.pg_port}/gateway"
+        self.gateway: subprocess.Popen[bytes] | None = None
+        self.base_url = f"http://127.0.0.1:{self.http_port}"
+
+    def _services_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        env.update(
+            GATEWAY_DATA_DIR=str(self.data),
+            GATEWAY_LOCAL_REDIS_PORT=str(self.redis_port),
+            GATEWAY_LOCAL_PG_PORT=str(self.pg_port),
+        )
+        return env
+
+    def services(self, action: str) -> None:
+        subprocess.run(
+            [str(ROOT / "scripts" / "services.sh"), action],
+            env=self._services_env(),
+            check=True,
+            capture_output=True,
+        )
+
+    def gateway_env(self, **settings: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+        env.update(
+            GATEWAY_REDIS_URL=self.redis_url,
+            GATEWAY_DATABASE_URL=self.database_url,
+            GATEWAY_PORT=str(self.http_port),
+            GATEWAY_LOG_LEVEL="WARNING",
+        )
+        env.update({f"GATEWAY_{k.upper()}": v for k, v in settings.items()})
+        return env
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", *args],
+            env=self.gateway_env(),
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return result.stdout.strip()
+
+    def start_gateway(self, **settings: str) -> None:
+        with open(self.data / "gateway.log", "ab") as log:
+            self.gateway = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "serve"],
+                env=self.gateway_env(**settings),
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.gateway.poll() is not None:
+                raise RuntimeError(f"gateway exited; see {self.data / 'gateway.log'}")
+            time.sleep(0.2)
+        raise RuntimeError("gateway did not become ready")
+
+    def kill_gateway(self) -> None:
+        """kill -9 of the server and its workers: no clean shutdown of anything."""
+        if self.gateway is not None:
+            os.killpg(self.gateway.pid, signal.SIGKILL)
+            self.gateway.wait()
+            self.gateway = None
+
+    def stop_gateway(self) -> None:
+        if self.gateway is not None:
+            os.killpg(self.gateway.pid, signal.SIGTERM)
+            try:
+                self.gateway.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill_gateway()
+            self.gateway = None
+
+    def pg_ctl(self, action: str) -> None:
+        pg_bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+        command = [str(pg_bin / "pg_ctl"), "-D", str(self.data / "pg"), "-w", "-m", "fast", action]
+        if os.getuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True)
+
+    def destroy(self) -> None:
+        self.kill_gateway()
+        try:
+            self.services("stop")
+        finally:
+            shutil.rmtree(self.data, ignore_errors=True)
