@@ -63,7 +63,9 @@ LEFT JOIN (
     SELECT k.code, k.member_id AS holder, k.state, k.valid_from, k.valid_until, c.kind,
            c.amount_off, c.percent_off AS coupon_percent_off, c.max_discount, c.min_spend, c.sku,
            c.points, c.scope, c.channels, c.stackable
-    FROM coupons k JOIN campaigns c ON c.id = k.campaign_id
+    FROM coupons k
+    -- OFFSET 0 keeps this a per-coupon index lookup: a generic plan would hash all campaigns.
+    CROSS JOIN LATERAL (SELECT * FROM campaigns c WHERE c.id = k.campaign_id OFFSET 0) AS c
     WHERE k.code = ANY($2::text[])
 ) AS k ON true
 """
