@@ -64,6 +64,7 @@ fmt: $(VENV_STAMP)
 	cargo fmt --all
 
 bench: build services
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) loadtests/bench.py
 
 loadtest: build services

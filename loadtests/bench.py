@@ -1,0 +1,356 @@
+"""`make bench`: the gateway measured against its ceilings, one after another in one run.
+
+(a) an empty Litestar handler taking the same claim body, same granian settings;
+(b) the gateway's claim endpoint, live campaign, stock far above the load, unique members;
+(c) a naive baseline: per claim one Postgres transaction (UPDATE remaining, INSERT coupon);
+(d) redis-benchmark of the claim script alone;
+then checkout (quote; reserve + commit) against the same empty handler, and the pricing engine.
+Load comes from wrk (64 connections, a warm-up, then the measured run). Writes
+docs/BENCHMARKS.md. Only ratios mean something on a shared machine: every figure of one run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gateway.cli import granian_args  # noqa: E402 - after the path fix above
+from loadtests import bench_checkout  # noqa: E402
+
+DURATION = int(os.environ.get("BENCH_DURATION", "10"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
+CONNECTIONS = 64
+REDIS_URL = os.environ.get("GATEWAY_REDIS_URL", "redis://127.0.0.1:56379/0")
+DATABASE_URL = os.environ.get("GATEWAY_DATABASE_URL", "postgresql://gateway@127.0.0.1:55432/gateway")
+PORT = int(os.environ.get("BENCH_PORT", "18080"))
+BASE = f"http://127.0.0.1:{PORT}"
+CLAIM_PATH = "/v1/campaigns/{}/claims"
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def env(**extra: str) -> dict[str, str]:
+    out = dict(os.environ, GATEWAY_REDIS_URL=REDIS_URL, GATEWAY_DATABASE_URL=DATABASE_URL,
+               GATEWAY_PORT=str(PORT), GATEWAY_LOG_LEVEL="WARNING")  # fmt: skip
+    out.update(extra)
+    return out
+
+
+class Server:
+    def __init__(self, command: list[str], **extra: str) -> None:
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env(**extra), start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"{BASE}/", timeout=0.5)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{command} exited with {self.process.returncode}")
+        raise RuntimeError(f"{command} did not listen")
+
+    def worker_peak_rss_kib(self) -> int:
+        """VmHWM of the server's worker processes (children of the granian main process)."""
+        peak = 0
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            ppid = int(re.search(r"PPid:\s+(\d+)", text).group(1))  # type: ignore[union-attr]
+            if ppid == self.process.pid and (m := re.search(r"VmHWM:\s+(\d+)", text)):
+                peak = max(peak, int(m.group(1)))
+        return peak
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, 15)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, 9)
+            self.process.wait()
+
+
+def wrk(url: str, script: str, *args: str, duration: int = DURATION) -> dict[str, Any]:
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", "-s",
+               str(ROOT / "loadtests" / script), url, "--", *args]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def pct(label: str) -> float:
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert m is not None, out
+        return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rps, "p50": pct("50"), "p99": pct("99"),
+            "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "errors": errors.group(0) if errors else "", "command": " ".join(command[:-3])}  # fmt: skip
+
+
+def measure(url: str, script: str, first: str, *rest: str) -> dict[str, Any]:
+    """A warm-up run, then the measured one (claims.lua's first argument names the run)."""
+    warm_first = f"warm{uuid.uuid4().hex[:6]}" if script == "claims.lua" else first
+    wrk(url, script, warm_first, *rest, duration=WARMUP)
+    return wrk(url, script, first, *rest)
+
+
+def cli(*args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=ROOT, env=env(),
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+
+
+def campaign_body(stock: int, name: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"name": name, "kind": "amount", "amount_off": 1000, "channels": ["online", "store"],
+            "claim_starts_at": (now - timedelta(minutes=5)).isoformat(),
+            "claim_ends_at": (now + timedelta(days=1)).isoformat(),
+            "validity": {"mode": "relative", "days": 7}, "stock": stock,
+            "per_member_limit": 1, "transferable": True}  # fmt: skip
+
+
+def new_campaign(admin: dict[str, str], stock: int, name: str) -> str:
+    created = httpx.post(f"{BASE}/v1/campaigns", json=campaign_body(stock, name), headers=admin)
+    created.raise_for_status()
+    campaign_id = str(created.json()["id"])
+    httpx.post(f"{BASE}/v1/campaigns/{campaign_id}/publish", headers=admin).raise_for_status()
+    return campaign_id
+
+
+def python_driver(path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """The same driver the reserve + commit figure uses, on one plain request."""
+
+    async def call(conn: bench_checkout.Connection) -> None:
+        status, answer = await conn.request("POST", path, headers, body)
+        if status >= 300:
+            raise RuntimeError(f"{status} {answer!r}")
+
+    return asyncio.run(bench_checkout.drive(BASE, call, DURATION, CONNECTIONS))
+
+
+def bench_empty_handler(results: dict[str, Any]) -> None:
+    log("(a) empty Litestar handler")
+    server = Server(granian_args("loadtests.baseline_app:app", "127.0.0.1", PORT, 1))
+    try:
+        results["a"] = measure(BASE + CLAIM_PATH.format("cmp_x"), "claims.lua", "a")
+        body = b'{"member_id":"m-1","channel":"online"}'
+        results["a_py"] = python_driver(CLAIM_PATH.format("cmp_x"), {"Content-Type": "application/json"}, body)
+    finally:
+        server.stop()
+
+
+def bench_gateway(results: dict[str, Any]) -> None:
+    log("(b) the gateway's claim endpoint")
+    server = Server([sys.executable, "-m", "gateway", "serve"])
+    try:
+        key = cli("keys", "create", "--role", "admin")
+        checkout_key = cli("keys", "create", "--role", "checkout")
+        admin = {"Authorization": f"Bearer {key}"}
+        campaign_id = new_campaign(admin, 100_000_000, "bench claims")
+        r = redis.Redis.from_url(REDIS_URL)
+        before = int(r.info("memory")["used_memory"])
+        url = BASE + CLAIM_PATH.format(campaign_id)
+        results["b"] = measure(url, "claims.lua", f"b{uuid.uuid4().hex[:6]}", key)
+        results["b_rss_kib"] = server.worker_peak_rss_kib()
+        stream = f"{{c:{campaign_id}}}:ledger"
+        for _ in range(100):
+            if r.xlen(stream) == 0:
+                break
+            time.sleep(0.1)
+        after = int(r.info("memory")["used_memory"])
+        stats = httpx.get(f"{BASE}/v1/campaigns/{campaign_id}", headers=admin).json()["stats"]
+        results["b_claimed"] = stats["claimed"]
+        results["b_mem_per_claim"] = (after - before) / max(stats["claimed"], 1)
+        rows = asyncio.run(_count_coupons(campaign_id))
+        results["b_ledger_rows"] = rows
+        log("checkout: quote and reserve + commit")
+        fixture = asyncio.run(bench_checkout.prepare(BASE, key, checkout_key, 6000))
+        member, codes = fixture.wallets[0]
+        with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
+            f.write(json.dumps(bench_checkout._cart(member, codes)).encode())
+        results["quote"] = measure(BASE + "/v1/checkout/quote", "fixed.lua", f.name, checkout_key)
+        os.unlink(f.name)
+        fixture.wallets = fixture.wallets[1:]
+        results["reserve_commit"] = asyncio.run(
+            bench_checkout.drive(BASE, bench_checkout.reserve_commit_calls(fixture), DURATION, CONNECTIONS)
+        )
+    finally:
+        server.stop()
+
+
+async def _count_coupons(campaign_id: str) -> int:
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM coupons WHERE campaign_id = $1", campaign_id))
+    finally:
+        await conn.close()
+
+
+def bench_naive(results: dict[str, Any]) -> None:
+    log("(c) naive Postgres baseline")
+
+    async def seed() -> None:
+        conn = await asyncpg.connect(DATABASE_URL)
+        try:
+            await conn.execute("CREATE TABLE IF NOT EXISTS naive_stock (campaign_id text PRIMARY KEY, remaining bigint NOT NULL)")
+            await conn.execute("INSERT INTO naive_stock VALUES ('naive', 1000000000) ON CONFLICT (campaign_id) DO UPDATE SET remaining = 1000000000")
+        finally:
+            await conn.close()
+
+    server = Server(granian_args("loadtests.naive_app:app", "127.0.0.1", PORT, 1))
+    try:
+        asyncio.run(seed())
+        results["c"] = measure(BASE + CLAIM_PATH.format("naive"), "claims.lua", f"c{uuid.uuid4().hex[:6]}")
+    finally:
+        server.stop()
+
+
+def bench_script(results: dict[str, Any]) -> None:
+    log("(d) redis-benchmark of the claim script")
+    from gateway.campaigns.services import hot_state  # noqa: PLC0415 - only this step needs it
+    from gateway.store.redis import LuaScript  # noqa: PLC0415
+
+    script = LuaScript("claim_coupons")
+    r = redis.Redis.from_url(REDIS_URL)
+    r.script_load(script.source)
+    campaign_id = f"bench-{uuid.uuid4().hex[:8]}"
+    tag = f"{{c:{campaign_id}}}"
+    now = datetime.now(UTC)
+    row = {"status": "live", "claim_starts_at": now - timedelta(hours=1),
+           "claim_ends_at": now + timedelta(hours=1), "per_member_limit": 1,
+           "stock_total": 10**12, "validity": {"mode": "relative", "days": 7},
+           "low_stock_threshold": 0, "kind": "amount", "transferable": True}  # fmt: skip
+    r.hset(f"{tag}:meta", mapping=hot_state(row, 0))  # type: ignore[arg-type]
+    host, port = re.match(r"redis://([^:/]+):(\d+)", REDIS_URL).groups()  # type: ignore[union-attr]
+    db = REDIS_URL.rsplit("/", 1)[-1] if REDIS_URL.count("/") > 2 else "0"
+    command = ["redis-benchmark", "-h", host, "-p", port, "--dbnum", db or "0", "-c", str(CONNECTIONS),
+               "-n", "200000", "-r", "1000000000", "-q", "--csv",
+               "EVALSHA", script.sha, "3", f"{tag}:meta", f"{tag}:members", f"{tag}:ledger",
+               str(int(now.timestamp() * 1000)), "claim", "86400", "1",
+               "m-__rand_int__", "0000000000000A", "online", "0", "-"]  # fmt: skip
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    last = [line for line in out.splitlines() if line.strip()][-1].split(",")
+    values = [float(v.strip('"')) for v in last[1:]]
+    results["d"] = {"rps": values[0], "p50": values[4] if len(values) > 4 else float("nan"),
+                    "p99": values[6] if len(values) > 6 else float("nan"),
+                    "command": " ".join(command[:5] + ["..."] + command[5:12] + ["EVALSHA <claim_coupons> ..."])}  # fmt: skip
+    r.delete(f"{tag}:meta", f"{tag}:members", f"{tag}:ledger")
+
+
+def bench_pricing() -> str:
+    log("pricing engine")
+    return subprocess.run([sys.executable, "loadtests/bench_pricing.py"], cwd=ROOT, env=env(),
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+
+
+def machine() -> str:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    import litestar  # noqa: PLC0415
+
+    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+            f"Litestar {litestar.__version__ if hasattr(litestar, '__version__') else '2'}, "
+            f"granian 1 worker, uvloop, Redis and Postgres on the same machine")  # fmt: skip
+
+
+def row(name: str, r: dict[str, Any]) -> str:
+    return f"| {name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} |"
+
+
+def write(results: dict[str, Any], pricing: str) -> str:
+    a, b, c, d = results["a"], results["b"], results["c"], results["d"]
+    quote, rc, a_py = results["quote"], results["reserve_commit"], results["a_py"]
+    day = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"""# Benchmarks
+
+Produced by `make bench` (`loadtests/bench.py`) on {day}. Machine: {machine()}.
+The machine is shared and noisy: read the **ratios**, measured in the same run, not the raw rates.
+
+## Claims (issue 3)
+
+Load: wrk, 1 thread, {CONNECTIONS} connections, {WARMUP} s warm-up then {DURATION} s measured, unique
+member per request (`loadtests/claims.lua`). Command: `{b['command']} <url> -- <run> <key>`.
+
+| case | req/s | p50 ms | p99 ms |
+| --- | ---: | ---: | ---: |
+{row("(a) empty Litestar handler, same body", a)}
+{row("(b) gateway claim (durability ledger)", b)}
+{row("(c) naive: one Postgres transaction per claim", c)}
+{row("(d) redis-benchmark of claim_coupons.lua", d)}
+
+| ratio | value | target |
+| --- | ---: | ---: |
+| b/a | {b['rps'] / a['rps']:.2f} | ≥ 0.8 |
+| b/c | {b['rps'] / c['rps']:.1f} | ≥ 10 |
+| b/d | {b['rps'] / d['rps']:.3f} | (the script's own ceiling) |
+
+- Claims granted in (b): {results['b_claimed']:,}; coupon rows in Postgres for them: {results['b_ledger_rows']:,};
+  non-2xx responses: {b['non2xx']}.
+- Redis memory left per granted claim once the ledger caught up (used_memory after − before, over
+  the claims): **{results['b_mem_per_claim']:.0f} bytes** (target ≤ 200).
+- Gateway worker peak RSS (VmHWM) during the run: **{results['b_rss_kib'] / 1024:.0f} MiB**.
+- (d) command: `{d['command']}`.
+
+## Checkout (issue 5)
+
+Quote: wrk as above with a fixed 5-line cart and 2 coupon codes (`loadtests/fixed.lua`).
+Reserve + commit: `loadtests/bench_checkout.py`'s raw HTTP/1.1 driver ({CONNECTIONS} connections,
+{DURATION} s), one operation = reserve a fresh member's 2 coupons for a new order, then commit it;
+compared with the same driver posting the claim body to the empty handler (a).
+
+| case | ops/s | p50 ms | p99 ms | ratio to (a) | target |
+| --- | ---: | ---: | ---: | ---: | ---: |
+| quote (wrk) | {quote['rps']:,.0f} | {quote['p50']:.2f} | {quote['p99']:.2f} | {quote['rps'] / a['rps']:.2f} | ≥ 0.6 |
+| (a) with the Python driver | {a_py['ops_per_s']:,.0f} | {a_py['p50_ms']:.2f} | {a_py['p99_ms']:.2f} | 1 | |
+| reserve + commit | {rc['ops_per_s']:,.0f} | {rc['p50_ms']:.2f} | {rc['p99_ms']:.2f} | {rc['ops_per_s'] / a_py['ops_per_s']:.2f} | ≥ 0.3 |
+
+{pricing.strip()}
+"""
+    (ROOT / "docs" / "BENCHMARKS.md").write_text(text)
+    return text
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install -y wrk (make bench installs it)")
+    results: dict[str, Any] = {}
+    bench_empty_handler(results)
+    bench_gateway(results)
+    bench_naive(results)
+    bench_script(results)
+    pricing = bench_pricing()
+    print(write(results, pricing))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
