@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pricing_data import NOW, coupon, line, member, request
+from tests.native.pricing_data import NOW, coupon, line, member, request
 
 from gateway import _native
 from gateway.discounts import reference

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pricing_data import DAY, NOW, coupon, line, member, request, unknown
+from tests.native.pricing_data import DAY, NOW, coupon, line, member, request, unknown
 
 from gateway import _native
 from gateway.discounts import reference
