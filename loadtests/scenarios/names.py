@@ -1,0 +1,34 @@
+"""Request names in the Locust report, and which of them create coupons in which campaign.
+
+Kept free of Locust imports: the end-of-run check (`loadtests/consistency.py`) reads it too.
+"""
+
+from __future__ import annotations
+
+FLASH_CLAIM = "flash claim"
+FLASH_CLAIM_AGAIN = "flash claim again"
+SHOP_REGISTER = "shop register"
+SHOP_WALLET = "shop wallet"
+SHOP_CLAIM = "shop claim"
+SHOP_QUOTE = "shop quote"
+SHOP_RESERVE = "shop reserve"
+SHOP_COMMIT = "shop commit"
+SHOP_CANCEL = "shop cancel"
+OPERATOR_STATS = "operator stats"
+OPERATOR_RESTOCK = "operator restock"
+OPERATOR_METRICS = "operator metrics"
+CLERK_GRANT = "clerk grant"
+CLERK_COUPON = "clerk coupon"
+
+#: Requests whose 201 is one coupon claimed, per campaign of the fixture.
+CLAIMS = {"flash": (FLASH_CLAIM, FLASH_CLAIM_AGAIN), "shop": (SHOP_CLAIM,)}
+
+#: Domain counts the scenarios add to the tally (`<what>|<campaign>`).
+GRANTED = "granted|store"
+#: Claims or grants whose outcome stayed unknown (timeouts, 503 after every retry).
+UNKNOWN = "unknown|"
+COMMITTED_ORDERS = "orders|committed"
+CANCELLED_ORDERS = "orders|cancelled"
+RESTOCKED = "restocked|flash"
+
+USER_CLASSES = ("FlashClaimer", "Shopper", "Operator", "Clerk")
