@@ -1,0 +1,62 @@
+"""The Locust scenario still runs: a few users for a few seconds, then the consistency check.
+
+Locust (and gevent's monkey-patching) stays out of the pytest process: the driver behind
+`make loadtest` runs in a subprocess, single-process Locust, against a private stack.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.stack import ROOT
+
+USER_CLASSES = ("FlashClaimer", "Shopper", "Operator", "Clerk")
+
+
+def test_locust_day_runs_every_user_class_and_passes_the_consistency_check(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "LOADTEST_"))}
+    env.update(
+        LOADTEST_USERS="8",
+        LOADTEST_SPAWN_RATE="8",
+        LOADTEST_DURATION="6s",
+        LOADTEST_PROCESSES="0",
+        # Little stock, so that the flash campaign sells out, is restocked, and sells out again.
+        LOADTEST_STOCK="60",
+        LOADTEST_RESTOCK="30",
+        LOADTEST_RESTOCKS="1",
+        LOADTEST_OPERATOR_POLL_S="0.5",
+        LOADTEST_WEIGHTS="FlashClaimer=3,Shopper=3,Clerk=1",
+        LOADTEST_REPORT_DIR=str(tmp_path),
+    )
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "loadtests" / "run_loadtest.py")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    master_log = tmp_path / "locust-master.log"
+    assert run.returncode == 0, (
+        run.stdout + run.stderr + (master_log.read_text() if master_log.exists() else "")
+    )
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    assert verdict["passed"]
+    failed = [c for c in verdict["checks"] if not c["ok"]]
+    assert not failed, failed
+    for name in ("stock flash", "ledger flash", "limits flash", "ledger store", "reservations"):
+        assert any(c["name"] == name and c["ok"] for c in verdict["checks"]), name
+    for cls in USER_CLASSES:
+        assert verdict["per_class"][cls]["ok"] > 0, (cls, verdict["per_class"])
+    tally = json.loads((tmp_path / "results.json").read_text())["tally"]
+    assert tally["status|flash claim|201"] == 90  # the stock and its one restock, all taken
+    assert tally.get("status|flash claim|409", 0) > 0  # sold_out, counted as a correct refusal
+    assert tally.get("status|shop commit|200", 0) > 0
+    assert (tmp_path / "loadtest.html").exists()
+    assert (tmp_path / "loadtest_stats.csv").exists()
