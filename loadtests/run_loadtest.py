@@ -196,6 +196,24 @@ def verdict(
                 f"  {name:<10}: {float(row['Requests/s']):,.0f} req/s, "
                 f"p50 {_ms(row['50%'])}, p99 {_ms(row['99%'])}"
             )
+    for campaign in ("flash", "store"):
+        refused = {
+            key.rsplit("|", 1)[1]: n
+            for key, n in sorted(tally.items())
+            if key.startswith(f"{names.REFUSED}{campaign}|")
+        }
+        taken = consistency.responses_201(tally, campaign) + (
+            tally.get(names.GRANTED, 0) if campaign == "store" else 0
+        )
+        lines.append(
+            f"  {campaign} campaign: {taken:,} coupons taken, refused correctly: "
+            + (", ".join(f"{n:,} {code}" for code, n in refused.items()) or "none")
+            + (
+                f"; restocked +{tally[names.RESTOCKED]:,}"
+                if campaign == "flash" and tally.get(names.RESTOCKED)
+                else ""
+            )
+        )
     lines += [f"  [{'PASS' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in checks]
     lines.append(f"verdict: {'PASS' if passed else 'FAIL'}")
     summary = {
@@ -264,6 +282,9 @@ def main() -> int:
             return 1
         results = json.loads(results_path.read_text())
         checks = asyncio.run(consistency.run_checks(results, host, database_url))
+        if s.host:  # a shared deployment: the run's campaigns must not stay claimable
+            closed = asyncio.run(consistency.close_campaigns(results, host))
+            print(f"loadtest: closed the run's campaigns {', '.join(closed)}")
         stats = read_stats(s.report_dir / "loadtest_stats.csv")
         lines, summary = verdict(s, results, stats, checks)
     finally:

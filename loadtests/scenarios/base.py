@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from gevent import GreenletExit
 from locust import FastHttpUser
 from locust.exception import StopUser
+from scenarios import tally
 from scenarios.fixture import Fixture
 
 log = logging.getLogger("loadtest")
@@ -38,6 +42,17 @@ def error_code(response: Any) -> str:
     except ValueError:
         return ""
     return str(body.get("code", "")) if isinstance(body, dict) else ""
+
+
+@contextmanager
+def unknown_if_killed(key: str, n: int = 1) -> Iterator[None]:
+    """A user killed at the stop (`--stop-timeout` 0 or too short) mid-request never learns
+    whether its claim or commit happened: count it as an unknown outcome, not as nothing."""
+    try:
+        yield
+    except GreenletExit:
+        tally.add(key, n)
+        raise
 
 
 class GatewayUser(FastHttpUser):

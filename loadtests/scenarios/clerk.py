@@ -12,7 +12,7 @@ from collections import deque
 
 from locust import between, task
 from scenarios import names, tally
-from scenarios.base import GatewayUser, error_code, new_id
+from scenarios.base import GatewayUser, error_code, new_id, unknown_if_killed
 
 REFUSALS = frozenset({"sold_out", "limit_reached"})
 RETURNING = 0.3  # grants that include a customer who already holds a coupon
@@ -35,13 +35,16 @@ class Clerk(GatewayUser):
             random.choice(self.served) if self.served and random.random() < RETURNING else None
         )
         body = {"member_ids": [*members, *([returning] if returning else [])], "channel": "store"}
-        with self.client.post(
-            f"/v1/campaigns/{self.store.id}/grants",
-            json=body,
-            headers=self.headers,
-            name=names.CLERK_GRANT,
-            catch_response=True,
-        ) as response:
+        with (
+            unknown_if_killed(names.UNKNOWN + "store", len(body["member_ids"])),
+            self.client.post(
+                f"/v1/campaigns/{self.store.id}/grants",
+                json=body,
+                headers=self.headers,
+                name=names.CLERK_GRANT,
+                catch_response=True,
+            ) as response,
+        ):
             if response.status_code != 200:
                 response.failure(f"{response.status_code} {error_code(response)}".strip())
                 if response.status_code in (0, 503):
@@ -51,6 +54,8 @@ class Clerk(GatewayUser):
             granted = result["granted"]
             tally.add(names.GRANTED, len(granted))
             reasons = {r["reason"] for r in result["rejected"]}
+            for rejected in result["rejected"]:
+                tally.add(f"{names.REFUSED}store|{rejected['reason']}")
             if returning is not None and any(c["member_id"] == returning for c in granted):
                 response.failure("limit exceeded: a returning customer got a second coupon")
             elif not reasons <= REFUSALS:

@@ -16,7 +16,7 @@ from typing import Any
 import gevent
 from locust import task
 from scenarios import names, tally
-from scenarios.base import GatewayUser, error_code, new_id
+from scenarios.base import GatewayUser, error_code, new_id, unknown_if_killed
 
 REFUSALS = frozenset({"sold_out", "limit_reached"})
 #: Pauses before each retry of a claim whose outcome is unknown: bounded, about 1.5 s in all.
@@ -52,25 +52,27 @@ class FlashClaimer(GatewayUser):
     def _claim(self, member: str, name: str, again: bool) -> bool:
         body: dict[str, Any] = {"member_id": member, "channel": "online", "token": self.token}
         headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
-        for pause in (*RETRY_PAUSES_S, None):
-            with self.client.post(
-                self.path, json=body, headers=headers, name=name, catch_response=True
-            ) as response:
-                status, code = response.status_code, error_code(response)
-                if status == 201:
-                    if again:
-                        response.failure("limit exceeded: a member got a second coupon")
-                    else:
+        with unknown_if_killed(names.UNKNOWN + "flash"):
+            for pause in (*RETRY_PAUSES_S, None):
+                with self.client.post(
+                    self.path, json=body, headers=headers, name=name, catch_response=True
+                ) as response:
+                    status, code = response.status_code, error_code(response)
+                    if status == 201:
+                        if again:
+                            response.failure("limit exceeded: a member got a second coupon")
+                        else:
+                            response.success()
+                        return True
+                    if status == 409 and code in REFUSALS:
                         response.success()
-                    return True
-                if status == 409 and code in REFUSALS:
-                    response.success()
+                        tally.add(f"{names.REFUSED}flash|{code}")
+                        return False
+                    response.failure(f"{status} {code}".strip())
+                    if status not in (0, 503):
+                        return False
+                if pause is None:
+                    tally.add(names.UNKNOWN + "flash")
                     return False
-                response.failure(f"{status} {code}".strip())
-                if status not in (0, 503):
-                    return False
-            if pause is None:
-                tally.add(names.UNKNOWN + "flash")
-                return False
-            gevent.sleep(pause)
-        return False
+                gevent.sleep(pause)
+            return False

@@ -25,8 +25,11 @@ CLAIMS = {"flash": (FLASH_CLAIM, FLASH_CLAIM_AGAIN), "shop": (SHOP_CLAIM,)}
 
 #: Domain counts the scenarios add to the tally (`<what>|<campaign>`).
 GRANTED = "granted|store"
-#: Claims or grants whose outcome stayed unknown (timeouts, 503 after every retry).
+#: Claims, grants or commits whose outcome stayed unknown (timeouts, 503 after every retry, a
+#: user killed mid-request at the stop): `unknown|flash`, `unknown|store`, `unknown|commit`.
 UNKNOWN = "unknown|"
+#: Correct refusals by campaign and code (`refused|flash|sold_out`).
+REFUSED = "refused|"
 COMMITTED_ORDERS = "orders|committed"
 CANCELLED_ORDERS = "orders|cancelled"
 RESTOCKED = "restocked|flash"

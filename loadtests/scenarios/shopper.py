@@ -14,7 +14,7 @@ from typing import Any
 import gevent
 from locust import between, task
 from scenarios import names, tally
-from scenarios.base import GatewayUser, error_code, new_id
+from scenarios.base import GatewayUser, error_code, new_id, unknown_if_killed
 from scenarios.flash import RETRY_PAUSES_S
 
 TIERS = ("standard", "silver", "gold", "diamond")
@@ -109,25 +109,28 @@ class Shopper(GatewayUser):
 
     def _claim(self) -> str | None:
         body = {"member_id": self.member, "channel": "online"}
-        with self.client.post(
-            f"/v1/campaigns/{self.campaign.id}/claims",
-            json=body,
-            headers=self.headers,
-            name=names.SHOP_CLAIM,
-            catch_response=True,
-        ) as response:
+        with (
+            unknown_if_killed(names.UNKNOWN + "shop"),
+            self.client.post(
+                f"/v1/campaigns/{self.campaign.id}/claims",
+                json=body,
+                headers=self.headers,
+                name=names.SHOP_CLAIM,
+                catch_response=True,
+            ) as response,
+        ):
             status, code = response.status_code, error_code(response)
             if status == 201:
                 return str(response.json()["code"])
             if status == 409 and code in ("sold_out", "limit_reached"):
                 response.success()
-                if code == "limit_reached":  # this member has redeemed all they may: a new one
-                    self.register()
-                return None
-            response.failure(f"{status} {code}".strip())
+            else:
+                response.failure(f"{status} {code}".strip())
             if status in (0, 503):  # the coupon may exist; the wallet will show it next visit
                 tally.add(names.UNKNOWN + "shop")
-            return None
+        if code == "limit_reached":  # this member has redeemed all they may: a new one
+            self.register()
+        return None
 
     def _post(self, name: str, path: str, body: dict[str, Any], expect: int) -> Any:
         with self.client.post(
@@ -144,12 +147,15 @@ class Shopper(GatewayUser):
         """Commit or cancel; both are idempotent, so an unknown outcome is simply asked again."""
         name = names.SHOP_COMMIT if move == "commit" else names.SHOP_CANCEL
         for pause in (*RETRY_PAUSES_S, None):
-            with self.client.post(
-                f"/v1/checkout/redemptions/{order_id}/{move}",
-                headers=self.checkout,
-                name=name,
-                catch_response=True,
-            ) as response:
+            with (
+                unknown_if_killed(names.UNKNOWN + move),
+                self.client.post(
+                    f"/v1/checkout/redemptions/{order_id}/{move}",
+                    headers=self.checkout,
+                    name=name,
+                    catch_response=True,
+                ) as response,
+            ):
                 status = response.status_code
                 if status == 200:
                     self.pending = None
