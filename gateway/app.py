@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -17,21 +17,21 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.router import Router
 from redis.exceptions import RedisError
 
-from gateway.auth.guards import require_role
 from gateway.auth.services import KeyCache
 from gateway.campaigns.controllers import CampaignController
 from gateway.campaigns.services import CampaignService
 from gateway.checkout.controllers import CheckoutController
 from gateway.checkout.services import CheckoutService
 from gateway.checkout.sweeper import sweep_forever
-from gateway.claims.controllers import ClaimController
+from gateway.claims.controllers import ClaimController, claim
+from gateway.claims.openapi import document_claim_route
 from gateway.claims.services import ClaimService
 from gateway.clock import clock
 from gateway.coupons.controllers import CouponController
 from gateway.errors import GatewayError
 from gateway.members.controllers import MemberController
 from gateway.ops.controllers import OpsController
-from gateway.ops.metrics import metrics_middleware
+from gateway.ops.middleware import gateway_middleware
 from gateway.settings import Settings, get_settings
 from gateway.store.ledger import LedgerWriter
 from gateway.store.postgres import create_pool
@@ -53,7 +53,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     client = create_client(settings.redis_url)
     scripts = Scripts()
     await scripts.load_all(client)
-    ledger = LedgerWriter(pool, client, settings.ledger_batch_max, settings.ledger_recovery_age_ms)
+    ledger = LedgerWriter(
+        pool,
+        client,
+        settings.ledger_batch_max,
+        settings.ledger_recovery_age_ms,
+        settings.ledger_timeout_ms,
+    )
     tasks = [
         asyncio.create_task(ledger.run(), name="ledger-writer"),
         asyncio.create_task(ledger.recover_forever(2.0), name="ledger-recovery"),
@@ -75,13 +81,24 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with suppress(asyncio.CancelledError):
-                await task
+        await _stop(tasks)
         await client.aclose()
         await pool.close()
+
+
+async def _stop(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancels the background loops. A cancellation can be lost inside `wait_for` or a driver
+    call on Python 3.11, so it is repeated until every task has ended (or 5 s have passed)."""
+    pending = set(tasks)
+    for _ in range(50):
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.1)
+        if not pending:
+            break
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
 
 def _error_response(status: int, code: str, detail: str, **extra: Any) -> Response[Any]:
@@ -121,6 +138,23 @@ def unexpected(request: Request, exc: Exception) -> Response[Any]:  # type: igno
     return _error_response(500, "internal_error", "unexpected error; it has been logged")
 
 
+class _AnyMethodParams(dict[str, Any]):
+    """Litestar 2.x looks up an ASGI route's path parameters under the HTTP method instead of
+    "asgi" (KeyError: 'POST'); this mapping answers every method with the "asgi" entry."""
+
+    def __missing__(self, key: str) -> Any:
+        return self["asgi"]
+
+
+def _fix_asgi_path_params(app: Litestar) -> None:
+    stack = [app.asgi_router.root_route_map_node]
+    while stack:
+        node = stack.pop()
+        if node.is_asgi and not isinstance(node.path_parameters, _AnyMethodParams):
+            node.path_parameters = _AnyMethodParams(node.path_parameters)
+        stack.extend(node.children.values())
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logging.basicConfig(
@@ -132,18 +166,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MemberController,
             CampaignController,
             ClaimController,
+            claim,
             CouponController,
             TransferController,
             TierController,
             CheckoutController,
         ],
-        guards=[require_role],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[v1, OpsController],
         lifespan=[lifespan],
+        on_startup=[document_claim_route],
         state=State({"settings": settings}),
-        middleware=[metrics_middleware],
+        middleware=[gateway_middleware],
         request_max_body_size=MAX_BODY,
         exception_handlers={
             GatewayError: gateway_error,
@@ -165,3 +200,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    _fix_asgi_path_params(app)
+    return app

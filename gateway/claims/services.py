@@ -21,19 +21,22 @@ from redis.exceptions import NoScriptError, RedisError
 
 from gateway.clock import Clock
 from gateway.coupons.schemas import Coupon
-from gateway.errors import CampaignNotFound, GatewayError, LedgerUnavailable, Unavailable
+from gateway.errors import CampaignNotFound, GatewayError, Unavailable
 from gateway.native import new_codes
 from gateway.ops.metrics import metrics
 from gateway.settings import Settings
 from gateway.store import redis as keys
 from gateway.store.ledger import LedgerRow, LedgerWriter
-from gateway.store.redis import Scripts
+from gateway.store.redis import Scripts, pipelined
 from gateway.wire import iso_ms
 
 log = logging.getLogger(__name__)
 
 CAMPAIGN_STATUS = "SELECT status FROM campaigns WHERE id = $1"
-INSERT_ALERT = "INSERT INTO events (kind, campaign_id, detail, dedup_key) VALUES ($1, $2, $3, $4) ON CONFLICT (dedup_key) DO NOTHING"
+INSERT_ALERT = """
+INSERT INTO events (kind, campaign_id, detail, dedup_key) VALUES ($1, $2, $3, $4)
+ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
+"""
 
 # Most claims of one campaign in one script call (keeps each call's Redis time short).
 _CHUNK = 256
@@ -79,7 +82,6 @@ class ClaimService:
         self.ledger = ledger
         self.clock = clock
         self.wait_for_ledger = settings.claim_durability == "ledger"
-        self.ledger_timeout = settings.ledger_timeout_ms / 1000
         self.idem_ttl = settings.idempotency_ttl_s
         self._pending: dict[tuple[str, str], list[_Job]] = {}
         self._codes: list[str] = []
@@ -118,12 +120,11 @@ class ClaimService:
             for start in range(0, len(jobs), _CHUNK):
                 chunk = jobs[start : start + _CHUNK]
                 calls.append((chunk, self._call_args(campaign_id, source, now, chunk)))
+        deletes = self.ledger.take_deletes()
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for _, args in calls:
-                    pipe.execute_command(*args)
-                results = await pipe.execute(raise_on_error=False)
-            for (chunk, args), result in zip(calls, results, strict=True):
+            commands = [args for _, args in calls] + deletes
+            results = await pipelined(self.redis, commands)
+            for (chunk, args), result in zip(calls, results, strict=False):
                 if isinstance(result, NoScriptError):
                     await self.scripts.claim_coupons.load(self.redis)
                     result = await self.redis.execute_command(*args)
@@ -169,7 +170,7 @@ class ClaimService:
         if outcome[0] == 1 or self.wait_for_ledger:
             done = self.ledger.append(row, wait=self.wait_for_ledger)
             if done is not None:
-                await self._await_ledger(done)
+                await done
         if outcome[0] == 1 and outcome[7]:
             self._alert(campaign_id, int(outcome[7]))
         return await self._coupon(campaign_id, row)
@@ -199,19 +200,10 @@ class ClaimService:
                 waits.append(done)
             fired |= int(outcome[7])
         if waits:
-            await self._await_ledger(asyncio.gather(*waits))
+            await asyncio.gather(*waits)
         if fired:
             self._alert(campaign_id, fired)
         return [await self._coupon(campaign_id, row) for row in rows], rejected
-
-    async def _await_ledger(self, done: asyncio.Future[Any]) -> None:
-        try:
-            await asyncio.wait_for(asyncio.shield(done), self.ledger_timeout)
-        except TimeoutError:
-            raise LedgerUnavailable(
-                "the ledger did not confirm the coupon in time; it is held and will be written: "
-                "retry with the same Idempotency-Key to get it"
-            ) from None
 
     def _ledger_row(
         self,

@@ -3,11 +3,7 @@ and the campaign alerts. Each worker process exposes its own counters."""
 
 from __future__ import annotations
 
-import time
 from collections import defaultdict
-from typing import Any
-
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -77,33 +73,3 @@ class Metrics:
 
 
 metrics = Metrics()
-
-
-def metrics_middleware(app: ASGIApp) -> ASGIApp:
-    """Counts every HTTP request by its route template and status, and times it."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await app(scope, receive, send_wrapper)
-        finally:
-            route = _route(scope)
-            metrics.observe(scope["method"], route, status, time.perf_counter() - started)
-
-    return middleware
-
-
-def _route(scope: Any) -> str:
-    template = scope.get("path_template")
-    return str(template) if template else "unmatched"

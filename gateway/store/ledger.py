@@ -14,16 +14,20 @@ import asyncio
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
 
+from gateway.errors import LedgerUnavailable
 from gateway.ops.metrics import metrics
 from gateway.store import redis as keys
+from gateway.store.redis import pipelined
 
 log = logging.getLogger(__name__)
 
-# One statement per batch: the coupons, and a claim/grant event for each coupon that is new.
+# One statement per batch: the coupons, and a claim/grant event for each coupon that is new
+# (a replayed batch inserts no coupon, hence no event).
 WRITE_COUPONS = """
 WITH batch AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
@@ -39,12 +43,10 @@ WITH batch AS (
     ON CONFLICT (code) DO NOTHING
     RETURNING code, campaign_id, member_id, claimed_at, source, channel
 )
-INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, idempotency_key, dedup_key,
-                    detail)
+INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, idempotency_key, detail)
 SELECT i.source, i.claimed_at, i.campaign_id, i.code, i.member_id, NULLIF(b.idem, ''),
-       i.source || ':' || i.code, jsonb_build_object('channel', i.channel)
+       jsonb_build_object('channel', i.channel)
 FROM inserted i JOIN batch b USING (code)
-ON CONFLICT (dedup_key) DO NOTHING
 """
 NON_DRAFT_CAMPAIGNS = "SELECT id FROM campaigns WHERE status <> 'draft'"
 
@@ -71,23 +73,46 @@ class LedgerRow:
 
 class LedgerWriter:
     def __init__(
-        self, pool: asyncpg.Pool, client: redis.Redis, batch_max: int, recovery_age_ms: int
+        self,
+        pool: asyncpg.Pool,
+        client: redis.Redis,
+        batch_max: int,
+        recovery_age_ms: int,
+        timeout_ms: int,
     ) -> None:
         self.pool = pool
         self.redis = client
         self.batch_max = batch_max
         self.recovery_age_ms = recovery_age_ms
+        self.timeout_s = timeout_ms / 1000
         self._queue: list[LedgerRow] = []
         self._wake = asyncio.Event()
+        self._tick_waiters: list[asyncio.Future[None]] = []
+        self._deletes: defaultdict[str, list[bytes]] = defaultdict(list)
+        self._delete_timer = False
+        self._tasks: set[asyncio.Task[None]] = set()
         self.healthy = True
 
     def append(self, row: LedgerRow, wait: bool) -> asyncio.Future[None] | None:
-        """Queues a row; returns a future that completes when its batch has committed."""
+        """Queues a row; with `wait`, returns a future that completes when its batch has
+        committed, or fails with 503 `ledger_unavailable` after the ledger time-out.
+
+        The rows of one event-loop tick share one timer: a timer per request costs the hot path
+        more than the whole wait otherwise does.
+        """
         if wait:
-            row.done = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            row.done = loop.create_future()
+            if not self._tick_waiters:
+                loop.call_later(self.timeout_s, _time_out, self._tick_waiters)
+                loop.call_soon(self._new_tick)
+            self._tick_waiters.append(row.done)
         self._queue.append(row)
         self._wake.set()
         return row.done
+
+    def _new_tick(self) -> None:
+        self._tick_waiters = []
 
     async def run(self) -> None:
         """The background task: writes whatever gathered while the previous batch committed."""
@@ -122,21 +147,41 @@ class LedgerWriter:
                 for row in batch:
                     if row.done is not None and not row.done.done():
                         row.done.set_result(None)
-                await self._forget(batch)
+                self._forget(batch)
 
-    async def _forget(self, batch: list[LedgerRow]) -> None:
-        """Deletes the committed rows' stream entries (best effort: recovery rewrites harmlessly)."""
-        by_stream: defaultdict[str, list[bytes]] = defaultdict(list)
+    def _forget(self, batch: list[LedgerRow]) -> None:
+        """Queues the XDEL of the committed rows' stream entries. They ride along with the next
+        claim round trip; when none comes soon, `_flush_deletes` sends them alone. (Best effort:
+        an entry left behind is rewritten harmlessly by recovery.)"""
         for row in batch:
             if row.stream_id is not None:
-                by_stream[row.campaign_id].append(row.stream_id)
-        if not by_stream:
-            return
+                self._deletes[row.campaign_id].append(row.stream_id)
+        if self._deletes and not self._delete_timer:
+            self._delete_timer = True
+            asyncio.get_running_loop().call_later(0.05, self._spawn_delete_flush)
+
+    def take_deletes(self) -> list[tuple[Any, ...]]:
+        """The pending XDEL commands, for the caller to send."""
+        if not self._deletes:
+            return []
+        commands = [
+            ("XDEL", keys.ledger_key(campaign_id), *ids)
+            for campaign_id, ids in self._deletes.items()
+        ]
+        self._deletes = defaultdict(list)
+        return commands
+
+    def _spawn_delete_flush(self) -> None:
+        self._delete_timer = False
+        if self._deletes:
+            task = asyncio.get_running_loop().create_task(self._flush_deletes())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _flush_deletes(self) -> None:
+        commands = self.take_deletes()
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for campaign_id, ids in by_stream.items():
-                    pipe.xdel(keys.ledger_key(campaign_id), *ids)
-                await pipe.execute()
+            await pipelined(self.redis, commands)
         except (OSError, redis.RedisError) as exc:
             log.warning("could not delete ledger stream entries (recovery will): %s", exc)
 
@@ -153,6 +198,17 @@ class LedgerWriter:
                 redis.RedisError,
             ) as exc:
                 log.warning("ledger recovery failed, will retry: %s", exc)
+
+
+def _time_out(waiters: list[asyncio.Future[None]]) -> None:
+    for future in waiters:
+        if not future.done():
+            future.set_exception(
+                LedgerUnavailable(
+                    "the ledger did not confirm the coupon in time; it is held and will be "
+                    "written: retry with the same Idempotency-Key to get it"
+                )
+            )
 
 
 async def write_rows(pool: asyncpg.Pool, rows: list[LedgerRow]) -> None:

@@ -27,9 +27,19 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """The gateway keeps no session state on pooled connections (no LISTEN, cursors, advisory
+    locks or SETs), so the default reset, a round trip per release, is skipped."""
+
+
 async def create_pool(dsn: str, size: int) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=size, init=_init_connection, command_timeout=30
+        dsn,
+        min_size=1,
+        max_size=size,
+        init=_init_connection,
+        reset=_no_reset,
+        command_timeout=30,
     )
     assert pool is not None
     return pool
