@@ -17,6 +17,7 @@ responses) and checks, for each campaign of the run:
   then no coupon may be left `reserved`, every `redeemed` coupon belongs to a committed order and
   every committed order's coupons are `redeemed`.
 
+It acts with `LOADTEST_ADMIN_KEY` and `LOADTEST_CHECKOUT_KEY` (the results file holds no keys).
 Without `--database-url` only the checks the API can answer run. Exit status 0 when all pass.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -106,12 +108,20 @@ async def _cancel_leftovers(
     return len(leftovers) - failed, failed
 
 
+def keys_from_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The admin and checkout keys the check acts with (the results file holds no keys)."""
+    env = dict(os.environ) if env is None else env
+    keys = {role: env.get(f"LOADTEST_{role.upper()}_KEY", "") for role in ("admin", "checkout")}
+    if not all(keys.values()):
+        raise SystemExit("set LOADTEST_ADMIN_KEY and LOADTEST_CHECKOUT_KEY for the check")
+    return keys
+
+
 async def run_checks(
-    results: dict[str, Any], base_url: str, database_url: str | None
+    results: dict[str, Any], base_url: str, database_url: str | None, keys: dict[str, str]
 ) -> list[Check]:
     fixture = results["fixture"]
     tally: dict[str, int] = results["tally"]
-    keys = fixture["keys"]
     campaigns = {name: c["id"] for name, c in fixture["campaigns"].items()}
     checks: list[Check] = []
     admin = {"Authorization": f"Bearer {keys['admin']}"}
@@ -241,9 +251,9 @@ async def _reservation_check(
     )
 
 
-async def close_campaigns(results: dict[str, Any], base_url: str) -> list[str]:
+async def close_campaigns(results: dict[str, Any], base_url: str, admin_key: str) -> list[str]:
     """Closes the run's campaigns (final): on a shared deployment they must not stay claimable."""
-    admin = {"Authorization": f"Bearer {results['fixture']['keys']['admin']}"}
+    admin = {"Authorization": f"Bearer {admin_key}"}
     closed = []
     async with httpx.AsyncClient(base_url=base_url, headers=admin, timeout=30) as http:
         for campaign in results["fixture"]["campaigns"].values():
@@ -270,10 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     results = json.loads(args.results.read_text())
-    checks = asyncio.run(run_checks(results, args.host, args.database_url))
+    keys = keys_from_env()
+    checks = asyncio.run(run_checks(results, args.host, args.database_url, keys))
     print_checks(checks)
     if args.close:
-        closed = asyncio.run(close_campaigns(results, args.host))
+        closed = asyncio.run(close_campaigns(results, args.host, keys["admin"]))
         print(f"  closed {len(closed)} campaign(s): {', '.join(closed)}")
     return 0 if all(c.ok for c in checks) else 1
 

@@ -39,6 +39,8 @@ FlashClaimer.weight, Shopper.weight, Clerk.weight = config.weights().values()
 
 # The master's own run-time, taken over from `--run-time` (see `_init`).
 _RUN_TIME: dict[str, float] = {}
+# Whether the fixture was given (`--loadtest-fixture`) rather than made here at each test start.
+_GIVEN: dict[str, bool] = {}
 _SPAWNED: dict[str, int] = {}
 
 
@@ -55,6 +57,7 @@ def _options(parser: Any) -> None:
 @events.init.add_listener
 def _init(environment: Any, **_: Any) -> None:
     runner, options = environment.runner, environment.parsed_options
+    _GIVEN["fixture"] = bool(options is not None and options.loadtest_fixture)
     if isinstance(runner, MasterRunner):
         runner.register_message(tally.MESSAGE, tally.on_worker_tally)
         # Headless Locust ends a distributed run with `quit`, which fires the master's test_stop
@@ -70,13 +73,14 @@ def _test_start(environment: Any, **_: Any) -> None:
     tally.reset()
     if isinstance(environment.runner, WorkerRunner):
         return  # the fixture arrives with the spawn message
-    if not environment.parsed_options.loadtest_fixture:
+    if not _GIVEN["fixture"]:  # fresh campaigns for every test (the web UI may start many)
         try:
             made = fixture.create(
                 environment.host or "", config.SetupConfig(), config.Keys.from_env()
             )
-        except (RuntimeError, OSError, SystemExit) as exc:
+        except (RuntimeError, OSError, ValueError, KeyError, SystemExit) as exc:
             log.error("load-test set-up failed: %s", exc)
+            environment.parsed_options.loadtest_fixture = ""
             environment.process_exit_code = 3
             gevent.spawn(environment.runner.quit)
             return
@@ -121,8 +125,10 @@ def _test_stop(environment: Any, **_: Any) -> None:
         return
     distributed = isinstance(runner, MasterRunner)
     total = runner.stats.total
+    fixture_json = json.loads(made.dumps())
+    del fixture_json["keys"]  # a report file is no place for API keys
     results = {
-        "fixture": json.loads(made.dumps()),
+        "fixture": fixture_json,
         "tally": dict(tally.totals(distributed)),
         "workers_reported": tally.workers_reported() if distributed else 0,
         "users": _SPAWNED.get("users", 0),

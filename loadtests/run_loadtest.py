@@ -281,9 +281,10 @@ def main() -> int:
             print(f"loadtest: no results; see {s.report_dir / 'locust-master.log'}")
             return 1
         results = json.loads(results_path.read_text())
-        checks = asyncio.run(consistency.run_checks(results, host, database_url))
+        keys = consistency.keys_from_env(env)
+        checks = asyncio.run(consistency.run_checks(results, host, database_url, keys))
         if s.host:  # a shared deployment: the run's campaigns must not stay claimable
-            closed = asyncio.run(consistency.close_campaigns(results, host))
+            closed = asyncio.run(consistency.close_campaigns(results, host, keys["admin"]))
             print(f"loadtest: closed the run's campaigns {', '.join(closed)}")
         stats = read_stats(s.report_dir / "loadtest_stats.csv")
         lines, summary = verdict(s, results, stats, checks)
