@@ -2,6 +2,17 @@
 
 from typing import Any
 
+__all__ = [
+    "__version__",
+    "_price_core_ns",
+    "_price_parse_only",
+    "new_code",
+    "new_codes",
+    "normalize_code",
+    "price",
+    "price_many",
+]
+
 __version__: str
 
 def new_code() -> str: ...

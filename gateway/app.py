@@ -151,7 +151,9 @@ def _fix_asgi_path_params(app: Litestar) -> None:
     while stack:
         node = stack.pop()
         if node.is_asgi and not isinstance(node.path_parameters, _AnyMethodParams):
-            node.path_parameters = _AnyMethodParams(node.path_parameters)
+            current: Any = node.path_parameters
+            params: Any = _AnyMethodParams(current)
+            node.path_parameters = params
         stack.extend(node.children.values())
 
 

@@ -101,7 +101,8 @@ async def _demo() -> None:
         f"  claim link    : {link.url}\n"
         f"  admin key     : {key}\n"
         f"  try it        : curl -s -X POST {base}/v1/campaigns/{campaign_id}/claims \\\n"
-        f"                    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+        f"                    -H 'Authorization: Bearer {key}' \\\n"
+        f"                    -H 'Content-Type: application/json' \\\n"
         f'                    -d \'{{"member_id": "m-1001", "channel": "online", '
         f'"token": "{link.token}"}}\'\n'
         f"  API docs      : {base}/schema/swagger\n",

@@ -40,7 +40,9 @@ DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
 CONNECTIONS = 64
 REDIS_URL = os.environ.get("GATEWAY_REDIS_URL", "redis://127.0.0.1:56379/0")
-DATABASE_URL = os.environ.get("GATEWAY_DATABASE_URL", "postgresql://gateway@127.0.0.1:55432/gateway")
+DATABASE_URL = os.environ.get(
+    "GATEWAY_DATABASE_URL", "postgresql://gateway@127.0.0.1:55432/gateway"
+)
 PORT = int(os.environ.get("BENCH_PORT", "18080"))
 BASE = f"http://127.0.0.1:{PORT}"
 CLAIM_PATH = "/v1/campaigns/{}/claims"
@@ -51,8 +53,13 @@ def log(message: str) -> None:
 
 
 def env(**extra: str) -> dict[str, str]:
-    out = dict(os.environ, GATEWAY_REDIS_URL=REDIS_URL, GATEWAY_DATABASE_URL=DATABASE_URL,
-               GATEWAY_PORT=str(PORT), GATEWAY_LOG_LEVEL="WARNING")  # fmt: skip
+    out = dict(
+        os.environ,
+        GATEWAY_REDIS_URL=REDIS_URL,
+        GATEWAY_DATABASE_URL=DATABASE_URL,
+        GATEWAY_PORT=str(PORT),
+        GATEWAY_LOG_LEVEL="WARNING",
+    )
     out.update(extra)
     return out
 
@@ -60,9 +67,13 @@ def env(**extra: str) -> dict[str, str]:
 class Server:
     def __init__(self, command: list[str], **extra: str) -> None:
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env(**extra), start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            command,
+            cwd=ROOT,
+            env=env(**extra),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
@@ -97,8 +108,18 @@ class Server:
 
 
 def wrk(url: str, script: str, *args: str, duration: int = DURATION) -> dict[str, Any]:
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{duration}s", "--latency", "-s",
-               str(ROOT / "loadtests" / script), url, "--", *args]  # fmt: skip
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{CONNECTIONS}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        str(ROOT / "loadtests" / script),
+        url,
+        "--",
+        *args,
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
 
@@ -109,9 +130,14 @@ def wrk(url: str, script: str, *args: str, duration: int = DURATION) -> dict[str
 
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    return {"rps": rps, "p50": pct("50"), "p99": pct("99"),
-            "non2xx": int(non2xx.group(1)) if non2xx else 0,
-            "errors": errors.group(0) if errors else "", "command": " ".join(command[:-3])}  # fmt: skip
+    return {
+        "rps": rps,
+        "p50": pct("50"),
+        "p99": pct("99"),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "errors": errors.group(0) if errors else "",
+        "command": " ".join(command[:-3]),
+    }
 
 
 def measure(url: str, script: str, first: str, *rest: str) -> dict[str, Any]:
@@ -122,17 +148,30 @@ def measure(url: str, script: str, first: str, *rest: str) -> dict[str, Any]:
 
 
 def cli(*args: str) -> str:
-    return subprocess.run([sys.executable, "-m", "gateway", *args], cwd=ROOT, env=env(),
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def campaign_body(stock: int, name: str) -> dict[str, Any]:
     now = datetime.now(UTC)
-    return {"name": name, "kind": "amount", "amount_off": 1000, "channels": ["online", "store"],
-            "claim_starts_at": (now - timedelta(minutes=5)).isoformat(),
-            "claim_ends_at": (now + timedelta(days=1)).isoformat(),
-            "validity": {"mode": "relative", "days": 7}, "stock": stock,
-            "per_member_limit": 1, "transferable": True}  # fmt: skip
+    return {
+        "name": name,
+        "kind": "amount",
+        "amount_off": 1000,
+        "channels": ["online", "store"],
+        "claim_starts_at": (now - timedelta(minutes=5)).isoformat(),
+        "claim_ends_at": (now + timedelta(days=1)).isoformat(),
+        "validity": {"mode": "relative", "days": 7},
+        "stock": stock,
+        "per_member_limit": 1,
+        "transferable": True,
+    }
 
 
 def new_campaign(admin: dict[str, str], stock: int, name: str) -> str:
@@ -160,7 +199,9 @@ def bench_empty_handler(results: dict[str, Any]) -> None:
     try:
         results["a"] = measure(BASE + CLAIM_PATH.format("cmp_x"), "claims.lua", "a")
         body = b'{"member_id":"m-1","channel":"online"}'
-        results["a_py"] = python_driver(CLAIM_PATH.format("cmp_x"), {"Content-Type": "application/json"}, body)
+        results["a_py"] = python_driver(
+            CLAIM_PATH.format("cmp_x"), {"Content-Type": "application/json"}, body
+        )
     finally:
         server.stop()
 
@@ -198,7 +239,9 @@ def bench_gateway(results: dict[str, Any]) -> None:
         os.unlink(f.name)
         fixture.wallets = fixture.wallets[1:]
         results["reserve_commit"] = asyncio.run(
-            bench_checkout.drive(BASE, bench_checkout.reserve_commit_calls(fixture), DURATION, CONNECTIONS)
+            bench_checkout.drive(
+                BASE, bench_checkout.reserve_commit_calls(fixture), DURATION, CONNECTIONS
+            )
         )
     finally:
         server.stop()
@@ -207,7 +250,9 @@ def bench_gateway(results: dict[str, Any]) -> None:
 async def _count_coupons(campaign_id: str) -> int:
     conn = await asyncpg.connect(DATABASE_URL)
     try:
-        return int(await conn.fetchval("SELECT count(*) FROM coupons WHERE campaign_id = $1", campaign_id))
+        return int(
+            await conn.fetchval("SELECT count(*) FROM coupons WHERE campaign_id = $1", campaign_id)
+        )
     finally:
         await conn.close()
 
@@ -218,23 +263,29 @@ def bench_naive(results: dict[str, Any]) -> None:
     async def seed() -> None:
         conn = await asyncpg.connect(DATABASE_URL)
         try:
-            await conn.execute("CREATE TABLE IF NOT EXISTS naive_stock (campaign_id text PRIMARY KEY, remaining bigint NOT NULL)")
-            await conn.execute("INSERT INTO naive_stock VALUES ('naive', 1000000000) ON CONFLICT (campaign_id) DO UPDATE SET remaining = 1000000000")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS naive_stock (campaign_id text PRIMARY KEY, remaining bigint NOT NULL)"
+            )
+            await conn.execute(
+                "INSERT INTO naive_stock VALUES ('naive', 1000000000) ON CONFLICT (campaign_id) DO UPDATE SET remaining = 1000000000"
+            )
         finally:
             await conn.close()
 
     server = Server(granian_args("loadtests.naive_app:app", "127.0.0.1", PORT, 1))
     try:
         asyncio.run(seed())
-        results["c"] = measure(BASE + CLAIM_PATH.format("naive"), "claims.lua", f"c{uuid.uuid4().hex[:6]}")
+        results["c"] = measure(
+            BASE + CLAIM_PATH.format("naive"), "claims.lua", f"c{uuid.uuid4().hex[:6]}"
+        )
     finally:
         server.stop()
 
 
 def bench_script(results: dict[str, Any]) -> None:
     log("(d) redis-benchmark of the claim script")
-    from gateway.campaigns.services import hot_state  # noqa: PLC0415 - only this step needs it
-    from gateway.store.redis import LuaScript  # noqa: PLC0415
+    from gateway.campaigns.services import hot_state
+    from gateway.store.redis import LuaScript
 
     script = LuaScript("claim_coupons")
     r = redis.Redis.from_url(REDIS_URL)
@@ -242,31 +293,74 @@ def bench_script(results: dict[str, Any]) -> None:
     campaign_id = f"bench-{uuid.uuid4().hex[:8]}"
     tag = f"{{c:{campaign_id}}}"
     now = datetime.now(UTC)
-    row = {"status": "live", "claim_starts_at": now - timedelta(hours=1),
-           "claim_ends_at": now + timedelta(hours=1), "per_member_limit": 1,
-           "stock_total": 10**12, "validity": {"mode": "relative", "days": 7},
-           "low_stock_threshold": 0, "kind": "amount", "transferable": True}  # fmt: skip
+    row = {
+        "status": "live",
+        "claim_starts_at": now - timedelta(hours=1),
+        "claim_ends_at": now + timedelta(hours=1),
+        "per_member_limit": 1,
+        "stock_total": 10**12,
+        "validity": {"mode": "relative", "days": 7},
+        "low_stock_threshold": 0,
+        "kind": "amount",
+        "transferable": True,
+    }
     r.hset(f"{tag}:meta", mapping=hot_state(row, 0))  # type: ignore[arg-type]
     host, port = re.match(r"redis://([^:/]+):(\d+)", REDIS_URL).groups()  # type: ignore[union-attr]
     db = REDIS_URL.rsplit("/", 1)[-1] if REDIS_URL.count("/") > 2 else "0"
-    command = ["redis-benchmark", "-h", host, "-p", port, "--dbnum", db or "0", "-c", str(CONNECTIONS),
-               "-n", "200000", "-r", "1000000000", "-q", "--csv",
-               "EVALSHA", script.sha, "3", f"{tag}:meta", f"{tag}:members", f"{tag}:ledger",
-               str(int(now.timestamp() * 1000)), "claim", "86400", "1",
-               "m-__rand_int__", "0000000000000A", "online", "0", "-"]  # fmt: skip
+    command = [
+        "redis-benchmark",
+        "-h",
+        host,
+        "-p",
+        port,
+        "--dbnum",
+        db or "0",
+        "-c",
+        str(CONNECTIONS),
+        "-n",
+        "200000",
+        "-r",
+        "1000000000",
+        "-q",
+        "--csv",
+        "EVALSHA",
+        script.sha,
+        "3",
+        f"{tag}:meta",
+        f"{tag}:members",
+        f"{tag}:ledger",
+        str(int(now.timestamp() * 1000)),
+        "claim",
+        "86400",
+        "1",
+        "m-__rand_int__",
+        "0000000000000A",
+        "online",
+        "0",
+        "-",
+    ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     last = [line for line in out.splitlines() if line.strip()][-1].split(",")
     values = [float(v.strip('"')) for v in last[1:]]
-    results["d"] = {"rps": values[0], "p50": values[4] if len(values) > 4 else float("nan"),
-                    "p99": values[6] if len(values) > 6 else float("nan"),
-                    "command": " ".join(command[:5] + ["..."] + command[5:12] + ["EVALSHA <claim_coupons> ..."])}  # fmt: skip
+    results["d"] = {
+        "rps": values[0],
+        "p50": values[4] if len(values) > 4 else float("nan"),
+        "p99": values[6] if len(values) > 6 else float("nan"),
+        "command": " ".join([*command[:5], "...", *command[5:12], "EVALSHA <claim_coupons> ..."]),
+    }
     r.delete(f"{tag}:meta", f"{tag}:members", f"{tag}:ledger")
 
 
 def bench_pricing() -> str:
     log("pricing engine")
-    return subprocess.run([sys.executable, "loadtests/bench_pricing.py"], cwd=ROOT, env=env(),
-                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "loadtests/bench_pricing.py"],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def machine() -> str:
@@ -275,11 +369,13 @@ def machine() -> str:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    import litestar  # noqa: PLC0415
+    import litestar
 
-    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-            f"Litestar {litestar.__version__ if hasattr(litestar, '__version__') else '2'}, "
-            f"granian 1 worker, uvloop, Redis and Postgres on the same machine")  # fmt: skip
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"Litestar {litestar.__version__ if hasattr(litestar, '__version__') else '2'}, "
+        f"granian 1 worker, uvloop, Redis and Postgres on the same machine"
+    )
 
 
 def row(name: str, r: dict[str, Any]) -> str:
@@ -298,7 +394,7 @@ The machine is shared and noisy: read the **ratios**, measured in the same run, 
 ## Claims (issue 3)
 
 Load: wrk, 1 thread, {CONNECTIONS} connections, {WARMUP} s warm-up then {DURATION} s measured, unique
-member per request (`loadtests/claims.lua`). Command: `{b['command']} <url> -- <run> <key>`.
+member per request (`loadtests/claims.lua`). Command: `{b["command"]} <url> -- <run> <key>`.
 
 | case | req/s | p50 ms | p99 ms |
 | --- | ---: | ---: | ---: |
@@ -309,16 +405,16 @@ member per request (`loadtests/claims.lua`). Command: `{b['command']} <url> -- <
 
 | ratio | value | target |
 | --- | ---: | ---: |
-| b/a | {b['rps'] / a['rps']:.2f} | ≥ 0.8 |
-| b/c | {b['rps'] / c['rps']:.1f} | ≥ 10 |
-| b/d | {b['rps'] / d['rps']:.3f} | (the script's own ceiling) |
+| b/a | {b["rps"] / a["rps"]:.2f} | ≥ 0.8 |
+| b/c | {b["rps"] / c["rps"]:.1f} | ≥ 10 |
+| b/d | {b["rps"] / d["rps"]:.3f} | (the script's own ceiling) |
 
-- Claims granted in (b): {results['b_claimed']:,}; coupon rows in Postgres for them: {results['b_ledger_rows']:,};
-  non-2xx responses: {b['non2xx']}.
+- Claims granted in (b): {results["b_claimed"]:,}; coupon rows in Postgres for them: {results["b_ledger_rows"]:,};
+  non-2xx responses: {b["non2xx"]}.
 - Redis memory left per granted claim once the ledger caught up (used_memory after − before, over
-  the claims): **{results['b_mem_per_claim']:.0f} bytes** (target ≤ 200).
-- Gateway worker peak RSS (VmHWM) during the run: **{results['b_rss_kib'] / 1024:.0f} MiB**.
-- (d) command: `{d['command']}`.
+  the claims): **{results["b_mem_per_claim"]:.0f} bytes** (target ≤ 200).
+- Gateway worker peak RSS (VmHWM) during the run: **{results["b_rss_kib"] / 1024:.0f} MiB**.
+- (d) command: `{d["command"]}`.
 
 ## Checkout (issue 5)
 
@@ -329,9 +425,9 @@ compared with the same driver posting the claim body to the empty handler (a).
 
 | case | ops/s | p50 ms | p99 ms | ratio to (a) | target |
 | --- | ---: | ---: | ---: | ---: | ---: |
-| quote (wrk) | {quote['rps']:,.0f} | {quote['p50']:.2f} | {quote['p99']:.2f} | {quote['rps'] / a['rps']:.2f} | ≥ 0.6 |
-| (a) with the Python driver | {a_py['ops_per_s']:,.0f} | {a_py['p50_ms']:.2f} | {a_py['p99_ms']:.2f} | 1 | |
-| reserve + commit | {rc['ops_per_s']:,.0f} | {rc['p50_ms']:.2f} | {rc['p99_ms']:.2f} | {rc['ops_per_s'] / a_py['ops_per_s']:.2f} | ≥ 0.3 |
+| quote (wrk) | {quote["rps"]:,.0f} | {quote["p50"]:.2f} | {quote["p99"]:.2f} | {quote["rps"] / a["rps"]:.2f} | ≥ 0.6 |
+| (a) with the Python driver | {a_py["ops_per_s"]:,.0f} | {a_py["p50_ms"]:.2f} | {a_py["p99_ms"]:.2f} | 1 | |
+| reserve + commit | {rc["ops_per_s"]:,.0f} | {rc["p50_ms"]:.2f} | {rc["p99_ms"]:.2f} | {rc["ops_per_s"] / a_py["ops_per_s"]:.2f} | ≥ 0.3 |
 
 {pricing.strip()}
 """

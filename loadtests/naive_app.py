@@ -48,7 +48,9 @@ async def claim(request: Request, campaign_id: str) -> Response[bytes]:  # type:
         if await conn.execute(TAKE, campaign_id) == "UPDATE 0":
             return Response(b'{"code":"sold_out"}', status_code=409, media_type="application/json")
         await conn.execute(INSERT, code, campaign_id, data.member_id)
-    return Response(b'{"code":"' + code.encode() + b'"}', status_code=201, media_type="application/json")
+    return Response(
+        b'{"code":"' + code.encode() + b'"}', status_code=201, media_type="application/json"
+    )
 
 
 app = Litestar(route_handlers=[claim], lifespan=[lifespan], debug=False)

@@ -48,7 +48,8 @@ class KeyCache:
         hit, role = self.cached(key)
         if hit:
             return role
-        role = await self._pool.fetchval(ROLE_OF_KEY, hash_key(key))
+        found: str | None = await self._pool.fetchval(ROLE_OF_KEY, hash_key(key))
+        role = found
         if len(self._entries) >= _CACHE_MAX:
             self._entries.clear()
         self._entries[key] = (role, time.monotonic() + self._ttl)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
@@ -39,7 +41,7 @@ class CampaignController(Controller):
 
     @post("/", operation_id="createCampaign", opt=ADMIN)
     async def create(
-        self, request: Request, state: State, data: JSONBody[CampaignCreate]
+        self, request: Request[Any, Any, Any], state: State, data: JSONBody[CampaignCreate]
     ) -> Response[Campaign]:
         """Creates a campaign in `draft`."""
         data = await strict_body(request, CampaignCreate)
@@ -58,7 +60,7 @@ class CampaignController(Controller):
     @patch("/{campaign_id:str}", operation_id="updateCampaign", opt=ADMIN)
     async def update(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         state: State,
         campaign_id: FromPath[str],
         data: JSONBody[CampaignUpdate],
@@ -90,7 +92,7 @@ class CampaignController(Controller):
     @post("/{campaign_id:str}/stock", operation_id="changeStock", opt=ADMIN, status_code=200)
     async def stock(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         state: State,
         campaign_id: FromPath[str],
         data: JSONBody[StockChange],

@@ -23,7 +23,7 @@ Status = Literal["draft", "live", "paused", "closed"]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
-class Scope(Struct, frozen=True):
+class Scope(Struct):
     skus: Annotated[list[Id], msgspec.Meta(max_length=1000)] = msgspec.field(default_factory=list)
     categories: Annotated[list[Id], msgspec.Meta(max_length=1000)] = msgspec.field(
         default_factory=list
@@ -31,12 +31,12 @@ class Scope(Struct, frozen=True):
     stores: Annotated[list[Id], msgspec.Meta(max_length=1000)] = msgspec.field(default_factory=list)
 
 
-class FixedValidity(Struct, frozen=True, tag_field="mode", tag="fixed"):
+class FixedValidity(Struct, tag_field="mode", tag="fixed"):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
 
 
-class RelativeValidity(Struct, frozen=True, tag_field="mode", tag="relative"):
+class RelativeValidity(Struct, tag_field="mode", tag="relative"):
     days: Annotated[int, msgspec.Meta(ge=1, le=3650)]
 
 

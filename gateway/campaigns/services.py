@@ -204,7 +204,8 @@ class CampaignService:
             row = await conn.fetchrow(SET_STATUS, campaign_id, target)
             if verb == "publish":
                 claimed = await conn.fetchval(COUNT_CLAIMED, campaign_id)
-                await self.redis.hset(keys.meta_key(campaign_id), mapping=hot_state(row, claimed))
+                state: Any = hot_state(row, claimed)
+                await self.redis.hset(keys.meta_key(campaign_id), mapping=state)
             else:
                 await self.redis.hset(keys.meta_key(campaign_id), "status", target)
             await conn.execute(
@@ -281,7 +282,9 @@ class CampaignService:
             row = await conn.fetchrow(UPDATE_CAMPAIGN, campaign_id, name, ends, validity, low)
             if row["status"] != "draft":
                 state = hot_state(row, 0)
-                fields = {k: state[k] for k in ("ends", "vmode", "vdays", "vfrom", "vuntil", "low")}
+                fields: Any = {
+                    k: state[k] for k in ("ends", "vmode", "vdays", "vfrom", "vuntil", "low")
+                }
                 await self.redis.hset(keys.meta_key(campaign_id), mapping=fields)
             await conn.execute(
                 INSERT_EVENT, "campaign_updated", campaign_id, actor, msgspec.to_builtins(data)
@@ -292,7 +295,9 @@ class CampaignService:
         counts = await self.pool.fetchrow(COUNT_CLAIMED, row["id"])
         stock_total, remaining = row["stock_total"], row["stock_total"] - counts["claimed"]
         if row["status"] != "draft":
-            hot = await self.redis.hmget(keys.meta_key(row["id"]), "stock_total", "remaining")
+            hot: list[Any] = await self.redis.hmget(
+                keys.meta_key(row["id"]), "stock_total", "remaining"
+            )
             if hot[0] is not None:
                 stock_total, remaining = int(hot[0]), int(hot[1])
         claimed = stock_total - remaining

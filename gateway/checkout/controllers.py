@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
@@ -26,7 +28,7 @@ def _service(state: State) -> CheckoutService:
     return service
 
 
-def actor(request: Request) -> str:  # type: ignore[type-arg]
+def actor(request: Request[Any, Any, Any]) -> str:
     """The caller's role, for the events rows (the guard has just cached it)."""
     header = request.headers.get("authorization", "")
     _, role = request.app.state.key_cache.cached(header[7:].strip())
@@ -38,7 +40,9 @@ class CheckoutController(Controller):
     tags = ["checkout"]  # noqa: RUF012 - Litestar reads a plain list
 
     @post("/quote", operation_id="quoteCart", opt=CHECKOUT, status_code=200)
-    async def quote(self, request: Request, state: State, data: JSONBody[Cart]) -> Quote:  # type: ignore[type-arg]
+    async def quote(
+        self, request: Request[Any, Any, Any], state: State, data: JSONBody[Cart]
+    ) -> Quote:
         """Prices a cart with its coupon codes; no side effects. A code that does not apply
         (a typo included) is listed in `rejected` with its reason; it never fails the quote."""
         cart = decode(await request.body(), Cart)
@@ -47,7 +51,7 @@ class CheckoutController(Controller):
     @post("/redemptions", operation_id="reserveRedemption", opt=CHECKOUT, status_code=201)
     async def reserve(
         self,
-        request: Request,  # type: ignore[type-arg]
+        request: Request[Any, Any, Any],
         state: State,
         data: JSONBody[RedemptionCreate],
     ) -> Response[Redemption]:
@@ -70,7 +74,9 @@ class CheckoutController(Controller):
         opt=CHECKOUT,
         status_code=200,
     )
-    async def commit(self, request: Request, state: State, order_id: FromPath[str]) -> Redemption:  # type: ignore[type-arg]
+    async def commit(
+        self, request: Request[Any, Any, Any], state: State, order_id: FromPath[str]
+    ) -> Redemption:
         """Payment settled: reserved → committed, the coupons become `redeemed`. Idempotent;
         an order whose reservation expired, or that was cancelled: 409 `invalid_transition`."""
         return await _service(state).commit(check_id(order_id, "order_id"), actor(request))
@@ -81,7 +87,9 @@ class CheckoutController(Controller):
         opt=CHECKOUT,
         status_code=200,
     )
-    async def cancel(self, request: Request, state: State, order_id: FromPath[str]) -> Redemption:  # type: ignore[type-arg]
+    async def cancel(
+        self, request: Request[Any, Any, Any], state: State, order_id: FromPath[str]
+    ) -> Redemption:
         """Payment failed or abandoned: reserved → cancelled, the coupons are `active` again.
         Idempotent; cancelling an order whose reservation expired is accepted; a committed
         order: 409 `invalid_transition` (refund it instead)."""
@@ -95,7 +103,7 @@ class CheckoutController(Controller):
     )
     async def refund(
         self,
-        request: Request,  # type: ignore[type-arg]
+        request: Request[Any, Any, Any],
         state: State,
         order_id: FromPath[str],
         data: JSONBody[RefundRequest | None] = None,

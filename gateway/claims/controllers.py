@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, asgi, post
 from litestar.datastructures import State
 from litestar.exceptions import MethodNotAllowedException
@@ -25,9 +27,9 @@ def check_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-async def read_body(scope: Scope, receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
     """The request body, refusing more than 1 MiB (413) without buffering it all."""
-    message = await receive()
+    message: Any = await receive()
     body: bytes = message.get("body", b"")
     if not message.get("more_body"):
         if len(body) > MAX_BODY:
@@ -50,15 +52,16 @@ async def read_body(scope: Scope, receive: Receive) -> bytes:
     copy_scope=False,
     tags=["claims"],
 )
-async def claim(scope: Scope, receive: Receive, send: Send) -> None:
+async def claim(asgi_scope: Scope, receive: Receive, send: Send) -> None:
     """Claims one coupon for a member: the flash-sale hot path (documented as `claimCoupon`).
 
     A raw ASGI handler: the route skips Litestar's signature model and response machinery,
     which cost more per request than everything the claim itself does in Python.
     """
+    scope: Any = asgi_scope
     if scope["method"] != "POST":
         raise MethodNotAllowedException(headers={"Allow": "POST"})
-    body = await read_body(scope, receive)
+    body = await read_body(receive)
     data = decode(body, ClaimRequest)
     campaign_id = check_campaign_id(scope["path_params"]["campaign_id"])
     state = scope["litestar_app"].state
@@ -73,9 +76,11 @@ async def claim(scope: Scope, receive: Receive, send: Send) -> None:
     service: ClaimService = state.claims
     coupon = await service.claim(campaign_id, data.member_id, data.channel, idem, body)
     payload = encoder.encode(coupon)
-    await send({"type": "http.response.start", "status": 201,
-                "headers": [*_CREATED_HEADERS, (b"content-length", str(len(payload)).encode())]})  # fmt: skip
-    await send({"type": "http.response.body", "body": payload})
+    headers = [*_CREATED_HEADERS, (b"content-length", str(len(payload)).encode())]
+    start: Any = {"type": "http.response.start", "status": 201, "headers": headers}
+    await send(start)
+    body_message: Any = {"type": "http.response.body", "body": payload}
+    await send(body_message)
 
 
 class ClaimController(Controller):
@@ -90,7 +95,7 @@ class ClaimController(Controller):
     )
     async def grant(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         state: State,
         campaign_id: FromPath[str],
         data: JSONBody[GrantRequest],

@@ -7,9 +7,9 @@ of the generated document; this adds the operation, with its body, answers and r
 from __future__ import annotations
 
 from litestar import Litestar
-from litestar.openapi.spec.enums import OpenAPIType
 from litestar.openapi.spec import (
     OpenAPIMediaType,
+    OpenAPIResponse,
     Operation,
     Parameter,
     PathItem,
@@ -17,7 +17,7 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.openapi.spec import OpenAPIResponse
+from litestar.openapi.spec.enums import OpenAPIType
 
 from gateway.wire import ID_PATTERN
 
@@ -73,7 +73,7 @@ def claim_operation() -> Operation:
                 schema=Schema(type=OpenAPIType.STRING, min_length=1, max_length=128),
                 description="same key and body → the same coupon; other body → 409",
             ),
-        ],  # fmt: skip
+        ],
         request_body=RequestBody(
             content={"application/json": OpenAPIMediaType(schema=body)}, required=True
         ),

@@ -127,7 +127,7 @@ class ClaimService:
             for (chunk, args), result in zip(calls, results, strict=False):
                 if isinstance(result, NoScriptError):
                     await self.scripts.claim_coupons.load(self.redis)
-                    result = await self.redis.execute_command(*args)
+                    result = await self.scripts.claim_coupons.run_args(self.redis, args)
                 if isinstance(result, Exception):
                     raise result
                 for job, outcome in zip(chunk, result, strict=True):
@@ -255,6 +255,8 @@ class ClaimService:
             kind, transferable = await self.redis.hmget(
                 keys.meta_key(campaign_id), "kind", "transferable"
             )
+            if not isinstance(kind, bytes):
+                raise Unavailable("the campaign's hot state is missing: run `gateway reconcile`")
             static = self._static[campaign_id] = (kind.decode(), transferable == b"1")
         return static
 

@@ -13,7 +13,9 @@ COUPON_COLUMNS = """
 k.code, k.campaign_id, k.member_id, c.kind, k.state, k.valid_from, k.valid_until, k.claimed_at,
 k.channel, k.transferable, k.transferred_from
 """
-GET_COUPON = f"SELECT {COUPON_COLUMNS} FROM coupons k JOIN campaigns c ON c.id = k.campaign_id WHERE k.code = $1"  # noqa: S608 - constant column list, values are bound
+GET_COUPON = f"""
+SELECT {COUPON_COLUMNS} FROM coupons k JOIN campaigns c ON c.id = k.campaign_id WHERE k.code = $1
+"""  # noqa: S608 - constant column list, values are bound
 MEMBER_COUPONS = f"""
 SELECT {COUPON_COLUMNS} FROM coupons k JOIN campaigns c ON c.id = k.campaign_id
 WHERE k.member_id = $1 AND ($2::text IS NULL OR k.state = $2)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, get, put
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
@@ -17,7 +19,11 @@ class MemberController(Controller):
 
     @put("/{member_id:str}", operation_id="putMember", opt={"roles": ("admin", "front")})
     async def put_member(
-        self, request: Request, state: State, member_id: FromPath[str], data: JSONBody[MemberPut]
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        member_id: FromPath[str],
+        data: JSONBody[MemberPut],
     ) -> Member:
         """Registers or updates a member (tier and birthday)."""
         data = await strict_body(request, MemberPut)

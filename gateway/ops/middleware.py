@@ -20,7 +20,7 @@ from gateway.ops.metrics import metrics
 _JSON = [(b"content-type", b"application/json")]
 
 
-async def authorize(scope: Scope) -> None:
+async def authorize(scope: Any) -> None:
     handler = scope.get("route_handler")
     roles = handler.opt.get("roles") if handler is not None else None
     if roles is None:
@@ -39,24 +39,29 @@ async def authorize(scope: Scope) -> None:
         raise Forbidden(f"role {role!r} may not call this route")
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
+def _header(scope: Any, name: bytes) -> bytes | None:
     for key, value in scope["headers"]:
         if key == name:
-            return value  # type: ignore[no-any-return]
+            return bytes(value)
     return None
 
 
 async def send_error(send: Send, error: GatewayError) -> None:
     body = msgspec.json.encode(error.body())
-    await send({"type": "http.response.start", "status": error.status,
-                "headers": [*_JSON, (b"content-length", str(len(body)).encode())]})  # fmt: skip
-    await send({"type": "http.response.body", "body": body})
+    start: Any = {
+        "type": "http.response.start",
+        "status": error.status,
+        "headers": [*_JSON, (b"content-length", str(len(body)).encode())],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def gateway_middleware(app: ASGIApp) -> ASGIApp:
     """Checks the caller's role, then counts the request by route and status and times it."""
 
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+    async def middleware(asgi_scope: Scope, receive: Receive, send: Send) -> None:
+        scope: Any = asgi_scope
         if scope["type"] != "http":
             await app(scope, receive, send)
             return

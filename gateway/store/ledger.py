@@ -251,7 +251,9 @@ async def recover(pool: asyncpg.Pool, client: redis.Redis, older_than_ms: int) -
         while True:
             now_ms = int((await client.time())[0]) * 1000
             upto = f"{max(now_ms - older_than_ms, 0)}" if older_than_ms > 0 else "+"
-            entries = await client.xrange(stream, "-", upto, count=1000)
+            entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(  # type: ignore[assignment]  # bytes: the client does not decode
+                stream, "-", upto, count=1000
+            )
             if not entries:
                 break
             rows = [row_from_entry(campaign_id, eid, fields) for eid, fields in entries]

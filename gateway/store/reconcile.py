@@ -8,6 +8,7 @@ and each member's count of claimed coupons. Differences are reported and repaire
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
@@ -42,9 +43,11 @@ async def reconcile(pool: asyncpg.Pool, client: redis.Redis) -> list[str]:
             want = str(expected[field]).encode()
             if have != want:
                 report.append(f"{campaign_id}: {field} was {have!r}, now {want.decode()}")
-        await client.hset(meta, mapping={**expected, "flags": flags})
+        mapping: Any = {**expected, "flags": flags}
+        await client.hset(meta, mapping=mapping)
         members = keys.members_key(campaign_id)
-        held = {k.decode(): int(v) for k, v in (await client.hgetall(members)).items()}
+        raw: dict[bytes, bytes] = await client.hgetall(members)  # type: ignore[assignment]  # bytes: no decoding
+        held = {k.decode(): int(v) for k, v in raw.items()}
         if held != counts:
             wrong = sum(1 for m in set(held) | set(counts) if held.get(m) != counts.get(m))
             report.append(f"{campaign_id}: {wrong} member counts differed, rebuilt")

@@ -46,15 +46,19 @@ class LuaScript:
     def args(self, keys: list[str], argv: list[Any]) -> tuple[Any, ...]:
         return ("EVALSHA", self.sha, len(keys), *keys, *argv)
 
+    async def run_args(self, client: redis.Redis, args: tuple[Any, ...]) -> Any:
+        """Runs prepared `args()` once more (after a NOSCRIPT reload)."""
+        return await client.execute_command(*args)  # type: ignore[no-untyped-call]  # untyped in redis-py
+
     async def load(self, client: redis.Redis) -> None:
         await client.script_load(self.source)
 
     async def __call__(self, client: redis.Redis, keys: list[str], argv: list[Any]) -> Any:
         try:
-            return await client.execute_command(*self.args(keys, argv))
+            return await client.execute_command(*self.args(keys, argv))  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
         except NoScriptError:
             await self.load(client)
-            return await client.execute_command(*self.args(keys, argv))
+            return await client.execute_command(*self.args(keys, argv))  # type: ignore[no-untyped-call]  # same
 
 
 class Scripts:
@@ -76,7 +80,7 @@ async def pipelined(client: redis.Redis, commands: list[tuple[Any, ...]]) -> lis
     the claim itself. A reply that is an error comes back as its exception, in its place.
     """
     pool = client.connection_pool
-    conn = await pool.get_connection()
+    conn = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
     try:
         await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
         replies: list[Any] = []

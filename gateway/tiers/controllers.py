@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import get_args
+from typing import Any, get_args
 
 from litestar import Controller, Request, put
 from litestar.datastructures import State
@@ -24,7 +24,7 @@ class TierController(Controller):
     @put("/{tier:str}", operation_id="putTier", opt={"roles": ("admin",)})
     async def put_tier(
         self,
-        request: Request,  # type: ignore[type-arg]
+        request: Request[Any, Any, Any],
         state: State,
         tier: FromPath[str],
         data: JSONBody[TierPut],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
@@ -28,7 +30,7 @@ class TransferController(Controller):
     @post("/{code:str}/transfer", operation_id="transferCoupon", opt=FRONT, status_code=201)
     async def transfer(
         self,
-        request: Request,  # type: ignore[type-arg]
+        request: Request[Any, Any, Any],
         state: State,
         code: FromPath[str],
         data: JSONBody[TransferRequest],

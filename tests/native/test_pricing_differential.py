@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.native.pricing_data import NOW, coupon, line, member, request
 
 from gateway import _native
 from gateway.discounts import reference
+from tests.native.pricing_data import NOW, coupon, line, member, request
 
 SKUS = ["A", "B", "C", "D"]
 CATEGORIES = ["tops", "shoes", "bras"]

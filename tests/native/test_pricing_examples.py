@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.native.pricing_data import DAY, NOW, coupon, line, member, request, unknown
 
 from gateway import _native
 from gateway.discounts import reference
+from tests.native.pricing_data import DAY, NOW, coupon, line, member, request, unknown
 
 Engine = Callable[[dict[str, Any]], Any]
 
