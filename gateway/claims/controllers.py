@@ -52,25 +52,25 @@ async def read_body(receive: Receive) -> bytes:
     copy_scope=False,
     tags=["claims"],
 )
-async def claim(asgi_scope: Scope, receive: Receive, send: Send) -> None:
+async def claim(scope: Scope, receive: Receive, send: Send) -> None:
     """Claims one coupon for a member: the flash-sale hot path (documented as `claimCoupon`).
 
     A raw ASGI handler: the route skips Litestar's signature model and response machinery,
     which cost more per request than everything the claim itself does in Python.
     """
-    scope: Any = asgi_scope
-    if scope["method"] != "POST":
+    http: Any = scope  # an HTTP scope: the route admits no websockets
+    if http["method"] != "POST":
         raise MethodNotAllowedException(headers={"Allow": "POST"})
     body = await read_body(receive)
     data = decode(body, ClaimRequest)
-    campaign_id = check_campaign_id(scope["path_params"]["campaign_id"])
-    state = scope["litestar_app"].state
+    campaign_id = check_campaign_id(http["path_params"]["campaign_id"])
+    state = http["litestar_app"].state
     if data.token is not None and not token_valid(
         state.settings.link_secret, campaign_id, data.token
     ):
         raise InvalidToken("the claim link's token is not valid for this campaign")
     idem = None
-    for name, value in scope["headers"]:
+    for name, value in http["headers"]:
         if name == b"idempotency-key":
             idem = check_idempotency_key(value.decode("latin-1"))
     service: ClaimService = state.claims
