@@ -42,9 +42,9 @@ def test_locust_day_runs_every_user_class_and_passes_the_consistency_check(
         text=True,
         timeout=120,
     )
-    master_log = tmp_path / "locust-master.log"
-    assert run.returncode == 0, (
-        run.stdout + run.stderr + (master_log.read_text() if master_log.exists() else "")
+    logs = [tmp_path / "locust-master.log", tmp_path / "gateway.log"]
+    assert run.returncode == 0, "\n".join(
+        [run.stdout, run.stderr, *(log.read_text()[-3000:] for log in logs if log.exists())]
     )
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     assert verdict["passed"]
