@@ -23,8 +23,7 @@ from typing import Any
 import gevent
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
-from scenarios import config, fixture, names, tally
-from scenarios.base import fixture_of
+from scenarios import base, config, fixture, names, tally
 from scenarios.clerk import Clerk
 from scenarios.flash import FlashClaimer
 from scenarios.operator import Operator
@@ -71,6 +70,7 @@ def _init(environment: Any, **_: Any) -> None:
 @events.test_start.add_listener
 def _test_start(environment: Any, **_: Any) -> None:
     tally.reset()
+    base.STOP["stopping"] = False
     if isinstance(environment.runner, WorkerRunner):
         return  # the fixture arrives with the spawn message
     if not _GIVEN["fixture"]:  # fresh campaigns for every test (the web UI may start many)
@@ -89,6 +89,11 @@ def _test_start(environment: Any, **_: Any) -> None:
         log.info("load-test set-up: run %s, campaigns %s", made.run_id, campaigns)
     if "s" in _RUN_TIME:
         gevent.spawn_later(_RUN_TIME["s"], _stop_then_quit, environment)
+
+
+@events.test_stopping.add_listener
+def _test_stopping(**_: Any) -> None:
+    base.STOP["stopping"] = True  # before Locust stops the users: see GatewayUser.stopping
 
 
 def _stop_then_quit(environment: Any) -> None:
@@ -120,7 +125,7 @@ def _test_stop(environment: Any, **_: Any) -> None:
         )
         return
     path = os.environ.get("LOADTEST_RESULTS")
-    made = fixture_of(environment)
+    made = base.fixture_of(environment)
     if not path or made is None:
         return
     distributed = isinstance(runner, MasterRunner)

@@ -84,7 +84,7 @@ def run_locust(s: Settings, host: str, env: dict[str, str]) -> int:
     common = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", host]
     load = [
         "--headless", "--users", str(s.users), "--spawn-rate", str(s.spawn_rate),
-        "--run-time", s.duration, "--stop-timeout", "5",
+        "--run-time", s.duration, "--stop-timeout", "3",
         "--csv", str(report), "--html", str(report) + ".html", "--only-summary",
     ]  # fmt: skip
     workers: list[subprocess.Popen[bytes]] = []

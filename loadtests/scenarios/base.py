@@ -44,6 +44,10 @@ def error_code(response: Any) -> str:
     return str(body.get("code", "")) if isinstance(body, dict) else ""
 
 
+#: Set when this process starts stopping its users (Locust's `test_stopping`, see locustfile).
+STOP = {"stopping": False}
+
+
 @contextmanager
 def unknown_if_killed(key: str, n: int = 1) -> Iterator[None]:
     """A user killed at the stop (`--stop-timeout` 0 or too short) mid-request never learns
@@ -67,6 +71,13 @@ class GatewayUser(FastHttpUser):
     connection_timeout = 10.0
 
     fixture: Fixture
+
+    @property
+    def stopping(self) -> bool:
+        """True once the stop has begun. Locust kills a user that is between tasks, but one whose
+        pause had just ended may already be starting its next task: it must not begin a
+        request that the kill will cut (its outcome would be unknown). Tasks return at once."""
+        return STOP["stopping"]
 
     def context(self) -> dict[str, Any]:
         return {"user": type(self).__name__}

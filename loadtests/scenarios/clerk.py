@@ -30,6 +30,8 @@ class Clerk(GatewayUser):
 
     @task
     def grant(self) -> None:
+        if self.stopping:
+            return
         members = [new_id(self.fixture, "c") for _ in range(random.randint(1, 5))]
         returning = (
             random.choice(self.served) if self.served and random.random() < RETURNING else None

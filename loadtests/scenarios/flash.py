@@ -39,6 +39,8 @@ class FlashClaimer(GatewayUser):
 
     @task(19)
     def claim(self) -> None:
+        if self.stopping:
+            return
         member = new_id(self.fixture, "f")
         if self._claim(member, names.FLASH_CLAIM, again=False):
             self.holders.append(member)
@@ -46,6 +48,8 @@ class FlashClaimer(GatewayUser):
     @task(1)
     def claim_again(self) -> None:
         """A member who already holds a coupon presses again: the limit must refuse."""
+        if self.stopping:
+            return
         if self.holders:
             self._claim(random.choice(self.holders), names.FLASH_CLAIM_AGAIN, again=True)
 

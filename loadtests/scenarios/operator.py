@@ -29,6 +29,8 @@ class Operator(GatewayUser):
 
     @task
     def poll(self) -> None:
+        if self.stopping:
+            return
         self.polls += 1
         stats = self._stats(self.flash.id)
         if (

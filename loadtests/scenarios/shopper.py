@@ -9,6 +9,7 @@ when the user is stopped is cancelled in `on_stop`, like a checkout cleaning up.
 from __future__ import annotations
 
 import random
+import uuid
 from typing import Any
 
 import gevent
@@ -62,6 +63,8 @@ class Shopper(GatewayUser):
 
     @task
     def visit(self) -> None:
+        if self.stopping:
+            return
         codes = self._wallet()
         if codes is None:
             return
@@ -108,26 +111,32 @@ class Shopper(GatewayUser):
         return [c["code"] for c in coupons if c["campaign_id"] == self.campaign.id]
 
     def _claim(self) -> str | None:
+        """Claims with an Idempotency-Key, asked again while the answer is unknown."""
         body = {"member_id": self.member, "channel": "online"}
-        with (
-            unknown_if_killed(names.UNKNOWN + "shop"),
-            self.client.post(
-                f"/v1/campaigns/{self.campaign.id}/claims",
-                json=body,
-                headers=self.headers,
-                name=names.SHOP_CLAIM,
-                catch_response=True,
-            ) as response,
-        ):
-            status, code = response.status_code, error_code(response)
-            if status == 201:
-                return str(response.json()["code"])
-            if status == 409 and code in ("sold_out", "limit_reached"):
-                response.success()
-            else:
-                response.failure(f"{status} {code}".strip())
-            if status in (0, 503):  # the coupon may exist; the wallet will show it next visit
-                tally.add(names.UNKNOWN + "shop")
+        headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
+        code = ""
+        with unknown_if_killed(names.UNKNOWN + "shop"):
+            for pause in (*RETRY_PAUSES_S, None):
+                with self.client.post(
+                    f"/v1/campaigns/{self.campaign.id}/claims",
+                    json=body,
+                    headers=headers,
+                    name=names.SHOP_CLAIM,
+                    catch_response=True,
+                ) as response:
+                    status, code = response.status_code, error_code(response)
+                    if status == 201:
+                        return str(response.json()["code"])
+                    if status == 409 and code in ("sold_out", "limit_reached"):
+                        response.success()
+                        break
+                    response.failure(f"{status} {code}".strip())
+                    if status not in (0, 503):
+                        break
+                if pause is None:
+                    tally.add(names.UNKNOWN + "shop")
+                    break
+                gevent.sleep(pause)
         if code == "limit_reached":  # this member has redeemed all they may: a new one
             self.register()
         return None
