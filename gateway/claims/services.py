@@ -163,6 +163,9 @@ class ClaimService:
         self, campaign_id: str, member_id: str, channel: str, idem: str | None, body: bytes
     ) -> Coupon:
         h = body_hash(body) if idem is not None else ""
+        # Read before any stock is taken: nothing may fail between the script and the answer
+        # but the ledger wait, whose 503 the Idempotency-Key recovers.
+        kind, transferable = await self._static_fields(campaign_id)
         outcome = await self._enqueue(campaign_id, "claim", member_id, channel, idem, h)
         if outcome[0] == 0:
             raise await self._refusal(campaign_id, outcome[1].decode())
@@ -173,11 +176,14 @@ class ClaimService:
                 await done
         if outcome[0] == 1 and outcome[7]:
             self._alert(campaign_id, int(outcome[7]))
-        return await self._coupon(campaign_id, row)
+        if not kind:  # published between the read and the script: read it again
+            kind, transferable = await self._static_fields(campaign_id)
+        return self._coupon(campaign_id, row, kind, transferable)
 
     async def grant(
         self, campaign_id: str, member_ids: list[str], channel: str
     ) -> tuple[list[Coupon], list[tuple[str, str]]]:
+        kind, transferable = await self._static_fields(campaign_id)
         futures = [
             self._enqueue(campaign_id, "grant", member, channel, None, "") for member in member_ids
         ]
@@ -203,7 +209,9 @@ class ClaimService:
             await asyncio.gather(*waits)
         if fired:
             self._alert(campaign_id, fired)
-        return [await self._coupon(campaign_id, row) for row in rows], rejected
+        if rows and not kind:
+            kind, transferable = await self._static_fields(campaign_id)
+        return [self._coupon(campaign_id, row, kind, transferable) for row in rows], rejected
 
     def _ledger_row(
         self,
@@ -256,12 +264,12 @@ class ClaimService:
                 keys.meta_key(campaign_id), "kind", "transferable"
             )
             if not isinstance(kind, bytes):
-                raise Unavailable("the campaign's hot state is missing: run `gateway reconcile`")
+                # No hot state: a draft or an unknown id; the script's refusal says which.
+                return ("", False)
             static = self._static[campaign_id] = (kind.decode(), transferable == b"1")
         return static
 
-    async def _coupon(self, campaign_id: str, row: LedgerRow) -> Coupon:
-        kind, transferable = await self._static_fields(campaign_id)
+    def _coupon(self, campaign_id: str, row: LedgerRow, kind: str, transferable: bool) -> Coupon:
         return Coupon(
             code=row.code,
             campaign_id=campaign_id,

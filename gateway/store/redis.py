@@ -98,4 +98,7 @@ async def pipelined(client: redis.Redis, commands: list[tuple[Any, ...]]) -> lis
 
 
 def create_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=False, max_connections=64)
+    # A blocking pool: under a spike a command waits (up to 5 s) for a free connection instead of
+    # failing with MaxConnectionsError halfway through a claim.
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=5)
+    return redis.Redis.from_pool(pool)  # the client owns the pool: aclose() closes it too

@@ -1,0 +1,34 @@
+"""The Redis client under a spike, and the hot-path pipelining helper."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.exceptions import ResponseError
+
+from gateway.settings import get_settings
+from gateway.store.redis import create_client, pipelined
+
+
+async def test_a_spike_beyond_the_pool_waits_instead_of_failing() -> None:
+    client = create_client(get_settings().redis_url)
+    try:
+        # 64 connections at most; 500 callers at once must queue, not raise MaxConnectionsError.
+        replies = await asyncio.gather(*(client.ping() for _ in range(500)))
+        assert all(replies)
+    finally:
+        await client.aclose()
+
+
+async def test_pipelined_returns_each_reply_in_place_errors_included() -> None:
+    client = create_client(get_settings().redis_url)
+    try:
+        await client.delete("pipelined:n")
+        replies = await pipelined(
+            client, [("INCR", "pipelined:n"), ("NOSUCHCOMMAND",), ("INCR", "pipelined:n")]
+        )
+        assert replies[0] == 1 and replies[2] == 2
+        assert isinstance(replies[1], ResponseError)
+    finally:
+        await client.delete("pipelined:n")
+        await client.aclose()
