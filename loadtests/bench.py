@@ -334,11 +334,7 @@ def bench_script(results: dict[str, Any]) -> None:
         "claim",
         "86400",
         "1",
-        "m-__rand_int__",
-        "0000000000000A",
-        "online",
-        "0",
-        "-",
+        "\x1f".join(["m-__rand_int__", "0000000000000A", "online", "0", "-"]),
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     last = [line for line in out.splitlines() if line.strip()][-1].split(",")

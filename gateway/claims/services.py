@@ -148,13 +148,15 @@ class ClaimService:
             keys.members_key(campaign_id),
             keys.ledger_key(campaign_id),
         ]
-        argv: list[Any] = [now, source, self.idem_ttl, len(jobs)]
+        records = []
         for job in jobs:
             index = 0
             if job.idem_key is not None:
                 script_keys.append(job.idem_key)
                 index = len(script_keys)
-            argv += (job.member_id, job.code, job.channel, index, job.idem_hash)
+            fields = (job.member_id, job.code, job.channel, str(index), job.idem_hash or "-")
+            records.append("\x1f".join(fields))
+        argv = [now, source, self.idem_ttl, len(jobs), "\x1e".join(records)]
         return self.scripts.claim_coupons.args(script_keys, argv)
 
     # -- answering -------------------------------------------------------------------------

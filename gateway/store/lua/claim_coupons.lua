@@ -6,7 +6,9 @@
 -- KEYS[3]   {c:<id>}:ledger   stream: the crash log the ledger writer drains into Postgres
 -- KEYS[4..] {c:<id>}:idem:<k> idempotency records of the claims that carry a key
 -- ARGV[1] now_ms   ARGV[2] source ('claim' | 'grant')   ARGV[3] idempotency ttl (s)
--- ARGV[4] n, then n groups of 5: member_id, code, channel, idem_index (0: none), idem_hash
+-- ARGV[4] n   ARGV[5] the n claims, packed: records separated by \30 (RS), fields by \31 (US):
+--         member_id, code, channel, idem_index (0: none), idem_hash ('-': none). One argument
+--         instead of 5n keeps the caller's encoding cost per batch, not per claim.
 --
 -- Returns n results, in order, each one of
 --   {1, code, claimed_ms, valid_from_ms, valid_until_ms, stream_id, remaining, flags}  new coupon
@@ -26,10 +28,10 @@ local vmode, vdays, vfrom, vuntil = m[5], tonumber(m[6]), m[7], m[8]
 local low, flags_done = tonumber(m[9]), tonumber(m[10]) or 0
 
 local results = {}
-for i = 0, n - 1 do
-  local base = 5 + i * 5
-  local member, code, channel = ARGV[base], ARGV[base + 1], ARGV[base + 2]
-  local idem_index, idem_hash = tonumber(ARGV[base + 3]), ARGV[base + 4]
+for record in string.gmatch(ARGV[5], '[^\30]+') do
+  local member, code, channel, idem_index_text, idem_hash =
+    string.match(record, '^([^\31]+)\31([^\31]+)\31([^\31]+)\31([^\31]+)\31([^\31]+)$')
+  local idem_index = tonumber(idem_index_text)
   local idem_key = nil
   local result = nil
   if idem_index > 0 then
