@@ -54,12 +54,16 @@ REFUSALS: dict[str, tuple[int, str]] = {
 
 @dataclass(slots=True)
 class _Job:
+    """One claim or grant on its way: the future ends with its `LedgerRow` (once durable under
+    `ledger` durability) or with the script's refusal, `[0, reason]`."""
+
     member_id: str
     channel: str
     code: str
+    idem: str
     idem_key: str | None
     idem_hash: str
-    future: asyncio.Future[list[Any]]
+    future: asyncio.Future[LedgerRow | list[Any]]
 
 
 def body_hash(body: bytes) -> str:
@@ -97,11 +101,11 @@ class ClaimService:
 
     def _enqueue(
         self, campaign_id: str, source: str, member_id: str, channel: str, idem: str | None, h: str
-    ) -> asyncio.Future[list[Any]]:
+    ) -> asyncio.Future[LedgerRow | list[Any]]:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Any]] = loop.create_future()
+        future: asyncio.Future[LedgerRow | list[Any]] = loop.create_future()
         idem_key = keys.idem_key(campaign_id, idem) if idem is not None else None
-        job = _Job(member_id, channel, self._code(), idem_key, h, future)
+        job = _Job(member_id, channel, self._code(), idem or "", idem_key, h, future)
         if not self._pending:
             loop.call_soon(self._flush)
         self._pending.setdefault((campaign_id, source), []).append(job)
@@ -115,30 +119,51 @@ class ClaimService:
 
     async def _run(self, batch: dict[tuple[str, str], list[_Job]]) -> None:
         now = self.clock.now_ms()
-        calls: list[tuple[list[_Job], tuple[Any, ...]]] = []
+        calls: list[tuple[str, str, list[_Job], tuple[Any, ...]]] = []
         for (campaign_id, source), jobs in batch.items():
             for start in range(0, len(jobs), _CHUNK):
                 chunk = jobs[start : start + _CHUNK]
-                calls.append((chunk, self._call_args(campaign_id, source, now, chunk)))
+                args = self._call_args(campaign_id, source, now, chunk)
+                calls.append((campaign_id, source, chunk, args))
         deletes = self.ledger.take_deletes()
+        metrics.claim_round_trips += 1
+        metrics.claim_jobs += sum(len(chunk) for _, _, chunk, _ in calls)
         try:
-            commands = [args for _, args in calls] + deletes
+            commands = [args for *_, args in calls] + deletes
             results = await pipelined(self.redis, commands)
-            for (chunk, args), result in zip(calls, results, strict=False):
+            for (campaign_id, source, chunk, args), result in zip(calls, results, strict=False):
                 if isinstance(result, NoScriptError):
                     await self.scripts.claim_coupons.load(self.redis)
                     result = await self.scripts.claim_coupons.run_args(self.redis, args)
                 if isinstance(result, Exception):
                     raise result
-                for job, outcome in zip(chunk, result, strict=True):
-                    if not job.future.done():
-                        job.future.set_result(outcome)
+                self._settle(campaign_id, source, chunk, result)
         except (OSError, RedisError) as exc:
             log.warning("claim script failed: %s", exc)
-            for chunk, _ in calls:
+            for _, _, chunk, _ in calls:
                 for job in chunk:
                     if not job.future.done():
                         job.future.set_exception(Unavailable("Redis is unavailable, retry"))
+
+    def _settle(self, campaign_id: str, source: str, jobs: list[_Job], outcomes: list[Any]) -> None:
+        """Hands each coupon the script made (or replayed) to the ledger writer right here, so
+        the request wakes once, when its coupon is durable; refusals are answered at once."""
+        fired = 0
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if job.future.done():
+                continue
+            if outcome[0] == 0:
+                job.future.set_result(outcome)
+                continue
+            row = self._ledger_row(campaign_id, source, outcome, job)
+            if outcome[0] == 1:
+                fired |= int(outcome[7])
+            if outcome[0] == 1 or self.wait_for_ledger:
+                self.ledger.append(row, job.future if self.wait_for_ledger else None)
+            if not self.wait_for_ledger:
+                job.future.set_result(row)
+        if fired:
+            self._alert(campaign_id, fired)
 
     def _call_args(
         self, campaign_id: str, source: str, now: int, jobs: list[_Job]
@@ -168,16 +193,9 @@ class ClaimService:
         # Read before any stock is taken: nothing may fail between the script and the answer
         # but the ledger wait, whose 503 the Idempotency-Key recovers.
         kind, transferable = await self._static_fields(campaign_id)
-        outcome = await self._enqueue(campaign_id, "claim", member_id, channel, idem, h)
-        if outcome[0] == 0:
-            raise await self._refusal(campaign_id, outcome[1].decode())
-        row = self._ledger_row(campaign_id, "claim", outcome, idem or "", member_id, channel)
-        if outcome[0] == 1 or self.wait_for_ledger:
-            done = self.ledger.append(row, wait=self.wait_for_ledger)
-            if done is not None:
-                await done
-        if outcome[0] == 1 and outcome[7]:
-            self._alert(campaign_id, int(outcome[7]))
+        row = await self._enqueue(campaign_id, "claim", member_id, channel, idem, h)
+        if not isinstance(row, LedgerRow):
+            raise await self._refusal(campaign_id, row[1].decode())
         if not kind:  # published between the read and the script: read it again
             kind, transferable = await self._static_fields(campaign_id)
         return self._coupon(campaign_id, row, kind, transferable)
@@ -189,52 +207,39 @@ class ClaimService:
         futures = [
             self._enqueue(campaign_id, "grant", member, channel, None, "") for member in member_ids
         ]
-        outcomes = await asyncio.gather(*futures)
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome  # ledger_unavailable: the granted coupons are held, not lost
         rows: list[LedgerRow] = []
         rejected: list[tuple[str, str]] = []
-        waits: list[asyncio.Future[None]] = []
-        fired = 0
         for member, outcome in zip(member_ids, outcomes, strict=True):
-            if outcome[0] == 0:
-                reason = outcome[1].decode()
-                if reason == "campaign_not_found":
-                    raise await self._refusal(campaign_id, reason)
-                rejected.append((member, reason))
+            if isinstance(outcome, LedgerRow):
+                rows.append(outcome)
                 continue
-            row = self._ledger_row(campaign_id, "grant", outcome, "", member, channel)
-            rows.append(row)
-            done = self.ledger.append(row, wait=self.wait_for_ledger)
-            if done is not None:
-                waits.append(done)
-            fired |= int(outcome[7])
-        if waits:
-            await asyncio.gather(*waits)
-        if fired:
-            self._alert(campaign_id, fired)
+            assert isinstance(outcome, list)
+            reason = outcome[1].decode()
+            if reason == "campaign_not_found":
+                raise await self._refusal(campaign_id, reason)
+            rejected.append((member, reason))
         if rows and not kind:
             kind, transferable = await self._static_fields(campaign_id)
         return [self._coupon(campaign_id, row, kind, transferable) for row in rows], rejected
 
     def _ledger_row(
-        self,
-        campaign_id: str,
-        source: str,
-        outcome: list[Any],
-        idem: str,
-        member_id: str,
-        channel: str,
+        self, campaign_id: str, source: str, outcome: list[Any], job: _Job
     ) -> LedgerRow:
         if outcome[0] == 1:
             return LedgerRow(
-                code=outcome[1].decode(),
+                code=job.code,
                 campaign_id=campaign_id,
-                member_id=member_id,
+                member_id=job.member_id,
                 claimed_ms=int(outcome[2]),
                 from_ms=int(outcome[3]),
                 until_ms=int(outcome[4]),
-                channel=channel,
+                channel=job.channel,
                 source=source,
-                idem=idem,
+                idem=job.idem,
                 stream_id=outcome[5],
             )
         return LedgerRow(  # a replay: the script returned the first claim's record
@@ -246,7 +251,7 @@ class ClaimService:
             until_ms=int(outcome[4]),
             channel=outcome[6].decode(),
             source=outcome[7].decode(),
-            idem=idem,
+            idem=job.idem,
         )
 
     async def _refusal(self, campaign_id: str, reason: str) -> GatewayError:

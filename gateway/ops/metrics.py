@@ -19,6 +19,8 @@ class Metrics:
         self.ledger_batches = 0
         self.ledger_rows = 0
         self.ledger_failures = 0
+        self.claim_round_trips = 0
+        self.claim_jobs = 0
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests[(method, route, status)] += 1
@@ -68,6 +70,12 @@ class Metrics:
             f"gateway_ledger_rows_total {self.ledger_rows}",
             "# TYPE gateway_ledger_failures_total counter",
             f"gateway_ledger_failures_total {self.ledger_failures}",
+            "# HELP gateway_claim_round_trips_total Redis round trips of the claim path.",
+            "# TYPE gateway_claim_round_trips_total counter",
+            f"gateway_claim_round_trips_total {self.claim_round_trips}",
+            "# HELP gateway_claim_jobs_total Claims and grants those round trips carried.",
+            "# TYPE gateway_claim_jobs_total counter",
+            f"gateway_claim_jobs_total {self.claim_jobs}",
         ]
         return "\n".join(out) + "\n"
 

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 # (a replayed batch inserts no coupon, hence no event).
 WRITE_COUPONS = """
 WITH batch AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+    -- DISTINCT: a replayed claim can share a batch with its first answer.
+    SELECT DISTINCT ON (code) * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
                          $6::bigint[], $7::text[], $8::text[], $9::text[])
         AS b(code, campaign_id, member_id, claimed_ms, from_ms, until_ms, channel, source, idem)
 ), inserted AS (
@@ -52,6 +53,8 @@ NON_DRAFT_CAMPAIGNS = "SELECT id FROM campaigns WHERE status <> 'draft'"
 
 # Longest a batch may take before the writer gives up on it and retries.
 _WRITE_TIMEOUT_S = 5.0
+# Batches in flight at once (see `LedgerWriter.run`).
+_WRITERS = 3
 
 
 @dataclass(slots=True)
@@ -68,7 +71,8 @@ class LedgerRow:
     source: str
     idem: str = ""
     stream_id: bytes | None = None
-    done: asyncio.Future[None] | None = field(default=None)
+    # Completed with this row once it is committed (or failed with 503 after the time-out).
+    done: asyncio.Future[Any] | None = field(default=None)
 
 
 class LedgerWriter:
@@ -87,35 +91,39 @@ class LedgerWriter:
         self.timeout_s = timeout_ms / 1000
         self._queue: list[LedgerRow] = []
         self._wake = asyncio.Event()
-        self._tick_waiters: list[asyncio.Future[None]] = []
+        self._tick_waiters: list[asyncio.Future[Any]] = []
         self._deletes: defaultdict[str, list[bytes]] = defaultdict(list)
         self._delete_timer = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.healthy = True
 
-    def append(self, row: LedgerRow, wait: bool) -> asyncio.Future[None] | None:
-        """Queues a row; with `wait`, returns a future that completes when its batch has
-        committed, or fails with 503 `ledger_unavailable` after the ledger time-out.
+    def append(self, row: LedgerRow, done: asyncio.Future[Any] | None = None) -> None:
+        """Queues a row. `done`, when given, gets the row once its batch has committed, or
+        fails with 503 `ledger_unavailable` after the ledger time-out.
 
         The rows of one event-loop tick share one timer: a timer per request costs the hot path
         more than the whole wait otherwise does.
         """
-        if wait:
-            loop = asyncio.get_running_loop()
-            row.done = loop.create_future()
+        if done is not None:
+            row.done = done
             if not self._tick_waiters:
+                loop = asyncio.get_running_loop()
                 loop.call_later(self.timeout_s, _time_out, self._tick_waiters)
                 loop.call_soon(self._new_tick)
-            self._tick_waiters.append(row.done)
+            self._tick_waiters.append(done)
         self._queue.append(row)
         self._wake.set()
-        return row.done
 
     def _new_tick(self) -> None:
         self._tick_waiters = []
 
-    async def run(self) -> None:
-        """The background task: writes whatever gathered while the previous batch committed."""
+    async def run(self, writers: int = _WRITERS) -> None:
+        """The background task: `writers` loops, each writing whatever gathered while the
+        others were committing. One writer would make every claim wait for the batch before
+        its own; a few in flight keep group commit and cut that wait."""
+        await asyncio.gather(*(self._writer() for _ in range(writers)))
+
+    async def _writer(self) -> None:
         backoff = 0.05
         while True:
             await self._wake.wait()
@@ -124,17 +132,13 @@ class LedgerWriter:
                 batch = self._queue[: self.batch_max]
                 del self._queue[: self.batch_max]
                 try:
-                    await write_rows(self.pool, batch)
-                except (
-                    OSError,
-                    asyncpg.PostgresError,
-                    asyncpg.InterfaceError,
-                    TimeoutError,
-                ) as exc:
+                    # Bounded: a connection dying mid-statement must not stall the writer.
+                    await asyncio.wait_for(write_rows(self.pool, batch), _WRITE_TIMEOUT_S)
+                except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure
                     # Postgres is away: keep the rows (their stream entries stay too) and retry.
                     metrics.ledger_failures += 1
                     if self.healthy:
-                        log.warning("ledger write failed, will retry: %s", exc)
+                        log.warning("ledger write failed, will retry: %r", exc)
                     self.healthy = False
                     self._queue[:0] = batch
                     await asyncio.sleep(backoff)
@@ -146,7 +150,7 @@ class LedgerWriter:
                 backoff = 0.05
                 for row in batch:
                     if row.done is not None and not row.done.done():
-                        row.done.set_result(None)
+                        row.done.set_result(row)
                 self._forget(batch)
 
     def _forget(self, batch: list[LedgerRow]) -> None:
@@ -190,17 +194,14 @@ class LedgerWriter:
         while True:
             await asyncio.sleep(interval_s)
             try:
-                await recover(self.pool, self.redis, self.recovery_age_ms)
-            except (
-                OSError,
-                asyncpg.PostgresError,
-                asyncpg.InterfaceError,
-                redis.RedisError,
-            ) as exc:
-                log.warning("ledger recovery failed, will retry: %s", exc)
+                await asyncio.wait_for(
+                    recover(self.pool, self.redis, self.recovery_age_ms), _WRITE_TIMEOUT_S * 4
+                )
+            except Exception as exc:  # noqa: BLE001 - recovery must outlive any failure
+                log.warning("ledger recovery failed, will retry: %r", exc)
 
 
-def _time_out(waiters: list[asyncio.Future[None]]) -> None:
+def _time_out(waiters: list[asyncio.Future[Any]]) -> None:
     for future in waiters:
         if not future.done():
             future.set_exception(

@@ -107,7 +107,9 @@ async def test_idempotency_key_replays_and_mismatches(client: Client, auth: Auth
     assert (await stats(client, auth, campaign["id"]))["claimed"] == 1
 
 
-async def test_concurrent_first_use_of_one_key_gives_one_coupon(client: Client, auth: Auth) -> None:
+async def test_concurrent_first_use_of_one_key_gives_one_coupon(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
     campaign = await live_campaign(client, auth["admin"], stock=100, per_member_limit=50)
     member = unique()
     key = {"Idempotency-Key": unique("key")}
@@ -117,6 +119,10 @@ async def test_concurrent_first_use_of_one_key_gives_one_coupon(client: Client, 
     codes = {r.json()["code"] for r in responses}
     assert all(r.status_code == 201 for r in responses) and len(codes) == 1
     assert (await stats(client, auth, campaign["id"]))["claimed"] == 1
+    events = await db.fetchval(
+        "SELECT count(*) FROM events WHERE campaign_id = $1 AND kind = 'claim'", campaign["id"]
+    )
+    assert events == 1
 
 
 async def test_refusals(client: Client, auth: Auth) -> None:

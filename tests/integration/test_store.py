@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import asyncpg
 from redis.exceptions import ResponseError
 
 from gateway.settings import get_settings
@@ -32,3 +34,20 @@ async def test_pipelined_returns_each_reply_in_place_errors_included() -> None:
     finally:
         await client.delete("pipelined:n")
         await client.aclose()
+
+
+async def test_a_batch_holding_a_claim_twice_writes_one_coupon_and_one_event(
+    client: Any, auth: dict[str, dict[str, str]], db: asyncpg.Pool
+) -> None:
+    from gateway.native import new_code
+    from gateway.store.ledger import LedgerRow, write_rows
+    from tests.conftest import live_campaign
+
+    campaign = await live_campaign(client, auth["admin"])
+    row = LedgerRow(new_code(), campaign["id"], "m-twice", 1, 1, 2, "online", "claim", "k-1")
+    replay = LedgerRow(row.code, campaign["id"], "m-twice", 1, 1, 2, "online", "claim", "k-1")
+    await write_rows(db, [row, replay])
+    await write_rows(db, [replay])  # and a later replay changes nothing either
+    coupons = await db.fetchval("SELECT count(*) FROM coupons WHERE code = $1", row.code)
+    events = await db.fetchval("SELECT count(*) FROM events WHERE coupon_code = $1", row.code)
+    assert (coupons, events) == (1, 1)
