@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 WRITE_COUPONS = """
 WITH batch AS (
     -- DISTINCT: a replayed claim can share a batch with its first answer.
-    SELECT DISTINCT ON (code) * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-                         $6::bigint[], $7::text[], $8::text[], $9::text[])
+    SELECT DISTINCT ON (code) *
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
+                $7::text[], $8::text[], $9::text[])
         AS b(code, campaign_id, member_id, claimed_ms, from_ms, until_ms, channel, source, idem)
 ), inserted AS (
     INSERT INTO coupons (code, campaign_id, member_id, state, valid_from, valid_until, claimed_at,
