@@ -12,6 +12,7 @@ docs/BENCHMARKS.md. Only ratios mean something on a shared machine: every figure
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import os
 import platform
@@ -136,7 +137,7 @@ def wrk(url: str, script: str, *args: str, duration: int = DURATION) -> dict[str
         "p99": pct("99"),
         "non2xx": int(non2xx.group(1)) if non2xx else 0,
         "errors": errors.group(0) if errors else "",
-        "command": " ".join(command[:-3]),
+        "command": " ".join(command[: command.index(url)]),
     }
 
 
@@ -343,7 +344,7 @@ def bench_script(results: dict[str, Any]) -> None:
         "rps": values[0],
         "p50": values[4] if len(values) > 4 else float("nan"),
         "p99": values[6] if len(values) > 6 else float("nan"),
-        "command": " ".join([*command[:5], "...", *command[5:12], "EVALSHA <claim_coupons> ..."]),
+        "command": " ".join([*command[:13], "EVALSHA <sha of claim_coupons.lua> 3 <keys> ..."]),
     }
     r.delete(f"{tag}:meta", f"{tag}:members", f"{tag}:ledger")
 
@@ -366,11 +367,10 @@ def machine() -> str:
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
-    import litestar
 
     return (
         f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-        f"Litestar {litestar.__version__ if hasattr(litestar, '__version__') else '2'}, "
+        f"Litestar {importlib.metadata.version('litestar')}, "
         f"granian 1 worker, uvloop, Redis and Postgres on the same machine"
     )
 
@@ -391,7 +391,7 @@ The machine is shared and noisy: read the **ratios**, measured in the same run, 
 ## Claims (issue 3)
 
 Load: wrk, 1 thread, {CONNECTIONS} connections, {WARMUP} s warm-up then {DURATION} s measured, unique
-member per request (`loadtests/claims.lua`). Command: `{b["command"]} <url> -- <run> <key>`.
+member per request (`loadtests/claims.lua`). Command: `{b["command"]} <url> -- <run id> <key>`.
 
 | case | req/s | p50 ms | p99 ms |
 | --- | ---: | ---: | ---: |
@@ -407,6 +407,8 @@ member per request (`loadtests/claims.lua`). Command: `{b["command"]} <url> -- <
 | b/a2 | {b["rps"] / results["a2"]["rps"]:.2f} | (reference: the textbook handler) |
 | b/c | {b["rps"] / c["rps"]:.1f} | ≥ 10 |
 | b/d | {b["rps"] / d["rps"]:.3f} | (the script's own ceiling) |
+
+Where the time of a claim goes, and what limits the ratio: [PERFORMANCE.md](PERFORMANCE.md).
 
 - Claims granted in (b): {results["b_claimed"]:,}; coupon rows in Postgres for them: {results["b_ledger_rows"]:,};
   non-2xx responses: {b["non2xx"]}.
