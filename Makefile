@@ -33,7 +33,9 @@ services:
 	  scripts/services.sh start
 
 services-stop:
-	scripts/services.sh stop
+	GATEWAY_REDIS_URL=$(filter-out $(LOCAL_REDIS)/0,$(GATEWAY_REDIS_URL)) \
+	GATEWAY_DATABASE_URL=$(filter-out $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)) \
+	  scripts/services.sh stop
 
 migrate: build services
 	$(PY) -m gateway migrate

@@ -51,7 +51,11 @@ redis_up() { redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; }
 
 start_redis() {
   mkdir -p "$DATA/redis"
-  if redis_up; then return; fi
+  if redis_up; then
+    # Up: ours only if our pid file names a live process; else the port belongs to another server.
+    if [ -f "$DATA/redis/redis.pid" ] && kill -0 "$(cat "$DATA/redis/redis.pid")" 2>/dev/null; then return; fi
+    log "port $REDIS_PORT is taken by another Redis; set GATEWAY_LOCAL_REDIS_PORT"; exit 1
+  fi
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DATA/redis" \
     --appendonly yes --appendfsync everysec --save "" --daemonize yes \
     --pidfile "$DATA/redis/redis.pid" --logfile "$DATA/redis/redis.log"
@@ -70,6 +74,9 @@ start_pg() {
     as_pg "$PG_BIN/initdb" -D "$DATA/pg" -U gateway --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
   if ! pg_ctl_ status >/dev/null 2>&1; then
+    if (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null; then
+      log "port $PG_PORT is taken by another server; set GATEWAY_LOCAL_PG_PORT"; exit 1
+    fi
     pg_ctl_ -w -t 60 -l "$DATA/pg/server.log" start \
       -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 -c shared_buffers=256MB" >/dev/null
   fi
