@@ -47,20 +47,29 @@ as_pg() {
   fi
 }
 
-redis_up() { redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; }
+redis_up() { redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; }  # answering at all
+redis_ready() { [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }  # not still loading
+
+wait_redis_ready() {
+  # A large AOF takes a while to load; PING answers LOADING until it is done.
+  for _ in $(seq 3000); do redis_ready && return; sleep 0.1; done
+  log "redis did not become ready; see $DATA/redis/redis.log"; exit 1
+}
 
 start_redis() {
   mkdir -p "$DATA/redis"
   if redis_up; then
     # Up: ours only if our pid file names a live process; else the port belongs to another server.
-    if [ -f "$DATA/redis/redis.pid" ] && kill -0 "$(cat "$DATA/redis/redis.pid")" 2>/dev/null; then return; fi
+    if [ -f "$DATA/redis/redis.pid" ] && kill -0 "$(cat "$DATA/redis/redis.pid")" 2>/dev/null; then
+      wait_redis_ready
+      return
+    fi
     log "port $REDIS_PORT is taken by another Redis; set GATEWAY_LOCAL_REDIS_PORT"; exit 1
   fi
   redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$DATA/redis" \
     --appendonly yes --appendfsync everysec --save "" --daemonize yes \
     --pidfile "$DATA/redis/redis.pid" --logfile "$DATA/redis/redis.log"
-  for _ in $(seq 50); do redis_up && return; sleep 0.1; done
-  log "redis did not start; see $DATA/redis/redis.log"; exit 1
+  wait_redis_ready
 }
 
 pg_ctl_() { as_pg "$PG_BIN/pg_ctl" -D "$DATA/pg" "$@"; }
@@ -104,7 +113,7 @@ case "${1:-start}" in
     ;;
   stop) stop_all ;;
   status)
-    redis_up && echo "redis up on $REDIS_PORT" || echo "redis down"
+    redis_ready && echo "redis up on $REDIS_PORT" || echo "redis down (or loading)"
     find_pg_bin; pg_ctl_ status >/dev/null 2>&1 && echo "postgres up on $PG_PORT" || echo "postgres down"
     ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
