@@ -195,9 +195,7 @@ class CampaignService:
         """publish / pause / resume / close: Postgres and the hot state move together."""
         allowed, target = TRANSITIONS[verb]
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(LOCK_CAMPAIGN, campaign_id)
-            if row is None:
-                raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+            row = await _locked(conn, campaign_id)
             if row["status"] not in allowed:
                 raise InvalidTransition(f"cannot {verb} a campaign that is {row['status']}")
             row_status = row["status"]
@@ -215,9 +213,7 @@ class CampaignService:
 
     async def change_stock(self, campaign_id: str, change: StockChange, actor: str) -> StockLevel:
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(LOCK_CAMPAIGN, campaign_id)
-            if row is None:
-                raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+            row = await _locked(conn, campaign_id)
             if row["status"] == "closed":
                 raise InvalidTransition("the stock of a closed campaign cannot change")
             if row["status"] == "draft":
@@ -259,9 +255,7 @@ class CampaignService:
 
     async def update(self, campaign_id: str, data: CampaignUpdate, actor: str) -> Campaign:
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(LOCK_CAMPAIGN, campaign_id)
-            if row is None:
-                raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+            row = await _locked(conn, campaign_id)
             if row["status"] == "closed":
                 raise InvalidTransition("a closed campaign cannot be edited")
             name = row["name"] if data.name is msgspec.UNSET else data.name
@@ -347,6 +341,14 @@ class CampaignService:
         out = io.BytesIO()
         segno.make(link.url, error="m").save(out, kind=kind, scale=8, border=4)
         return out.getvalue()
+
+
+async def _locked(conn: asyncpg.Connection, campaign_id: str) -> asyncpg.Record:
+    """The campaign's row, locked for the rest of the transaction (404 when there is none)."""
+    row = await conn.fetchrow(LOCK_CAMPAIGN, campaign_id)
+    if row is None:
+        raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+    return row
 
 
 def link_token(secret: str, campaign_id: str) -> str:
