@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,22 @@ from gateway.store.postgres import create_pool, migrate
 from gateway.store.redis import create_client
 
 ROLES = ("admin", "clerk", "front", "checkout")
+
+# CPython 3.11 keeps the AST converter's recursion counter per interpreter, not per thread
+# (python/cpython#106905): two threads in `ast.parse` at once raise "SystemError: AST
+# constructor recursion depth mismatch". The app under test runs on its own thread and logs
+# tracebacks (3.11's traceback module parses source lines to place its carets) while pytest and
+# hypothesis parse on the main thread, so every parse here takes one lock.
+_ast_lock = threading.RLock()
+_ast_parse = ast.parse
+
+
+def _serialised_parse(*args: Any, **kwargs: Any) -> Any:
+    with _ast_lock:
+        return _ast_parse(*args, **kwargs)
+
+
+ast.parse = _serialised_parse
 
 
 @pytest_asyncio.fixture(scope="session")
