@@ -118,6 +118,12 @@ class Stack:
             command = ["runuser", "-u", "postgres", "--", *command]
         subprocess.run(command, check=True, capture_output=True)
 
+    def stop_redis(self) -> None:
+        """Shuts Redis down (its AOF keeps what it acknowledged), leaving Postgres up."""
+        subprocess.run(
+            ["redis-cli", "-p", str(self.redis_port), "shutdown"], check=False, capture_output=True
+        )
+
     def destroy(self) -> None:
         self.kill_gateway()
         try:

@@ -160,6 +160,51 @@ async def test_postgres_going_away_during_a_storm(stack: Stack) -> None:
     stack.stop_gateway()
 
 
+async def test_redis_going_away_during_a_storm(stack: Stack) -> None:
+    stack.start_gateway(ledger_timeout_ms="500")
+    admin = admin_headers(stack)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=10) as http:
+        campaign_id = await new_campaign(http, admin, stock=100_000)
+        results: list[tuple[str, str, int, dict[str, Any]]] = []
+        task = asyncio.create_task(storm(http, admin, campaign_id, 5, results, workers=16))
+        await asyncio.sleep(1.0)
+        stack.stop_redis()
+        await asyncio.sleep(0.5)
+        ready = await http.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["redis"] != "ok"
+        await asyncio.sleep(1.0)
+        stack.services("start")
+        await task
+        statuses = {status for _, _, status, _ in results}
+        assert 500 not in statuses
+        assert statuses <= {201, 503}, statuses
+        assert any(status == 503 for _, _, status, _ in results), "Redis was away for 1.5 s"
+        assert all(
+            b["code"] in ("unavailable", "ledger_unavailable") for _, _, s, b in results if s == 503
+        )
+        # Back: the same keys either return their coupon or claim one now; never two.
+        for member, key, status, _ in results:
+            if status != 503:
+                continue
+            again = await http.post(
+                f"/v1/campaigns/{campaign_id}/claims",
+                json={"member_id": member, "channel": "online"},
+                headers={**admin, "Idempotency-Key": key},
+            )
+            assert again.status_code == 201, again.text
+        assert (await http.get("/readyz")).status_code == 200
+    for _ in range(40):
+        codes, claimed_in_redis, _, per_member = await ledger_and_counters(stack, campaign_id)
+        if claimed_in_redis == len(codes):
+            break
+        await asyncio.sleep(0.25)
+    promised = {b["code"] for _, _, s, b in results if s == 201}
+    assert promised <= codes
+    assert claimed_in_redis == len(codes)
+    assert all(n == 1 for n in per_member.values()), "a member got two coupons"
+    stack.stop_gateway()
+
+
 async def test_redis_data_and_migrations_survive_stop_and_start(stack: Stack) -> None:
     client = redis.Redis.from_url(stack.redis_url)
     await client.set("survives", "yes")
