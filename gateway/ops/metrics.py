@@ -3,6 +3,7 @@ and the campaign alerts. Each worker process exposes its own counters."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -24,13 +25,8 @@ class Metrics:
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests[(method, route, status)] += 1
-        counts = self.latency_counts[route]
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                counts[i] += 1
-                break
-        else:
-            counts[-1] += 1
+        # bisect_left: the first bucket whose bound is >= seconds (the last slot is +Inf).
+        self.latency_counts[route][bisect_left(BUCKETS, seconds)] += 1
         self.latency_sum[route] += seconds
 
     def render(self) -> str:

@@ -34,3 +34,16 @@ def test_decode_names_the_field() -> None:
         decode(b'{"member_id": 5, "channel": "online"}', ClaimRequest)
     with pytest.raises(InvalidRequest, match="JSON"):
         decode(b"{", ClaimRequest)
+
+
+def test_latency_histogram_buckets_are_le_bounds() -> None:
+    from gateway.ops.metrics import BUCKETS, Metrics
+
+    metrics = Metrics()
+    for seconds in (0.0005, 0.001, 0.0011, 5.0, 99.0):
+        metrics.observe("POST", "/r", 201, seconds)
+    counts = metrics.latency_counts["/r"]
+    assert counts[0] == 2  # 0.0005 and exactly 0.001 fall in le="0.001"
+    assert counts[1] == 1  # 0.0011 in le="0.0025"
+    assert counts[BUCKETS.index(5.0)] == 1 and counts[-1] == 1  # 99 s only in +Inf
+    assert 'gateway_request_seconds_bucket{route="/r",le="+Inf"} 5' in metrics.render()
