@@ -19,7 +19,7 @@ use crate::pricing::validate::{
 };
 use crate::pricing::{
     price_valid, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line, LineShare,
-    Member, Quote, Request,
+    Member, Quote, Request, Text,
 };
 
 /// Where a field sits in the request; formatted only when there is an error to report.
@@ -96,20 +96,55 @@ fn boolean(obj: &Bound<'_, PyAny>, path: Path) -> Field<bool> {
         .map_err(|_| err(path, "must be a bool"))
 }
 
-fn text(obj: &Bound<'_, PyAny>, path: Path) -> Field<String> {
+/// The Python objects a parsed request leans on: the strings it borrows, and the sku and code
+/// objects the quote echoes (no new strings for them).
+struct Echo<'py> {
+    /// A strong reference to every string the request borrows its text from, so no Python code
+    /// that runs during the call (say a key's `__eq__`) can free one under the engine.
+    held: Vec<Bound<'py, PyString>>,
+    skus: Vec<Bound<'py, PyAny>>,
+    codes: Vec<Bound<'py, PyAny>>,
+}
+
+/// A request whose text borrows from the caller's strings, with the references keeping them
+/// alive. The request is only reachable through `request()`, whose borrow ends before `echo`
+/// can be dropped.
+struct Parsed<'py> {
+    request: Request<'py>,
+    echo: Echo<'py>,
+}
+
+impl Parsed<'_> {
+    fn request(&self) -> &Request<'_> {
+        &self.request
+    }
+}
+
+fn text<'py>(obj: &Bound<'py, PyAny>, path: Path, echo: &mut Echo<'py>) -> Field<Text<'py>> {
     let s = obj
         .downcast::<PyString>()
         .map_err(|_| err(path, "must be a string"))?;
-    s.to_str()
-        .map(str::to_owned)
-        .map_err(|_| err(path, "must be valid UTF-8 text"))
+    let borrowed = s
+        .to_str()
+        .map_err(|_| err(path, "must be valid UTF-8 text"))?;
+    // SAFETY: a `str` object never changes and keeps its UTF-8 (the characters themselves, or
+    // the encoding `PyUnicode_AsUTF8AndSize` caches in it) until it is freed; `echo.held` keeps
+    // it alive for as long as the `Parsed` holding this request, and `Parsed` lends the request
+    // out only for a borrow of itself.
+    let borrowed: &'py str = unsafe { &*(borrowed as *const str) };
+    echo.held.push(s.clone());
+    Ok(Text::Borrowed(borrowed))
 }
 
-fn optional_text(obj: Option<Bound<'_, PyAny>>, path: Path) -> Field<Option<String>> {
+fn optional_text<'py>(
+    obj: Option<Bound<'py, PyAny>>,
+    path: Path,
+    echo: &mut Echo<'py>,
+) -> Field<Option<Text<'py>>> {
     match obj {
         None => Ok(None),
         Some(o) if o.is_none() => Ok(None),
-        Some(o) => text(&o, path).map(Some),
+        Some(o) => text(&o, path, echo).map(Some),
     }
 }
 
@@ -124,31 +159,39 @@ fn sequence<'py>(obj: &Bound<'py, PyAny>, path: Path) -> Field<Vec<Bound<'py, Py
     Err(err(path, "must be a list"))
 }
 
-fn texts(obj: Option<Bound<'_, PyAny>>, index: usize, name: &'static str) -> Field<Vec<String>> {
+fn texts<'py>(
+    obj: Option<Bound<'py, PyAny>>,
+    index: usize,
+    name: &'static str,
+    echo: &mut Echo<'py>,
+) -> Field<Vec<Text<'py>>> {
     let Some(obj) = obj else {
         return Ok(Vec::new());
     };
+    let item = |j| Path::CouponItem(index, name, j);
+    // Lists (what msgspec gives) are read in place; a tuple goes through `sequence`.
+    if let Ok(list) = obj.downcast::<PyList>() {
+        let mut out = Vec::with_capacity(list.len());
+        for (j, o) in list.iter().enumerate() {
+            out.push(text(&o, item(j), echo)?);
+        }
+        return Ok(out);
+    }
     let items = sequence(&obj, Path::Coupon(index, name))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(j, o)| text(o, Path::CouponItem(index, name, j)))
-        .collect()
+    let mut out = Vec::with_capacity(items.len());
+    for (j, o) in items.iter().enumerate() {
+        out.push(text(o, item(j), echo)?);
+    }
+    Ok(out)
 }
 
-/// The Python objects reused in the output (no new strings for skus and codes).
-struct Echo<'py> {
-    skus: Vec<Bound<'py, PyAny>>,
-    codes: Vec<Bound<'py, PyAny>>,
-}
-
-fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> Field<Line> {
+fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> Field<Line<'py>> {
     let py = obj.py();
     let d = as_dict(obj, Path::Item("lines", i))?;
     let sku_obj = required(d, intern!(py, "sku"), Path::Line(i, "sku"))?;
-    let sku = text(&sku_obj, Path::Line(i, "sku"))?;
+    let sku = text(&sku_obj, Path::Line(i, "sku"), echo)?;
     let category_obj = required(d, intern!(py, "category"), Path::Line(i, "category"))?;
-    let category = text(&category_obj, Path::Line(i, "category"))?;
+    let category = text(&category_obj, Path::Line(i, "category"), echo)?;
     let unit_price = int(
         &required(d, intern!(py, "unit_price"), Path::Line(i, "unit_price"))?,
         Path::Line(i, "unit_price"),
@@ -213,12 +256,12 @@ fn parse_candidate<'py>(
     obj: &Bound<'py, PyAny>,
     i: usize,
     echo: &mut Echo<'py>,
-) -> Field<Candidate> {
+) -> Field<Candidate<'py>> {
     let py = obj.py();
     let d = as_dict(obj, Path::Item("coupons", i))?;
     let p = |name| Path::Coupon(i, name);
     let code_obj = required(d, intern!(py, "code"), p("code"))?;
-    let code = text(&code_obj, p("code"))?;
+    let code = text(&code_obj, p("code"), echo)?;
     let found = boolean(&required(d, intern!(py, "found"), p("found"))?, p("found"))?;
     echo.codes.push(code_obj);
     if !found {
@@ -228,9 +271,11 @@ fn parse_candidate<'py>(
         &required(d, intern!(py, "owner_matches"), p("owner_matches"))?,
         p("owner_matches"),
     )?;
-    let state_text = text(&required(d, intern!(py, "state"), p("state"))?, p("state"))?;
+    let state_obj = required(d, intern!(py, "state"), p("state"))?;
+    let state_text = text(&state_obj, p("state"), echo)?;
     let state = CouponState::parse(&state_text).ok_or_else(|| err(p("state"), STATES))?;
-    let kind_text = text(&required(d, intern!(py, "kind"), p("kind"))?, p("kind"))?;
+    let kind_obj = required(d, intern!(py, "kind"), p("kind"))?;
+    let kind_text = text(&kind_obj, p("kind"), echo)?;
     let kind = CouponKind::parse(&kind_text).ok_or_else(|| err(p("kind"), KINDS))?;
     let coupon = Coupon {
         owner_matches,
@@ -252,27 +297,31 @@ fn parse_candidate<'py>(
             item(d, intern!(py, "min_spend"), p("min_spend"))?,
             p("min_spend"),
         )?,
-        sku: optional_text(item(d, intern!(py, "sku"), p("sku"))?, p("sku"))?,
+        sku: optional_text(item(d, intern!(py, "sku"), p("sku"))?, p("sku"), echo)?,
         points: optional_int(item(d, intern!(py, "points"), p("points"))?, p("points"))?,
         scope_skus: texts(
             item(d, intern!(py, "scope_skus"), p("scope_skus"))?,
             i,
             "scope_skus",
+            echo,
         )?,
         scope_categories: texts(
             item(d, intern!(py, "scope_categories"), p("scope_categories"))?,
             i,
             "scope_categories",
+            echo,
         )?,
         scope_stores: texts(
             item(d, intern!(py, "scope_stores"), p("scope_stores"))?,
             i,
             "scope_stores",
+            echo,
         )?,
         channels: texts(
             item(d, intern!(py, "channels"), p("channels"))?,
             i,
             "channels",
+            echo,
         )?,
         valid_from: int(
             &required(d, intern!(py, "valid_from"), p("valid_from"))?,
@@ -294,32 +343,38 @@ fn parse_candidate<'py>(
     })
 }
 
-fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<(Request, Echo<'py>)> {
+fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<Parsed<'py>> {
     let py = obj.py();
     let d = obj
         .downcast::<PyDict>()
         .map_err(|_| InputError::new("request", "must be a dict"))?;
     let top = Path::Top;
+    let mut echo = Echo {
+        held: Vec::new(),
+        skus: Vec::new(),
+        codes: Vec::new(),
+    };
     let now = int(&required(d, intern!(py, "now"), top("now"))?, top("now"))?;
     let channel_text = text(
         &required(d, intern!(py, "channel"), top("channel"))?,
         top("channel"),
+        &mut echo,
     )?;
     let channel = Channel::parse(&channel_text)
         .ok_or_else(|| err(top("channel"), "must be 'online' or 'store'"))?;
     let store_id = optional_text(
         item(d, intern!(py, "store_id"), top("store_id"))?,
         top("store_id"),
+        &mut echo,
     )?;
     let line_objs = sequence(
         &required(d, intern!(py, "lines"), top("lines"))?,
         top("lines"),
     )?;
     check_line_count(line_objs.len())?;
-    let mut echo = Echo {
-        skus: Vec::with_capacity(line_objs.len()),
-        codes: Vec::new(),
-    };
+    echo.skus.reserve_exact(line_objs.len());
+    // A sku and a category per line; a code, state, kind and a few scope texts per coupon.
+    echo.held.reserve(2 + 2 * line_objs.len());
     let mut lines = Vec::with_capacity(line_objs.len());
     for (i, o) in line_objs.iter().enumerate() {
         lines.push(parse_line(o, i, &mut echo)?);
@@ -330,6 +385,8 @@ fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<(Request, Echo<'py>)> {
         Some(o) => sequence(&o, top("coupons"))?,
     };
     check_code_count(coupon_objs.len())?;
+    echo.codes.reserve_exact(coupon_objs.len());
+    echo.held.reserve(6 * coupon_objs.len());
     let mut coupons = Vec::with_capacity(coupon_objs.len());
     for (i, o) in coupon_objs.iter().enumerate() {
         coupons.push(parse_candidate(o, i, &mut echo)?);
@@ -342,7 +399,7 @@ fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<(Request, Echo<'py>)> {
         member,
         coupons,
     };
-    Ok((request, echo))
+    Ok(Parsed { request, echo })
 }
 
 fn run_core(request: &Request) -> PyResult<Quote> {
@@ -417,9 +474,9 @@ fn value_error(e: InputError) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (request, /))]
 fn price<'py>(request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-    let (parsed, echo) = parse_request(request).map_err(value_error)?;
-    let quote = run_core(&parsed)?;
-    quote_to_py(request.py(), &quote, &echo)
+    let parsed = parse_request(request).map_err(value_error)?;
+    let quote = run_core(parsed.request())?;
+    quote_to_py(request.py(), &quote, &parsed.echo)
 }
 
 /// Requests priced per GIL release in `price_many`: large enough to amortise the release, small
@@ -438,25 +495,29 @@ fn price_many<'py>(requests: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>>
     // built so far: the batch still fails whole.
     for (c, chunk) in items.chunks(BATCH_CHUNK).enumerate() {
         let mut parsed = Vec::with_capacity(chunk.len());
-        let mut echoes = Vec::with_capacity(chunk.len());
         for (k, o) in chunk.iter().enumerate() {
             let i = c * BATCH_CHUNK + k;
-            let (request, echo) = parse_request(o)
-                .map_err(|e| PyValueError::new_err(format!("requests[{i}].{e}")))?;
-            parsed.push(request);
-            echoes.push(echo);
+            parsed.push(
+                parse_request(o)
+                    .map_err(|e| PyValueError::new_err(format!("requests[{i}].{e}")))?,
+            );
         }
+        // The requests alone cross into the released section: the Python objects stay behind.
+        let chunk_requests: Vec<&Request<'_>> = parsed.iter().map(Parsed::request).collect();
         let quotes = py
             .allow_threads(|| {
                 catch_unwind(AssertUnwindSafe(|| {
-                    parsed.iter().map(price_valid).collect::<Vec<_>>()
+                    chunk_requests
+                        .iter()
+                        .map(|r| price_valid(r))
+                        .collect::<Vec<_>>()
                 }))
             })
             .map_err(|_| {
                 PyRuntimeError::new_err("the pricing engine failed on this batch (a bug)")
             })?;
-        for (quote, echo) in quotes.iter().zip(&echoes) {
-            out.append(quote_to_py(py, quote, echo)?)?;
+        for (quote, p) in quotes.iter().zip(&parsed) {
+            out.append(quote_to_py(py, quote, &p.echo)?)?;
         }
     }
     Ok(out)
@@ -475,10 +536,10 @@ fn _price_parse_only(request: &Bound<'_, PyAny>) -> PyResult<()> {
 #[pyfunction]
 #[pyo3(signature = (request, iterations, /))]
 fn _price_core_ns(request: &Bound<'_, PyAny>, iterations: u32) -> PyResult<u64> {
-    let (parsed, _) = parse_request(request).map_err(value_error)?;
+    let parsed = parse_request(request).map_err(value_error)?;
     let start = Instant::now();
     for _ in 0..iterations {
-        std::hint::black_box(run_core(std::hint::black_box(&parsed))?);
+        std::hint::black_box(run_core(std::hint::black_box(parsed.request()))?);
     }
     Ok(start.elapsed().as_nanos() as u64)
 }

@@ -79,5 +79,5 @@ pub use engine::{price, price_valid};
 pub use errors::InputError;
 pub use model::{
     Applied, Candidate, Channel, Coupon, CouponKind, CouponState, Line, LineShare, Member, Quote,
-    Reason, Rejected, Request,
+    Reason, Rejected, Request, Text,
 };
