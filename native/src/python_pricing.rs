@@ -11,15 +11,15 @@ use std::time::Instant;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 use pyo3::{intern, IntoPy};
 
 use crate::pricing::validate::{
     check_code_count, check_coupon, check_line, check_line_count, check_member,
 };
 use crate::pricing::{
-    price_valid, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line, LineShare,
-    Member, Quote, Request, Text,
+    json, price_valid, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line,
+    LineShare, Member, Quote, Request, Text,
 };
 
 /// Where a field sits in the request; formatted only when there is an error to report.
@@ -523,6 +523,18 @@ fn price_many<'py>(requests: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>>
     Ok(out)
 }
 
+/// Prices one cart given as JSON bytes (the schema of `price`) and answers the quote as JSON
+/// bytes. For callers that hold JSON already: with dicts on both sides, `price` is cheaper than
+/// encoding, `price_json` and decoding (loadtests/bench_pricing.py).
+#[pyfunction]
+#[pyo3(signature = (request, /))]
+fn price_json<'py>(py: Python<'py>, request: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let answer = catch_unwind(AssertUnwindSafe(|| json::price_json(request)))
+        .map_err(|_| PyRuntimeError::new_err("the pricing engine failed on this request (a bug)"))?
+        .map_err(value_error)?;
+    Ok(PyBytes::new_bound(py, &answer))
+}
+
 /// Converts and checks a request without pricing it: the input half of the binding's cost.
 #[pyfunction]
 #[pyo3(signature = (request, /))]
@@ -547,6 +559,7 @@ fn _price_core_ns(request: &Bound<'_, PyAny>, iterations: u32) -> PyResult<u64> 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(price, m)?)?;
     m.add_function(wrap_pyfunction!(price_many, m)?)?;
+    m.add_function(wrap_pyfunction!(price_json, m)?)?;
     m.add_function(wrap_pyfunction!(_price_parse_only, m)?)?;
     m.add_function(wrap_pyfunction!(_price_core_ns, m)?)?;
     Ok(())

@@ -70,6 +70,7 @@
 
 pub mod engine;
 pub mod errors;
+pub mod json;
 pub mod model;
 pub mod rules;
 pub mod split;
