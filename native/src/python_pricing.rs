@@ -12,7 +12,7 @@ use std::time::Instant;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
-use pyo3::{intern, IntoPy};
+use pyo3::{ffi, intern, IntoPy};
 
 use crate::pricing::validate::{
     check_code_count, check_coupon, check_line, check_line_count, check_member,
@@ -75,25 +75,98 @@ fn required<'py>(
 }
 
 fn int(obj: &Bound<'_, PyAny>, path: Path) -> Field<i64> {
-    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+    // An exact int (what msgspec gives) skips the subclass tests, each a call under abi3.
+    if !obj.is_exact_instance_of::<PyInt>()
+        && (obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>())
+    {
         return Err(err(path, "must be an integer"));
     }
     obj.extract::<i64>()
         .map_err(|_| err(path, "must be a 64-bit integer"))
 }
 
-fn optional_int(obj: Option<Bound<'_, PyAny>>, path: Path) -> Field<Option<i64>> {
-    match obj {
-        None => Ok(None),
-        Some(o) if o.is_none() => Ok(None),
-        Some(o) => int(&o, path).map(Some),
-    }
-}
-
 fn boolean(obj: &Bound<'_, PyAny>, path: Path) -> Field<bool> {
     obj.downcast::<PyBool>()
         .map(|b| b.is_true())
         .map_err(|_| err(path, "must be a bool"))
+}
+
+/// Looks `key` up and lets `read` see the value borrowed from the dict, without the reference
+/// count round trip of `get_item` (each is a call into libpython under the stable ABI).
+///
+/// The borrow is sound because it ends with `read`, and the readers below run no Python code
+/// (no `__eq__`, `__index__` or `__del__`) that could change the dict while they look: they
+/// test types, read an int, bool or the UTF-8 of a str, and take their own reference to keep.
+/// (Only a failed read raises, which allocates and so might collect garbage; the value is not
+/// touched after that.)
+fn with_item<'py, T>(
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    path: Path,
+    read: impl FnOnce(Option<&Bound<'py, PyAny>>) -> Field<T>,
+) -> Field<T> {
+    let py = dict.py();
+    // SAFETY: both pointers are live; the result is a borrowed reference, or NULL when the key
+    // is absent or the lookup raised (told apart by `PyErr::take`).
+    let value = unsafe {
+        Borrowed::from_ptr_or_opt(
+            py,
+            ffi::PyDict_GetItemWithError(dict.as_ptr(), key.as_ptr()),
+        )
+    };
+    match value {
+        Some(value) => read(Some(&value)),
+        None if PyErr::take(py).is_some() => Err(err(path, "could not be read")),
+        None => read(None),
+    }
+}
+
+fn int_at(dict: &Bound<'_, PyDict>, key: &Bound<'_, PyString>, path: Path) -> Field<i64> {
+    with_item(dict, key, path, |o| {
+        int(o.ok_or_else(|| err(path, "missing"))?, path)
+    })
+}
+
+fn optional_int_at(
+    dict: &Bound<'_, PyDict>,
+    key: &Bound<'_, PyString>,
+    path: Path,
+) -> Field<Option<i64>> {
+    with_item(dict, key, path, |o| match o {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => int(o, path).map(Some),
+    })
+}
+
+fn bool_at(dict: &Bound<'_, PyDict>, key: &Bound<'_, PyString>, path: Path) -> Field<bool> {
+    with_item(dict, key, path, |o| {
+        boolean(o.ok_or_else(|| err(path, "missing"))?, path)
+    })
+}
+
+fn text_at<'py>(
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    path: Path,
+    echo: &mut Echo<'py>,
+) -> Field<Text<'py>> {
+    with_item(dict, key, path, |o| {
+        text(o.ok_or_else(|| err(path, "missing"))?, path, echo)
+    })
+}
+
+fn optional_text_at<'py>(
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    path: Path,
+    echo: &mut Echo<'py>,
+) -> Field<Option<Text<'py>>> {
+    with_item(dict, key, path, |o| match o {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => text(o, path, echo).map(Some),
+    })
 }
 
 /// The Python objects a parsed request leans on: the strings it borrows, and the sku and code
@@ -190,16 +263,9 @@ fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> F
     let d = as_dict(obj, Path::Item("lines", i))?;
     let sku_obj = required(d, intern!(py, "sku"), Path::Line(i, "sku"))?;
     let sku = text(&sku_obj, Path::Line(i, "sku"), echo)?;
-    let category_obj = required(d, intern!(py, "category"), Path::Line(i, "category"))?;
-    let category = text(&category_obj, Path::Line(i, "category"), echo)?;
-    let unit_price = int(
-        &required(d, intern!(py, "unit_price"), Path::Line(i, "unit_price"))?,
-        Path::Line(i, "unit_price"),
-    )?;
-    let qty = int(
-        &required(d, intern!(py, "qty"), Path::Line(i, "qty"))?,
-        Path::Line(i, "qty"),
-    )?;
+    let category = text_at(d, intern!(py, "category"), Path::Line(i, "category"), echo)?;
+    let unit_price = int_at(d, intern!(py, "unit_price"), Path::Line(i, "unit_price"))?;
+    let qty = int_at(d, intern!(py, "qty"), Path::Line(i, "qty"))?;
     let line = Line {
         sku,
         category,
@@ -216,34 +282,19 @@ fn parse_member(obj: &Bound<'_, PyAny>) -> Field<Member> {
     let d = as_dict(obj, Path::Top("member"))?;
     let p = Path::Member;
     let member = Member {
-        tier_percent_off: int(
-            &required(d, intern!(py, "tier_percent_off"), p("tier_percent_off"))?,
-            p("tier_percent_off"),
-        )?,
-        birthday_percent_off: int(
-            &required(
-                d,
-                intern!(py, "birthday_percent_off"),
-                p("birthday_percent_off"),
-            )?,
+        tier_percent_off: int_at(d, intern!(py, "tier_percent_off"), p("tier_percent_off"))?,
+        birthday_percent_off: int_at(
+            d,
+            intern!(py, "birthday_percent_off"),
             p("birthday_percent_off"),
         )?,
-        is_birthday: boolean(
-            &required(d, intern!(py, "is_birthday"), p("is_birthday"))?,
-            p("is_birthday"),
-        )?,
-        coupons_on_member_price: boolean(
-            &required(
-                d,
-                intern!(py, "coupons_on_member_price"),
-                p("coupons_on_member_price"),
-            )?,
+        is_birthday: bool_at(d, intern!(py, "is_birthday"), p("is_birthday"))?,
+        coupons_on_member_price: bool_at(
+            d,
+            intern!(py, "coupons_on_member_price"),
             p("coupons_on_member_price"),
         )?,
-        points_per_yuan: int(
-            &required(d, intern!(py, "points_per_yuan"), p("points_per_yuan"))?,
-            p("points_per_yuan"),
-        )?,
+        points_per_yuan: int_at(d, intern!(py, "points_per_yuan"), p("points_per_yuan"))?,
     };
     check_member(&member)?;
     Ok(member)
@@ -262,43 +313,26 @@ fn parse_candidate<'py>(
     let p = |name| Path::Coupon(i, name);
     let code_obj = required(d, intern!(py, "code"), p("code"))?;
     let code = text(&code_obj, p("code"), echo)?;
-    let found = boolean(&required(d, intern!(py, "found"), p("found"))?, p("found"))?;
+    let found = bool_at(d, intern!(py, "found"), p("found"))?;
     echo.codes.push(code_obj);
     if !found {
         return Ok(Candidate { code, coupon: None });
     }
-    let owner_matches = boolean(
-        &required(d, intern!(py, "owner_matches"), p("owner_matches"))?,
-        p("owner_matches"),
-    )?;
-    let state_obj = required(d, intern!(py, "state"), p("state"))?;
-    let state_text = text(&state_obj, p("state"), echo)?;
+    let owner_matches = bool_at(d, intern!(py, "owner_matches"), p("owner_matches"))?;
+    let state_text = text_at(d, intern!(py, "state"), p("state"), echo)?;
     let state = CouponState::parse(&state_text).ok_or_else(|| err(p("state"), STATES))?;
-    let kind_obj = required(d, intern!(py, "kind"), p("kind"))?;
-    let kind_text = text(&kind_obj, p("kind"), echo)?;
+    let kind_text = text_at(d, intern!(py, "kind"), p("kind"), echo)?;
     let kind = CouponKind::parse(&kind_text).ok_or_else(|| err(p("kind"), KINDS))?;
     let coupon = Coupon {
         owner_matches,
         state,
         kind,
-        amount_off: optional_int(
-            item(d, intern!(py, "amount_off"), p("amount_off"))?,
-            p("amount_off"),
-        )?,
-        percent_off: optional_int(
-            item(d, intern!(py, "percent_off"), p("percent_off"))?,
-            p("percent_off"),
-        )?,
-        max_discount: optional_int(
-            item(d, intern!(py, "max_discount"), p("max_discount"))?,
-            p("max_discount"),
-        )?,
-        min_spend: optional_int(
-            item(d, intern!(py, "min_spend"), p("min_spend"))?,
-            p("min_spend"),
-        )?,
-        sku: optional_text(item(d, intern!(py, "sku"), p("sku"))?, p("sku"), echo)?,
-        points: optional_int(item(d, intern!(py, "points"), p("points"))?, p("points"))?,
+        amount_off: optional_int_at(d, intern!(py, "amount_off"), p("amount_off"))?,
+        percent_off: optional_int_at(d, intern!(py, "percent_off"), p("percent_off"))?,
+        max_discount: optional_int_at(d, intern!(py, "max_discount"), p("max_discount"))?,
+        min_spend: optional_int_at(d, intern!(py, "min_spend"), p("min_spend"))?,
+        sku: optional_text_at(d, intern!(py, "sku"), p("sku"), echo)?,
+        points: optional_int_at(d, intern!(py, "points"), p("points"))?,
         scope_skus: texts(
             item(d, intern!(py, "scope_skus"), p("scope_skus"))?,
             i,
@@ -323,18 +357,9 @@ fn parse_candidate<'py>(
             "channels",
             echo,
         )?,
-        valid_from: int(
-            &required(d, intern!(py, "valid_from"), p("valid_from"))?,
-            p("valid_from"),
-        )?,
-        valid_until: int(
-            &required(d, intern!(py, "valid_until"), p("valid_until"))?,
-            p("valid_until"),
-        )?,
-        stackable: boolean(
-            &required(d, intern!(py, "stackable"), p("stackable"))?,
-            p("stackable"),
-        )?,
+        valid_from: int_at(d, intern!(py, "valid_from"), p("valid_from"))?,
+        valid_until: int_at(d, intern!(py, "valid_until"), p("valid_until"))?,
+        stackable: bool_at(d, intern!(py, "stackable"), p("stackable"))?,
     };
     check_coupon(i, &coupon)?;
     Ok(Candidate {
@@ -354,7 +379,7 @@ fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<Parsed<'py>> {
         skus: Vec::new(),
         codes: Vec::new(),
     };
-    let now = int(&required(d, intern!(py, "now"), top("now"))?, top("now"))?;
+    let now = int_at(d, intern!(py, "now"), top("now"))?;
     let channel_text = text(
         &required(d, intern!(py, "channel"), top("channel"))?,
         top("channel"),
@@ -407,20 +432,71 @@ fn run_core(request: &Request) -> PyResult<Quote> {
         .map_err(|_| PyRuntimeError::new_err("the pricing engine failed on this request (a bug)"))
 }
 
+// The quote is about a hundred small dicts for a 20-line cart, and with the stable ABI every
+// reference count change is a call into libpython: `put` and `list_of` skip the round trips
+// PyO3's `set_item` and `PyList::new_bound` make on objects the caller already holds.
+
+/// `dict[key] = value`; the dict takes its own references.
+fn put<T>(
+    dict: &Bound<'_, PyDict>,
+    key: &Bound<'_, PyString>,
+    value: &Bound<'_, T>,
+) -> PyResult<()> {
+    // SAFETY: the three pointers are live objects held by the caller for the whole call.
+    let status = unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) };
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(PyErr::fetch(dict.py()))
+    }
+}
+
+fn put_int(dict: &Bound<'_, PyDict>, key: &Bound<'_, PyString>, value: i64) -> PyResult<()> {
+    put(dict, key, value.into_py(dict.py()).bind(dict.py()))
+}
+
+/// A list of exactly `items`, each moved in without another reference.
+fn list_of<'py, I>(py: Python<'py>, items: I) -> PyResult<Bound<'py, PyList>>
+where
+    I: ExactSizeIterator<Item = PyResult<Bound<'py, PyDict>>>,
+{
+    let len = ffi::Py_ssize_t::try_from(items.len())
+        .map_err(|_| PyRuntimeError::new_err("a quote list too long for Python"))?;
+    // SAFETY: PyList_New returns a new reference or NULL with an exception set.
+    let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))? };
+    for (i, item) in items.enumerate() {
+        // SAFETY: `i < len`; PyList_SetItem steals the item's reference (`into_ptr`). Should an
+        // item fail, the slots left NULL are fine: a list frees with Py_XDECREF.
+        let status =
+            unsafe { ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, item?.into_ptr()) };
+        if status != 0 {
+            return Err(PyErr::fetch(py));
+        }
+    }
+    // SAFETY: PyList_New made a list.
+    Ok(unsafe { list.downcast_into_unchecked() })
+}
+
 fn shares_to_py<'py>(
     py: Python<'py>,
     shares: &[LineShare],
     echo: &Echo<'py>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty_bound(py);
-    for share in shares {
-        let d = PyDict::new_bound(py);
-        d.set_item(intern!(py, "line"), share.line)?;
-        d.set_item(intern!(py, "sku"), &echo.skus[share.line])?;
-        d.set_item(intern!(py, "discount"), share.discount)?;
-        list.append(d)?;
-    }
-    Ok(list)
+    let (line, sku, discount) = (
+        intern!(py, "line"),
+        intern!(py, "sku"),
+        intern!(py, "discount"),
+    );
+    list_of(
+        py,
+        shares.iter().map(|share| {
+            let d = PyDict::new_bound(py);
+            put_int(&d, line, share.line as i64)?;
+            put(&d, sku, &echo.skus[share.line])?;
+            put_int(&d, discount, share.discount)?;
+            Ok(d)
+        }),
+    )
 }
 
 fn quote_to_py<'py>(
@@ -429,40 +505,47 @@ fn quote_to_py<'py>(
     echo: &Echo<'py>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new_bound(py);
-    out.set_item(intern!(py, "subtotal"), quote.subtotal)?;
-    out.set_item(intern!(py, "member_discount"), quote.member_discount)?;
-    out.set_item(
+    put_int(&out, intern!(py, "subtotal"), quote.subtotal)?;
+    put_int(&out, intern!(py, "member_discount"), quote.member_discount)?;
+    put(
+        &out,
         intern!(py, "member_lines"),
-        shares_to_py(py, &quote.member_lines, echo)?,
+        &shares_to_py(py, &quote.member_lines, echo)?,
     )?;
-    out.set_item(intern!(py, "coupon_discount"), quote.coupon_discount)?;
-    out.set_item(intern!(py, "total"), quote.total)?;
-    out.set_item(
+    put_int(&out, intern!(py, "coupon_discount"), quote.coupon_discount)?;
+    put_int(&out, intern!(py, "total"), quote.total)?;
+    put(
+        &out,
         intern!(py, "points_earned"),
-        quote.points_earned.into_py(py),
+        quote.points_earned.into_py(py).bind(py),
     )?;
-    let applied = PyList::empty_bound(py);
-    for a in &quote.applied {
-        let d = PyDict::new_bound(py);
-        d.set_item(intern!(py, "code"), &echo.codes[a.coupon])?;
-        d.set_item(intern!(py, "discount"), a.discount)?;
-        d.set_item(intern!(py, "lines"), shares_to_py(py, &a.lines, echo)?)?;
-        d.set_item(intern!(py, "gift_sku"), a.gift_sku.as_deref())?;
-        d.set_item(intern!(py, "points"), a.points)?;
-        applied.append(d)?;
-    }
-    out.set_item(intern!(py, "applied"), applied)?;
-    let rejected = PyList::empty_bound(py);
-    for r in &quote.rejected {
-        let d = PyDict::new_bound(py);
-        d.set_item(intern!(py, "code"), &echo.codes[r.coupon])?;
-        d.set_item(
-            intern!(py, "reason"),
-            PyString::intern_bound(py, r.reason.as_str()),
-        )?;
-        rejected.append(d)?;
-    }
-    out.set_item(intern!(py, "rejected"), rejected)?;
+    let applied = list_of(
+        py,
+        quote.applied.iter().map(|a| {
+            let d = PyDict::new_bound(py);
+            put(&d, intern!(py, "code"), &echo.codes[a.coupon])?;
+            put_int(&d, intern!(py, "discount"), a.discount)?;
+            put(&d, intern!(py, "lines"), &shares_to_py(py, &a.lines, echo)?)?;
+            d.set_item(intern!(py, "gift_sku"), a.gift_sku.as_deref())?;
+            put_int(&d, intern!(py, "points"), a.points)?;
+            Ok(d)
+        }),
+    )?;
+    put(&out, intern!(py, "applied"), &applied)?;
+    let rejected = list_of(
+        py,
+        quote.rejected.iter().map(|r| {
+            let d = PyDict::new_bound(py);
+            put(&d, intern!(py, "code"), &echo.codes[r.coupon])?;
+            put(
+                &d,
+                intern!(py, "reason"),
+                &PyString::intern_bound(py, r.reason.as_str()),
+            )?;
+            Ok(d)
+        }),
+    )?;
+    put(&out, intern!(py, "rejected"), &rejected)?;
     Ok(out)
 }
 
