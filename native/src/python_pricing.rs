@@ -11,15 +11,15 @@ use std::time::Instant;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple};
-use pyo3::{intern, IntoPy};
+use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
+use pyo3::{ffi, intern, IntoPy};
 
 use crate::pricing::validate::{
     check_code_count, check_coupon, check_line, check_line_count, check_member,
 };
 use crate::pricing::{
-    price_valid, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line, LineShare,
-    Member, Quote, Request,
+    json, price_valid, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line,
+    LineShare, Member, Quote, Request, Text,
 };
 
 /// Where a field sits in the request; formatted only when there is an error to report.
@@ -75,19 +75,14 @@ fn required<'py>(
 }
 
 fn int(obj: &Bound<'_, PyAny>, path: Path) -> Field<i64> {
-    if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+    // An exact int (what msgspec gives) skips the subclass tests, each a call under abi3.
+    if !obj.is_exact_instance_of::<PyInt>()
+        && (obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>())
+    {
         return Err(err(path, "must be an integer"));
     }
     obj.extract::<i64>()
         .map_err(|_| err(path, "must be a 64-bit integer"))
-}
-
-fn optional_int(obj: Option<Bound<'_, PyAny>>, path: Path) -> Field<Option<i64>> {
-    match obj {
-        None => Ok(None),
-        Some(o) if o.is_none() => Ok(None),
-        Some(o) => int(&o, path).map(Some),
-    }
 }
 
 fn boolean(obj: &Bound<'_, PyAny>, path: Path) -> Field<bool> {
@@ -96,20 +91,133 @@ fn boolean(obj: &Bound<'_, PyAny>, path: Path) -> Field<bool> {
         .map_err(|_| err(path, "must be a bool"))
 }
 
-fn text(obj: &Bound<'_, PyAny>, path: Path) -> Field<String> {
+/// Looks `key` up and lets `read` see the value borrowed from the dict, without the reference
+/// count round trip of `get_item` (each is a call into libpython under the stable ABI).
+///
+/// The borrow is sound because it ends with `read`, and the readers below run no Python code
+/// (no `__eq__`, `__index__` or `__del__`) that could change the dict while they look: they
+/// test types, read an int, bool or the UTF-8 of a str, and take their own reference to keep.
+/// (Only a failed read raises, which allocates and so might collect garbage; the value is not
+/// touched after that.)
+fn with_item<'py, T>(
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    path: Path,
+    read: impl FnOnce(Option<&Bound<'py, PyAny>>) -> Field<T>,
+) -> Field<T> {
+    let py = dict.py();
+    // SAFETY: both pointers are live; the result is a borrowed reference, or NULL when the key
+    // is absent or the lookup raised (told apart by `PyErr::take`).
+    let value = unsafe {
+        Borrowed::from_ptr_or_opt(
+            py,
+            ffi::PyDict_GetItemWithError(dict.as_ptr(), key.as_ptr()),
+        )
+    };
+    match value {
+        Some(value) => read(Some(&value)),
+        None if PyErr::take(py).is_some() => Err(err(path, "could not be read")),
+        None => read(None),
+    }
+}
+
+fn int_at(dict: &Bound<'_, PyDict>, key: &Bound<'_, PyString>, path: Path) -> Field<i64> {
+    with_item(dict, key, path, |o| {
+        int(o.ok_or_else(|| err(path, "missing"))?, path)
+    })
+}
+
+fn optional_int_at(
+    dict: &Bound<'_, PyDict>,
+    key: &Bound<'_, PyString>,
+    path: Path,
+) -> Field<Option<i64>> {
+    with_item(dict, key, path, |o| match o {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => int(o, path).map(Some),
+    })
+}
+
+fn bool_at(dict: &Bound<'_, PyDict>, key: &Bound<'_, PyString>, path: Path) -> Field<bool> {
+    with_item(dict, key, path, |o| {
+        boolean(o.ok_or_else(|| err(path, "missing"))?, path)
+    })
+}
+
+fn text_at<'py>(
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    path: Path,
+    echo: &mut Echo<'py>,
+) -> Field<Text<'py>> {
+    with_item(dict, key, path, |o| {
+        text(o.ok_or_else(|| err(path, "missing"))?, path, echo)
+    })
+}
+
+fn optional_text_at<'py>(
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
+    path: Path,
+    echo: &mut Echo<'py>,
+) -> Field<Option<Text<'py>>> {
+    with_item(dict, key, path, |o| match o {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => text(o, path, echo).map(Some),
+    })
+}
+
+/// The Python objects a parsed request leans on: the strings it borrows, and the sku and code
+/// objects the quote echoes (no new strings for them).
+struct Echo<'py> {
+    /// A strong reference to every string the request borrows its text from, so no Python code
+    /// that runs during the call (say a key's `__eq__`) can free one under the engine.
+    held: Vec<Bound<'py, PyString>>,
+    skus: Vec<Bound<'py, PyAny>>,
+    codes: Vec<Bound<'py, PyAny>>,
+}
+
+/// A request whose text borrows from the caller's strings, with the references keeping them
+/// alive. The request is only reachable through `request()`, whose borrow ends before `echo`
+/// can be dropped.
+struct Parsed<'py> {
+    request: Request<'py>,
+    echo: Echo<'py>,
+}
+
+impl Parsed<'_> {
+    fn request(&self) -> &Request<'_> {
+        &self.request
+    }
+}
+
+fn text<'py>(obj: &Bound<'py, PyAny>, path: Path, echo: &mut Echo<'py>) -> Field<Text<'py>> {
     let s = obj
         .downcast::<PyString>()
         .map_err(|_| err(path, "must be a string"))?;
-    s.to_str()
-        .map(str::to_owned)
-        .map_err(|_| err(path, "must be valid UTF-8 text"))
+    let borrowed = s
+        .to_str()
+        .map_err(|_| err(path, "must be valid UTF-8 text"))?;
+    // SAFETY: a `str` object never changes and keeps its UTF-8 (the characters themselves, or
+    // the encoding `PyUnicode_AsUTF8AndSize` caches in it) until it is freed; `echo.held` keeps
+    // it alive for as long as the `Parsed` holding this request, and `Parsed` lends the request
+    // out only for a borrow of itself.
+    let borrowed: &'py str = unsafe { &*(borrowed as *const str) };
+    echo.held.push(s.clone());
+    Ok(Text::Borrowed(borrowed))
 }
 
-fn optional_text(obj: Option<Bound<'_, PyAny>>, path: Path) -> Field<Option<String>> {
+fn optional_text<'py>(
+    obj: Option<Bound<'py, PyAny>>,
+    path: Path,
+    echo: &mut Echo<'py>,
+) -> Field<Option<Text<'py>>> {
     match obj {
         None => Ok(None),
         Some(o) if o.is_none() => Ok(None),
-        Some(o) => text(&o, path).map(Some),
+        Some(o) => text(&o, path, echo).map(Some),
     }
 }
 
@@ -124,39 +232,40 @@ fn sequence<'py>(obj: &Bound<'py, PyAny>, path: Path) -> Field<Vec<Bound<'py, Py
     Err(err(path, "must be a list"))
 }
 
-fn texts(obj: Option<Bound<'_, PyAny>>, index: usize, name: &'static str) -> Field<Vec<String>> {
+fn texts<'py>(
+    obj: Option<Bound<'py, PyAny>>,
+    index: usize,
+    name: &'static str,
+    echo: &mut Echo<'py>,
+) -> Field<Vec<Text<'py>>> {
     let Some(obj) = obj else {
         return Ok(Vec::new());
     };
+    let item = |j| Path::CouponItem(index, name, j);
+    // Lists (what msgspec gives) are read in place; a tuple goes through `sequence`.
+    if let Ok(list) = obj.downcast::<PyList>() {
+        let mut out = Vec::with_capacity(list.len());
+        for (j, o) in list.iter().enumerate() {
+            out.push(text(&o, item(j), echo)?);
+        }
+        return Ok(out);
+    }
     let items = sequence(&obj, Path::Coupon(index, name))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(j, o)| text(o, Path::CouponItem(index, name, j)))
-        .collect()
+    let mut out = Vec::with_capacity(items.len());
+    for (j, o) in items.iter().enumerate() {
+        out.push(text(o, item(j), echo)?);
+    }
+    Ok(out)
 }
 
-/// The Python objects reused in the output (no new strings for skus and codes).
-struct Echo<'py> {
-    skus: Vec<Bound<'py, PyAny>>,
-    codes: Vec<Bound<'py, PyAny>>,
-}
-
-fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> Field<Line> {
+fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> Field<Line<'py>> {
     let py = obj.py();
     let d = as_dict(obj, Path::Item("lines", i))?;
     let sku_obj = required(d, intern!(py, "sku"), Path::Line(i, "sku"))?;
-    let sku = text(&sku_obj, Path::Line(i, "sku"))?;
-    let category_obj = required(d, intern!(py, "category"), Path::Line(i, "category"))?;
-    let category = text(&category_obj, Path::Line(i, "category"))?;
-    let unit_price = int(
-        &required(d, intern!(py, "unit_price"), Path::Line(i, "unit_price"))?,
-        Path::Line(i, "unit_price"),
-    )?;
-    let qty = int(
-        &required(d, intern!(py, "qty"), Path::Line(i, "qty"))?,
-        Path::Line(i, "qty"),
-    )?;
+    let sku = text(&sku_obj, Path::Line(i, "sku"), echo)?;
+    let category = text_at(d, intern!(py, "category"), Path::Line(i, "category"), echo)?;
+    let unit_price = int_at(d, intern!(py, "unit_price"), Path::Line(i, "unit_price"))?;
+    let qty = int_at(d, intern!(py, "qty"), Path::Line(i, "qty"))?;
     let line = Line {
         sku,
         category,
@@ -173,34 +282,19 @@ fn parse_member(obj: &Bound<'_, PyAny>) -> Field<Member> {
     let d = as_dict(obj, Path::Top("member"))?;
     let p = Path::Member;
     let member = Member {
-        tier_percent_off: int(
-            &required(d, intern!(py, "tier_percent_off"), p("tier_percent_off"))?,
-            p("tier_percent_off"),
-        )?,
-        birthday_percent_off: int(
-            &required(
-                d,
-                intern!(py, "birthday_percent_off"),
-                p("birthday_percent_off"),
-            )?,
+        tier_percent_off: int_at(d, intern!(py, "tier_percent_off"), p("tier_percent_off"))?,
+        birthday_percent_off: int_at(
+            d,
+            intern!(py, "birthday_percent_off"),
             p("birthday_percent_off"),
         )?,
-        is_birthday: boolean(
-            &required(d, intern!(py, "is_birthday"), p("is_birthday"))?,
-            p("is_birthday"),
-        )?,
-        coupons_on_member_price: boolean(
-            &required(
-                d,
-                intern!(py, "coupons_on_member_price"),
-                p("coupons_on_member_price"),
-            )?,
+        is_birthday: bool_at(d, intern!(py, "is_birthday"), p("is_birthday"))?,
+        coupons_on_member_price: bool_at(
+            d,
+            intern!(py, "coupons_on_member_price"),
             p("coupons_on_member_price"),
         )?,
-        points_per_yuan: int(
-            &required(d, intern!(py, "points_per_yuan"), p("points_per_yuan"))?,
-            p("points_per_yuan"),
-        )?,
+        points_per_yuan: int_at(d, intern!(py, "points_per_yuan"), p("points_per_yuan"))?,
     };
     check_member(&member)?;
     Ok(member)
@@ -213,79 +307,59 @@ fn parse_candidate<'py>(
     obj: &Bound<'py, PyAny>,
     i: usize,
     echo: &mut Echo<'py>,
-) -> Field<Candidate> {
+) -> Field<Candidate<'py>> {
     let py = obj.py();
     let d = as_dict(obj, Path::Item("coupons", i))?;
     let p = |name| Path::Coupon(i, name);
     let code_obj = required(d, intern!(py, "code"), p("code"))?;
-    let code = text(&code_obj, p("code"))?;
-    let found = boolean(&required(d, intern!(py, "found"), p("found"))?, p("found"))?;
+    let code = text(&code_obj, p("code"), echo)?;
+    let found = bool_at(d, intern!(py, "found"), p("found"))?;
     echo.codes.push(code_obj);
     if !found {
         return Ok(Candidate { code, coupon: None });
     }
-    let owner_matches = boolean(
-        &required(d, intern!(py, "owner_matches"), p("owner_matches"))?,
-        p("owner_matches"),
-    )?;
-    let state_text = text(&required(d, intern!(py, "state"), p("state"))?, p("state"))?;
+    let owner_matches = bool_at(d, intern!(py, "owner_matches"), p("owner_matches"))?;
+    let state_text = text_at(d, intern!(py, "state"), p("state"), echo)?;
     let state = CouponState::parse(&state_text).ok_or_else(|| err(p("state"), STATES))?;
-    let kind_text = text(&required(d, intern!(py, "kind"), p("kind"))?, p("kind"))?;
+    let kind_text = text_at(d, intern!(py, "kind"), p("kind"), echo)?;
     let kind = CouponKind::parse(&kind_text).ok_or_else(|| err(p("kind"), KINDS))?;
     let coupon = Coupon {
         owner_matches,
         state,
         kind,
-        amount_off: optional_int(
-            item(d, intern!(py, "amount_off"), p("amount_off"))?,
-            p("amount_off"),
-        )?,
-        percent_off: optional_int(
-            item(d, intern!(py, "percent_off"), p("percent_off"))?,
-            p("percent_off"),
-        )?,
-        max_discount: optional_int(
-            item(d, intern!(py, "max_discount"), p("max_discount"))?,
-            p("max_discount"),
-        )?,
-        min_spend: optional_int(
-            item(d, intern!(py, "min_spend"), p("min_spend"))?,
-            p("min_spend"),
-        )?,
-        sku: optional_text(item(d, intern!(py, "sku"), p("sku"))?, p("sku"))?,
-        points: optional_int(item(d, intern!(py, "points"), p("points"))?, p("points"))?,
+        amount_off: optional_int_at(d, intern!(py, "amount_off"), p("amount_off"))?,
+        percent_off: optional_int_at(d, intern!(py, "percent_off"), p("percent_off"))?,
+        max_discount: optional_int_at(d, intern!(py, "max_discount"), p("max_discount"))?,
+        min_spend: optional_int_at(d, intern!(py, "min_spend"), p("min_spend"))?,
+        sku: optional_text_at(d, intern!(py, "sku"), p("sku"), echo)?,
+        points: optional_int_at(d, intern!(py, "points"), p("points"))?,
         scope_skus: texts(
             item(d, intern!(py, "scope_skus"), p("scope_skus"))?,
             i,
             "scope_skus",
+            echo,
         )?,
         scope_categories: texts(
             item(d, intern!(py, "scope_categories"), p("scope_categories"))?,
             i,
             "scope_categories",
+            echo,
         )?,
         scope_stores: texts(
             item(d, intern!(py, "scope_stores"), p("scope_stores"))?,
             i,
             "scope_stores",
+            echo,
         )?,
         channels: texts(
             item(d, intern!(py, "channels"), p("channels"))?,
             i,
             "channels",
+            echo,
         )?,
-        valid_from: int(
-            &required(d, intern!(py, "valid_from"), p("valid_from"))?,
-            p("valid_from"),
-        )?,
-        valid_until: int(
-            &required(d, intern!(py, "valid_until"), p("valid_until"))?,
-            p("valid_until"),
-        )?,
-        stackable: boolean(
-            &required(d, intern!(py, "stackable"), p("stackable"))?,
-            p("stackable"),
-        )?,
+        valid_from: int_at(d, intern!(py, "valid_from"), p("valid_from"))?,
+        valid_until: int_at(d, intern!(py, "valid_until"), p("valid_until"))?,
+        stackable: bool_at(d, intern!(py, "stackable"), p("stackable"))?,
     };
     check_coupon(i, &coupon)?;
     Ok(Candidate {
@@ -294,32 +368,40 @@ fn parse_candidate<'py>(
     })
 }
 
-fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<(Request, Echo<'py>)> {
+fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<Parsed<'py>> {
     let py = obj.py();
     let d = obj
         .downcast::<PyDict>()
         .map_err(|_| InputError::new("request", "must be a dict"))?;
     let top = Path::Top;
-    let now = int(&required(d, intern!(py, "now"), top("now"))?, top("now"))?;
+    let mut echo = Echo {
+        // Room for the strings of a 20-line cart with 8 codes, so that one usually needs no
+        // regrowth (each cost a realloc).
+        held: Vec::with_capacity(128),
+        skus: Vec::new(),
+        codes: Vec::new(),
+    };
+    let now = int_at(d, intern!(py, "now"), top("now"))?;
     let channel_text = text(
         &required(d, intern!(py, "channel"), top("channel"))?,
         top("channel"),
+        &mut echo,
     )?;
     let channel = Channel::parse(&channel_text)
         .ok_or_else(|| err(top("channel"), "must be 'online' or 'store'"))?;
     let store_id = optional_text(
         item(d, intern!(py, "store_id"), top("store_id"))?,
         top("store_id"),
+        &mut echo,
     )?;
     let line_objs = sequence(
         &required(d, intern!(py, "lines"), top("lines"))?,
         top("lines"),
     )?;
     check_line_count(line_objs.len())?;
-    let mut echo = Echo {
-        skus: Vec::with_capacity(line_objs.len()),
-        codes: Vec::new(),
-    };
+    echo.skus.reserve_exact(line_objs.len());
+    // A sku and a category per line; a code, state, kind and a few scope texts per coupon.
+    echo.held.reserve(2 + 2 * line_objs.len());
     let mut lines = Vec::with_capacity(line_objs.len());
     for (i, o) in line_objs.iter().enumerate() {
         lines.push(parse_line(o, i, &mut echo)?);
@@ -330,6 +412,8 @@ fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<(Request, Echo<'py>)> {
         Some(o) => sequence(&o, top("coupons"))?,
     };
     check_code_count(coupon_objs.len())?;
+    echo.codes.reserve_exact(coupon_objs.len());
+    echo.held.reserve(6 * coupon_objs.len());
     let mut coupons = Vec::with_capacity(coupon_objs.len());
     for (i, o) in coupon_objs.iter().enumerate() {
         coupons.push(parse_candidate(o, i, &mut echo)?);
@@ -342,7 +426,7 @@ fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<(Request, Echo<'py>)> {
         member,
         coupons,
     };
-    Ok((request, echo))
+    Ok(Parsed { request, echo })
 }
 
 fn run_core(request: &Request) -> PyResult<Quote> {
@@ -350,20 +434,71 @@ fn run_core(request: &Request) -> PyResult<Quote> {
         .map_err(|_| PyRuntimeError::new_err("the pricing engine failed on this request (a bug)"))
 }
 
+// The quote is about a hundred small dicts for a 20-line cart, and with the stable ABI every
+// reference count change is a call into libpython: `put` and `list_of` skip the round trips
+// PyO3's `set_item` and `PyList::new_bound` make on objects the caller already holds.
+
+/// `dict[key] = value`; the dict takes its own references.
+fn put<T>(
+    dict: &Bound<'_, PyDict>,
+    key: &Bound<'_, PyString>,
+    value: &Bound<'_, T>,
+) -> PyResult<()> {
+    // SAFETY: the three pointers are live objects held by the caller for the whole call.
+    let status = unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) };
+    if status == 0 {
+        Ok(())
+    } else {
+        Err(PyErr::fetch(dict.py()))
+    }
+}
+
+fn put_int(dict: &Bound<'_, PyDict>, key: &Bound<'_, PyString>, value: i64) -> PyResult<()> {
+    put(dict, key, value.into_py(dict.py()).bind(dict.py()))
+}
+
+/// A list of exactly `items`, each moved in without another reference.
+fn list_of<'py, I>(py: Python<'py>, items: I) -> PyResult<Bound<'py, PyList>>
+where
+    I: ExactSizeIterator<Item = PyResult<Bound<'py, PyDict>>>,
+{
+    let len = ffi::Py_ssize_t::try_from(items.len())
+        .map_err(|_| PyRuntimeError::new_err("a quote list too long for Python"))?;
+    // SAFETY: PyList_New returns a new reference or NULL with an exception set.
+    let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))? };
+    for (i, item) in items.enumerate() {
+        // SAFETY: `i < len`; PyList_SetItem steals the item's reference (`into_ptr`). Should an
+        // item fail, the slots left NULL are fine: a list frees with Py_XDECREF.
+        let status =
+            unsafe { ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, item?.into_ptr()) };
+        if status != 0 {
+            return Err(PyErr::fetch(py));
+        }
+    }
+    // SAFETY: PyList_New made a list.
+    Ok(unsafe { list.downcast_into_unchecked() })
+}
+
 fn shares_to_py<'py>(
     py: Python<'py>,
     shares: &[LineShare],
     echo: &Echo<'py>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let list = PyList::empty_bound(py);
-    for share in shares {
-        let d = PyDict::new_bound(py);
-        d.set_item(intern!(py, "line"), share.line)?;
-        d.set_item(intern!(py, "sku"), &echo.skus[share.line])?;
-        d.set_item(intern!(py, "discount"), share.discount)?;
-        list.append(d)?;
-    }
-    Ok(list)
+    let (line, sku, discount) = (
+        intern!(py, "line"),
+        intern!(py, "sku"),
+        intern!(py, "discount"),
+    );
+    list_of(
+        py,
+        shares.iter().map(|share| {
+            let d = PyDict::new_bound(py);
+            put_int(&d, line, share.line as i64)?;
+            put(&d, sku, &echo.skus[share.line])?;
+            put_int(&d, discount, share.discount)?;
+            Ok(d)
+        }),
+    )
 }
 
 fn quote_to_py<'py>(
@@ -372,40 +507,47 @@ fn quote_to_py<'py>(
     echo: &Echo<'py>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new_bound(py);
-    out.set_item(intern!(py, "subtotal"), quote.subtotal)?;
-    out.set_item(intern!(py, "member_discount"), quote.member_discount)?;
-    out.set_item(
+    put_int(&out, intern!(py, "subtotal"), quote.subtotal)?;
+    put_int(&out, intern!(py, "member_discount"), quote.member_discount)?;
+    put(
+        &out,
         intern!(py, "member_lines"),
-        shares_to_py(py, &quote.member_lines, echo)?,
+        &shares_to_py(py, &quote.member_lines, echo)?,
     )?;
-    out.set_item(intern!(py, "coupon_discount"), quote.coupon_discount)?;
-    out.set_item(intern!(py, "total"), quote.total)?;
-    out.set_item(
+    put_int(&out, intern!(py, "coupon_discount"), quote.coupon_discount)?;
+    put_int(&out, intern!(py, "total"), quote.total)?;
+    put(
+        &out,
         intern!(py, "points_earned"),
-        quote.points_earned.into_py(py),
+        quote.points_earned.into_py(py).bind(py),
     )?;
-    let applied = PyList::empty_bound(py);
-    for a in &quote.applied {
-        let d = PyDict::new_bound(py);
-        d.set_item(intern!(py, "code"), &echo.codes[a.coupon])?;
-        d.set_item(intern!(py, "discount"), a.discount)?;
-        d.set_item(intern!(py, "lines"), shares_to_py(py, &a.lines, echo)?)?;
-        d.set_item(intern!(py, "gift_sku"), a.gift_sku.as_deref())?;
-        d.set_item(intern!(py, "points"), a.points)?;
-        applied.append(d)?;
-    }
-    out.set_item(intern!(py, "applied"), applied)?;
-    let rejected = PyList::empty_bound(py);
-    for r in &quote.rejected {
-        let d = PyDict::new_bound(py);
-        d.set_item(intern!(py, "code"), &echo.codes[r.coupon])?;
-        d.set_item(
-            intern!(py, "reason"),
-            PyString::intern_bound(py, r.reason.as_str()),
-        )?;
-        rejected.append(d)?;
-    }
-    out.set_item(intern!(py, "rejected"), rejected)?;
+    let applied = list_of(
+        py,
+        quote.applied.iter().map(|a| {
+            let d = PyDict::new_bound(py);
+            put(&d, intern!(py, "code"), &echo.codes[a.coupon])?;
+            put_int(&d, intern!(py, "discount"), a.discount)?;
+            put(&d, intern!(py, "lines"), &shares_to_py(py, &a.lines, echo)?)?;
+            d.set_item(intern!(py, "gift_sku"), a.gift_sku.as_deref())?;
+            put_int(&d, intern!(py, "points"), a.points)?;
+            Ok(d)
+        }),
+    )?;
+    put(&out, intern!(py, "applied"), &applied)?;
+    let rejected = list_of(
+        py,
+        quote.rejected.iter().map(|r| {
+            let d = PyDict::new_bound(py);
+            put(&d, intern!(py, "code"), &echo.codes[r.coupon])?;
+            put(
+                &d,
+                intern!(py, "reason"),
+                &PyString::intern_bound(py, r.reason.as_str()),
+            )?;
+            Ok(d)
+        }),
+    )?;
+    put(&out, intern!(py, "rejected"), &rejected)?;
     Ok(out)
 }
 
@@ -417,9 +559,9 @@ fn value_error(e: InputError) -> PyErr {
 #[pyfunction]
 #[pyo3(signature = (request, /))]
 fn price<'py>(request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-    let (parsed, echo) = parse_request(request).map_err(value_error)?;
-    let quote = run_core(&parsed)?;
-    quote_to_py(request.py(), &quote, &echo)
+    let parsed = parse_request(request).map_err(value_error)?;
+    let quote = run_core(parsed.request())?;
+    quote_to_py(request.py(), &quote, &parsed.echo)
 }
 
 /// Requests priced per GIL release in `price_many`: large enough to amortise the release, small
@@ -438,28 +580,44 @@ fn price_many<'py>(requests: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>>
     // built so far: the batch still fails whole.
     for (c, chunk) in items.chunks(BATCH_CHUNK).enumerate() {
         let mut parsed = Vec::with_capacity(chunk.len());
-        let mut echoes = Vec::with_capacity(chunk.len());
         for (k, o) in chunk.iter().enumerate() {
             let i = c * BATCH_CHUNK + k;
-            let (request, echo) = parse_request(o)
-                .map_err(|e| PyValueError::new_err(format!("requests[{i}].{e}")))?;
-            parsed.push(request);
-            echoes.push(echo);
+            parsed.push(
+                parse_request(o)
+                    .map_err(|e| PyValueError::new_err(format!("requests[{i}].{e}")))?,
+            );
         }
+        // The requests alone cross into the released section: the Python objects stay behind.
+        let chunk_requests: Vec<&Request<'_>> = parsed.iter().map(Parsed::request).collect();
         let quotes = py
             .allow_threads(|| {
                 catch_unwind(AssertUnwindSafe(|| {
-                    parsed.iter().map(price_valid).collect::<Vec<_>>()
+                    chunk_requests
+                        .iter()
+                        .map(|r| price_valid(r))
+                        .collect::<Vec<_>>()
                 }))
             })
             .map_err(|_| {
                 PyRuntimeError::new_err("the pricing engine failed on this batch (a bug)")
             })?;
-        for (quote, echo) in quotes.iter().zip(&echoes) {
-            out.append(quote_to_py(py, quote, echo)?)?;
+        for (quote, p) in quotes.iter().zip(&parsed) {
+            out.append(quote_to_py(py, quote, &p.echo)?)?;
         }
     }
     Ok(out)
+}
+
+/// Prices one cart given as JSON bytes (the schema of `price`) and answers the quote as JSON
+/// bytes. For callers that hold JSON already: with dicts on both sides, `price` is cheaper than
+/// encoding, `price_json` and decoding (loadtests/bench_pricing.py).
+#[pyfunction]
+#[pyo3(signature = (request, /))]
+fn price_json<'py>(py: Python<'py>, request: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let answer = catch_unwind(AssertUnwindSafe(|| json::price_json(request)))
+        .map_err(|_| PyRuntimeError::new_err("the pricing engine failed on this request (a bug)"))?
+        .map_err(value_error)?;
+    Ok(PyBytes::new_bound(py, &answer))
 }
 
 /// Converts and checks a request without pricing it: the input half of the binding's cost.
@@ -475,10 +633,10 @@ fn _price_parse_only(request: &Bound<'_, PyAny>) -> PyResult<()> {
 #[pyfunction]
 #[pyo3(signature = (request, iterations, /))]
 fn _price_core_ns(request: &Bound<'_, PyAny>, iterations: u32) -> PyResult<u64> {
-    let (parsed, _) = parse_request(request).map_err(value_error)?;
+    let parsed = parse_request(request).map_err(value_error)?;
     let start = Instant::now();
     for _ in 0..iterations {
-        std::hint::black_box(run_core(std::hint::black_box(&parsed))?);
+        std::hint::black_box(run_core(std::hint::black_box(parsed.request()))?);
     }
     Ok(start.elapsed().as_nanos() as u64)
 }
@@ -486,6 +644,7 @@ fn _price_core_ns(request: &Bound<'_, PyAny>, iterations: u32) -> PyResult<u64> 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(price, m)?)?;
     m.add_function(wrap_pyfunction!(price_many, m)?)?;
+    m.add_function(wrap_pyfunction!(price_json, m)?)?;
     m.add_function(wrap_pyfunction!(_price_parse_only, m)?)?;
     m.add_function(wrap_pyfunction!(_price_core_ns, m)?)?;
     Ok(())

@@ -3,13 +3,13 @@
 
 use _native::pricing::{
     price, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line, Member, Quote,
-    Reason, Request,
+    Reason, Request, Text,
 };
 use proptest::prelude::*;
 
 const NOW: i64 = 1_800_000_000;
 
-fn line(sku: &str, unit_price: i64, qty: i64) -> Line {
+fn line(sku: &str, unit_price: i64, qty: i64) -> Line<'_> {
     Line {
         sku: sku.into(),
         category: "tops".into(),
@@ -18,7 +18,7 @@ fn line(sku: &str, unit_price: i64, qty: i64) -> Line {
     }
 }
 
-fn coupon(kind: CouponKind) -> Coupon {
+fn coupon(kind: CouponKind) -> Coupon<'static> {
     Coupon {
         owner_matches: true,
         state: CouponState::Active,
@@ -39,14 +39,14 @@ fn coupon(kind: CouponKind) -> Coupon {
     }
 }
 
-fn found(code: &str, coupon: Coupon) -> Candidate {
+fn found(code: impl Into<Text<'static>>, coupon: Coupon<'static>) -> Candidate<'static> {
     Candidate {
         code: code.into(),
         coupon: Some(coupon),
     }
 }
 
-fn request(lines: Vec<Line>, coupons: Vec<Candidate>) -> Request {
+fn request(lines: Vec<Line<'static>>, coupons: Vec<Candidate<'static>>) -> Request<'static> {
     Request {
         now: NOW,
         channel: Channel::Online,
@@ -64,7 +64,7 @@ fn reasons(quote: &Quote) -> Vec<Reason> {
     quote.rejected.iter().map(|r| r.reason).collect()
 }
 
-fn threshold_500_off_100() -> Coupon {
+fn threshold_500_off_100() -> Coupon<'static> {
     Coupon {
         amount_off: Some(10_000),
         min_spend: Some(50_000),
@@ -286,12 +286,12 @@ fn arb_int() -> impl Strategy<Value = i64> {
     ]
 }
 
-fn arb_names() -> impl Strategy<Value = Vec<String>> {
+fn arb_names() -> impl Strategy<Value = Vec<Text<'static>>> {
     prop::collection::vec(prop::sample::select(vec!["A", "B", "tops", "S1"]), 0..3)
-        .prop_map(|v| v.into_iter().map(String::from).collect())
+        .prop_map(|v| v.into_iter().map(Text::from).collect())
 }
 
-fn arb_coupon() -> impl Strategy<Value = Option<Coupon>> {
+fn arb_coupon() -> impl Strategy<Value = Option<Coupon<'static>>> {
     let values = (
         any::<bool>(),
         arb_state(),
@@ -342,7 +342,7 @@ fn arb_coupon() -> impl Strategy<Value = Option<Coupon>> {
             percent_off,
             max_discount,
             min_spend,
-            sku: sku.map(String::from),
+            sku: sku.map(Text::from),
             points,
             scope_skus,
             scope_categories,
@@ -355,7 +355,7 @@ fn arb_coupon() -> impl Strategy<Value = Option<Coupon>> {
     ))
 }
 
-fn arb_request() -> impl Strategy<Value = Request> {
+fn arb_request() -> impl Strategy<Value = Request<'static>> {
     let lines = prop::collection::vec(
         (
             prop::sample::select(vec!["A", "B", "C"]),
@@ -442,7 +442,7 @@ proptest! {
             .map(|(i, &(rate, amount, stackable, k))| {
                 let kind = [CouponKind::Percent, CouponKind::Amount, CouponKind::Threshold, CouponKind::Exchange][k];
                 found(
-                    &format!("C{i}"),
+                    format!("C{i}"),
                     Coupon {
                         percent_off: Some(rate),
                         amount_off: Some(amount),

@@ -115,7 +115,7 @@ pub fn price_valid(request: &Request) -> Quote {
             discount,
             lines: shares,
             gift_sku: match coupon.kind {
-                CouponKind::Gift => coupon.sku.clone(),
+                CouponKind::Gift => coupon.sku.as_deref().map(str::to_owned),
                 _ => None,
             },
             points: match coupon.kind {

@@ -70,6 +70,7 @@
 
 pub mod engine;
 pub mod errors;
+pub mod json;
 pub mod model;
 pub mod rules;
 pub mod split;
@@ -79,5 +80,5 @@ pub use engine::{price, price_valid};
 pub use errors::InputError;
 pub use model::{
     Applied, Candidate, Channel, Coupon, CouponKind, CouponState, Line, LineShare, Member, Quote,
-    Reason, Rejected, Request,
+    Reason, Rejected, Request, Text,
 };

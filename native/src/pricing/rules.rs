@@ -1,7 +1,7 @@
 //! Which codes can apply at all: every check that does not depend on the other codes, in the
 //! documented precedence order. The first failing check is the code's one reason.
 
-use super::model::{Channel, Coupon, CouponKind, CouponState, Reason, Request};
+use super::model::{Channel, Coupon, CouponKind, CouponState, Reason, Request, Text};
 
 /// A set of cart lines (at most 200) as a bitset.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,13 +40,13 @@ impl LineSet {
 pub struct Offer<'a> {
     /// Index of the code in the request.
     pub index: usize,
-    pub coupon: &'a Coupon,
+    pub coupon: &'a Coupon<'a>,
     /// Lines the coupon works on, ascending (for exchange: the lines holding its sku).
     pub eligible: Vec<usize>,
     pub eligible_set: LineSet,
 }
 
-fn holds(list: &[String], value: &str) -> bool {
+fn holds(list: &[Text], value: &str) -> bool {
     list.iter().any(|item| item == value)
 }
 
