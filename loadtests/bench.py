@@ -306,7 +306,7 @@ def bench_script(results: dict[str, Any]) -> None:
         "kind": "amount",
         "transferable": True,
     }
-    r.hset(f"{tag}:meta", mapping=hot_state(row, 0))  # type: ignore[arg-type]
+    r.hset(f"{tag}:meta", mapping=hot_state(row, 0, str(r.info("server")["run_id"])))  # type: ignore[arg-type]
     host, port = re.match(r"redis://([^:/]+):(\d+)", REDIS_URL).groups()  # type: ignore[union-attr]
     db = REDIS_URL.rsplit("/", 1)[-1] if REDIS_URL.count("/") > 2 else "0"
     command = [

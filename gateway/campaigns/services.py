@@ -119,8 +119,12 @@ def new_campaign_id() -> str:
     return "cmp_" + secrets.token_hex(8)
 
 
-def hot_state(row: asyncpg.Record, claimed: int) -> dict[str, Any]:
-    """The fields the claim script reads, as stored in `{c:<id>}:meta`."""
+def hot_state(row: asyncpg.Record, claimed: int, run_id: str = "") -> dict[str, Any]:
+    """The fields the claim script reads, as stored in `{c:<id>}:meta`.
+
+    `run_id` is the Redis server's run id when the state was built from Postgres: after a Redis
+    restart the AOF may have lost its last second, so the scripts refuse a state whose run id
+    is not the running server's until it has been rebuilt (`reconcile_campaign`)."""
     validity = row["validity"]
     fixed = validity["mode"] == "fixed"
     return {
@@ -137,7 +141,13 @@ def hot_state(row: asyncpg.Record, claimed: int) -> dict[str, Any]:
         "low": row["low_stock_threshold"],
         "kind": row["kind"],
         "transferable": int(row["transferable"]),
+        "run_id": run_id,
     }
+
+
+async def redis_run_id(client: redis.Redis) -> str:
+    info = await client.info("server")
+    return str(info["run_id"])
 
 
 def _iso_ms(text: str) -> int:
@@ -202,7 +212,7 @@ class CampaignService:
             row = await conn.fetchrow(SET_STATUS, campaign_id, target)
             if verb == "publish":
                 claimed = await conn.fetchval(COUNT_CLAIMED, campaign_id)
-                state: Any = hot_state(row, claimed)
+                state: Any = hot_state(row, claimed, await redis_run_id(self.redis))
                 await self.redis.hset(keys.meta_key(campaign_id), mapping=state)
             else:
                 await self.redis.hset(keys.meta_key(campaign_id), "status", target)
@@ -229,6 +239,11 @@ class CampaignService:
                 if ok == -1:
                     raise Unavailable(
                         "the campaign's hot state is missing: run `gateway reconcile`"
+                    )
+                if ok == -2:
+                    raise Unavailable(
+                        "Redis restarted; the campaign's counters are being rebuilt "
+                        "(the next claim does it, or `gateway reconcile`): retry"
                     )
                 if ok == 0:
                     raise StockBelowClaimed(

@@ -27,6 +27,7 @@ from gateway.ops.metrics import metrics
 from gateway.settings import Settings
 from gateway.store import redis as keys
 from gateway.store.ledger import LedgerRow, LedgerWriter
+from gateway.store.reconcile import reconcile_campaign
 from gateway.store.redis import Scripts, pipelined
 from gateway.wire import iso_ms
 
@@ -91,6 +92,7 @@ class ClaimService:
         self._codes: list[str] = []
         self._static: dict[str, tuple[str, bool]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._rebuilding: set[str] = set()
 
     # -- gathering -------------------------------------------------------------------------
 
@@ -219,7 +221,7 @@ class ClaimService:
                 continue
             assert isinstance(outcome, list)
             reason = outcome[1].decode()
-            if reason == "campaign_not_found":
+            if reason in ("campaign_not_found", "stale_hot_state"):
                 raise await self._refusal(campaign_id, reason)
             rejected.append((member, reason))
         if rows and not kind:
@@ -255,6 +257,11 @@ class ClaimService:
         )
 
     async def _refusal(self, campaign_id: str, reason: str) -> GatewayError:
+        if reason == "stale_hot_state":
+            self._rebuild(campaign_id)
+            return Unavailable(
+                "Redis restarted; the campaign's counters are being rebuilt from the ledger: retry"
+            )
         if reason == "campaign_not_found":
             # Drafts have no hot state yet: tell them apart from unknown ids.
             status = await self.pool.fetchval(CAMPAIGN_STATUS, campaign_id)
@@ -290,6 +297,24 @@ class ClaimService:
             transferable=transferable,
             transferred_from=None,
         )
+
+    def _rebuild(self, campaign_id: str) -> None:
+        """Rebuilds a stale hot state in the background, one rebuild per campaign at a time."""
+        if campaign_id in self._rebuilding:
+            return
+        self._rebuilding.add(campaign_id)
+
+        async def rebuild() -> None:
+            try:
+                await reconcile_campaign(self.pool, self.redis, campaign_id)
+            except Exception as exc:  # noqa: BLE001 - the next refused claim tries again
+                log.warning("could not rebuild the hot state of %s: %r", campaign_id, exc)
+            finally:
+                self._rebuilding.discard(campaign_id)
+
+        task = asyncio.get_running_loop().create_task(rebuild())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _alert(self, campaign_id: str, fired: int) -> None:
         for bit, kind in ((1, "low_stock"), (2, "sold_out")):

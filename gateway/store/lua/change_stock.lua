@@ -4,12 +4,14 @@
 -- ARGV[1] delta (may be negative)
 --
 -- Returns {1, stock_total, remaining} or {0, claimed} when the new total would fall below the
--- coupons already claimed, or {-1} when the campaign has no hot state.
+-- coupons already claimed, {-1} when the campaign has no hot state, or {-2} when the state was
+-- built for another Redis run (the server restarted: rebuild it from Postgres first).
 local meta_key = KEYS[1]
 local delta = tonumber(ARGV[1])
 
-local m = redis.call('HMGET', meta_key, 'stock_total', 'remaining')
+local m = redis.call('HMGET', meta_key, 'stock_total', 'remaining', 'run_id')
 if not m[1] then return {-1} end
+if m[3] ~= string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') then return {-2} end
 local stock_total, remaining = tonumber(m[1]), tonumber(m[2])
 local claimed = stock_total - remaining
 if stock_total + delta < claimed then return {0, claimed} end

@@ -15,6 +15,9 @@
 --   {2, code, claimed_ms, valid_from_ms, valid_until_ms, member_id, channel, source}   replay
 --   {0, reason}                                                                        refusal
 -- flags: 1 = low_stock reached just now, 2 = sold_out just now (each fires once per campaign).
+-- Every claim gets {0, 'stale_hot_state'} when the state was built for another Redis run: after
+-- a restart the AOF may lack its last second of counters, so nothing is taken until the
+-- gateway has rebuilt them from Postgres.
 local meta_key, members_key, stream_key = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[1])
 local source = ARGV[2]
@@ -22,12 +25,16 @@ local idem_ttl = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
 
 local m = redis.call('HMGET', meta_key, 'status', 'starts', 'ends', 'limit', 'vmode', 'vdays',
-  'vfrom', 'vuntil', 'low', 'flags')
+  'vfrom', 'vuntil', 'low', 'flags', 'run_id')
 local status, starts, ends, limit = m[1], tonumber(m[2]), tonumber(m[3]), tonumber(m[4])
 local vmode, vdays, vfrom, vuntil = m[5], tonumber(m[6]), m[7], m[8]
 local low, flags_done = tonumber(m[9]), tonumber(m[10]) or 0
 
 local results = {}
+if status and m[11] ~= string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') then
+  for i = 1, n do results[i] = {0, 'stale_hot_state'} end
+  return results
+end
 for record in string.gmatch(ARGV[5], '[^\30]+') do
   local member, code, channel, idem_index_text, idem_hash =
     string.match(record, '^([^\31]+)\31([^\31]+)\31([^\31]+)\31([^\31]+)\31([^\31]+)$')
