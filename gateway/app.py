@@ -87,7 +87,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
 
 async def _stop(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancels the background loops. A cancellation can be lost inside `wait_for` or a driver
+    """Cancels the background loops. A cancellation can be lost inside a driver
     call on Python 3.11, so it is repeated until every task has ended (or 5 s have passed)."""
     pending = set(tasks)
     for _ in range(50):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,13 +25,15 @@ from gateway.store.redis import create_client
 
 ROLES = ("admin", "clerk", "front", "checkout")
 
-# CPython 3.11 keeps the AST converter's recursion counter per interpreter, not per thread
-# (python/cpython#106905): two threads in `ast.parse` at once raise "SystemError: AST
-# constructor recursion depth mismatch". The app under test runs on its own thread and logs
-# tracebacks (3.11's traceback module parses source lines to place its carets) while pytest and
-# hypothesis parse on the main thread, so every parse here takes one lock.
+# CPython 3.11 keeps the AST converters' recursion counter per interpreter, not per thread
+# (python/cpython#106905): two threads converting ASTs at once (`ast.parse`, or `compile` of an
+# AST object, as pytest's assertion rewriting does) raise "SystemError: AST constructor recursion
+# depth mismatch". The app under test runs on its own thread and logs tracebacks (3.11's
+# traceback module parses source lines to place its carets) while pytest and hypothesis parse and
+# compile on the main thread, so both take one lock here.
 _ast_lock = threading.RLock()
 _ast_parse = ast.parse
+_compile = builtins.compile
 
 
 def _serialised_parse(*args: Any, **kwargs: Any) -> Any:
@@ -38,7 +41,13 @@ def _serialised_parse(*args: Any, **kwargs: Any) -> Any:
         return _ast_parse(*args, **kwargs)
 
 
+def _serialised_compile(*args: Any, **kwargs: Any) -> Any:
+    with _ast_lock:
+        return _compile(*args, **kwargs)
+
+
 ast.parse = _serialised_parse
+builtins.compile = _serialised_compile
 
 
 @pytest_asyncio.fixture(scope="session")

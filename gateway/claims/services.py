@@ -194,7 +194,9 @@ class ClaimService:
         h = body_hash(body) if idem is not None else ""
         # Read before any stock is taken: nothing may fail between the script and the answer
         # but the ledger wait, whose 503 the Idempotency-Key recovers.
-        kind, transferable = await self._static_fields(campaign_id)
+        # A dict hit on the hot path; the coroutine only the first time per campaign.
+        static = self._static.get(campaign_id) or await self._static_fields(campaign_id)
+        kind, transferable = static
         row = await self._enqueue(campaign_id, "claim", member_id, channel, idem, h)
         if not isinstance(row, LedgerRow):
             raise await self._refusal(campaign_id, row[1].decode())

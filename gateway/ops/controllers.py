@@ -23,11 +23,13 @@ class OpsController(Controller):
         """Redis and Postgres are reachable (503 otherwise)."""
         checks = {"redis": "ok", "postgres": "ok"}
         try:
-            await asyncio.wait_for(state.redis.ping(), 1.0)
+            async with asyncio.timeout(1.0):
+                await state.redis.ping()
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported
             checks["redis"] = f"unreachable: {type(exc).__name__}"
         try:
-            await asyncio.wait_for(state.pool.fetchval("SELECT 1"), 1.0)
+            async with asyncio.timeout(1.0):
+                await state.pool.fetchval("SELECT 1")
         except Exception as exc:  # noqa: BLE001 - same
             checks["postgres"] = f"unreachable: {type(exc).__name__}"
         ready = all(v == "ok" for v in checks.values())

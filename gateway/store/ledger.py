@@ -134,7 +134,8 @@ class LedgerWriter:
                 del self._queue[: self.batch_max]
                 try:
                     # Bounded: a connection dying mid-statement must not stall the writer.
-                    await asyncio.wait_for(write_rows(self.pool, batch), _WRITE_TIMEOUT_S)
+                    async with asyncio.timeout(_WRITE_TIMEOUT_S):
+                        await write_rows(self.pool, batch)
                 except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure
                     # Postgres is away: keep the rows (their stream entries stay too) and retry.
                     metrics.ledger_failures += 1
@@ -195,9 +196,8 @@ class LedgerWriter:
         while True:
             await asyncio.sleep(interval_s)
             try:
-                await asyncio.wait_for(
-                    recover(self.pool, self.redis, self.recovery_age_ms), _WRITE_TIMEOUT_S * 4
-                )
+                async with asyncio.timeout(_WRITE_TIMEOUT_S * 4):
+                    await recover(self.pool, self.redis, self.recovery_age_ms)
             except Exception as exc:  # noqa: BLE001 - recovery must outlive any failure
                 log.warning("ledger recovery failed, will retry: %r", exc)
 
