@@ -1,8 +1,10 @@
 """Type stub of the compiled Rust core, checked against the binary with `mypy.stubtest`."""
 
-from typing import Any
+from typing import Any, final
 
 __all__ = [
+    "WRITE_COUPONS",
+    "ClaimPipe",
     "__version__",
     "_price_core_ns",
     "_price_parse_only",
@@ -15,6 +17,44 @@ __all__ = [
 ]
 
 __version__: str
+#: The ledger's batch statement (nine arrays: code, campaign_id, member_id, claimed_ms, from_ms,
+#: until_ms, channel, source, idem), shared by the claim pipeline and recovery.
+WRITE_COUPONS: str
+
+@final
+class ClaimPipe:
+    """The claim path's Redis and Postgres client work, on threads of its own (claimpipe)."""
+
+    def __new__(
+        cls,
+        *,
+        redis_url: str,
+        database_url: str,
+        script_sha: str,
+        script_source: str,
+        idempotency_ttl_s: int,
+        wait_for_ledger: bool,
+        writers: int,
+        batch_max: int,
+        wake_fd: int,
+    ) -> ClaimPipe: ...
+    def submit(
+        self,
+        ticket: int,
+        campaign_id: str,
+        grant: bool,
+        member_id: str,
+        channel: str,
+        idem: str,
+        idem_hash: str,
+        now_ms: int,
+    ) -> None: ...
+    def kick(self) -> None: ...
+    def take(self) -> list[tuple[Any, ...]]: ...
+    def healthy(self) -> bool: ...
+    def backlog(self) -> int: ...
+    def counters(self) -> tuple[int, int, int, int, int]: ...
+    def stop(self) -> None: ...
 
 def new_code() -> str: ...
 def new_codes(count: int) -> list[str]: ...

@@ -33,7 +33,7 @@ from gateway.members.controllers import MemberController
 from gateway.ops.controllers import OpsController
 from gateway.ops.middleware import gateway_middleware
 from gateway.settings import Settings, get_settings
-from gateway.store.ledger import LedgerWriter
+from gateway.store.ledger import recover_forever
 from gateway.store.postgres import create_pool
 from gateway.store.redis import Scripts, create_client
 from gateway.tiers.controllers import TierController
@@ -53,16 +53,13 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     client = create_client(settings.redis_url)
     scripts = Scripts()
     await scripts.load_all(client)
-    ledger = LedgerWriter(
-        pool,
-        client,
-        settings.ledger_batch_max,
-        settings.ledger_recovery_age_ms,
-        settings.ledger_timeout_ms,
-    )
+    claims = ClaimService(pool, client, scripts, settings, clock)
+    claims.start()
     tasks = [
-        asyncio.create_task(ledger.run(), name="ledger-writer"),
-        asyncio.create_task(ledger.recover_forever(2.0), name="ledger-recovery"),
+        asyncio.create_task(
+            recover_forever(pool, client, 2.0, settings.ledger_recovery_age_ms),
+            name="ledger-recovery",
+        ),
         asyncio.create_task(
             sweep_forever(pool, clock, 1.0, settings.idempotency_ttl_s), name="reservation-sweeper"
         ),
@@ -71,10 +68,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool=pool,
         redis=client,
         scripts=scripts,
-        ledger=ledger,
         key_cache=KeyCache(pool, settings.key_cache_ttl_s),
         campaigns=CampaignService(pool, client, scripts),
-        claims=ClaimService(pool, client, scripts, ledger, settings, clock),
+        claims=claims,
         checkout=CheckoutService(pool, settings, clock),
         transfers=TransferService(pool, clock, settings.idempotency_ttl_s),
     )
@@ -82,6 +78,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         yield
     finally:
         await _stop(tasks)
+        await claims.close()
         await client.aclose()
         await pool.close()
 

@@ -19,5 +19,17 @@ normalize_code = _native.normalize_code
 #: Prices a cart: the request dict in, the quote dict out (docs/PRICING.md); bad input is a
 #: ValueError naming the field.
 price = _native.price
+#: The claim path's Redis and Postgres client work on threads of its own (`native/src/claimpipe`).
+ClaimPipe = _native.ClaimPipe
+#: The ledger's batch statement, shared by the claim pipeline and recovery.
+WRITE_COUPONS = _native.WRITE_COUPONS
 
-__all__ = ["__version__", "new_code", "new_codes", "normalize_code", "price"]
+__all__ = [
+    "WRITE_COUPONS",
+    "ClaimPipe",
+    "__version__",
+    "new_code",
+    "new_codes",
+    "normalize_code",
+    "price",
+]

@@ -1,10 +1,11 @@
-"""The claim hot path: claims gathered per event-loop tick, one script call per campaign.
+"""The claim hot path: the Python side of the claim pipeline.
 
-Every claim that arrives in the same tick joins one pipelined round trip to Redis, and each
-campaign's claims in it go through a single EVALSHA of `claim_coupons.lua`, which checks and
-takes stock for each of them atomically. The coupon codes are made before the call (native
-CSPRNG), so the script stays deterministic. Under `ledger` durability a claim is answered once
-the ledger writer's batch holding it has committed in Postgres.
+A claim becomes a ticket submitted to the native claim pipeline (`gateway.native.ClaimPipe`,
+`native/src/claimpipe`): its Rust threads gather every claim submitted since their last round
+trip into one pipelined Redis write (one EVALSHA of `claim_coupons.lua` per campaign), make the
+coupon codes, and hand the coupons to ledger writers that commit them to Postgres in batches.
+The event loop only submits, waits on a future, and is woken through an eventfd when results
+are ready. Under `ledger` durability a claim is answered once its coupon is committed.
 """
 
 from __future__ import annotations
@@ -12,23 +13,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
+import os
 from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
-from redis.exceptions import NoScriptError, RedisError
 
 from gateway.clock import Clock
 from gateway.coupons.schemas import Coupon
-from gateway.errors import CampaignNotFound, GatewayError, Unavailable
-from gateway.native import new_codes
+from gateway.errors import CampaignNotFound, GatewayError, LedgerUnavailable, Unavailable
+from gateway.native import ClaimPipe
 from gateway.ops.metrics import metrics
 from gateway.settings import Settings
 from gateway.store import redis as keys
-from gateway.store.ledger import LedgerRow, LedgerWriter
 from gateway.store.reconcile import reconcile_campaign
-from gateway.store.redis import Scripts, pipelined
+from gateway.store.redis import Scripts
 from gateway.wire import iso_ms
 
 log = logging.getLogger(__name__)
@@ -39,8 +38,9 @@ INSERT INTO events (kind, campaign_id, detail, dedup_key) VALUES ($1, $2, $3, $4
 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 """
 
-# Most claims of one campaign in one script call (keeps each call's Redis time short).
-_CHUNK = 256
+# Ledger writer threads: one would make every claim wait for the batch before its own; a few in
+# flight keep group commit and cut that wait.
+_WRITERS = 3
 
 REFUSALS: dict[str, tuple[int, str]] = {
     "campaign_not_found": (404, "the campaign does not exist"),
@@ -52,19 +52,9 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "idempotency_mismatch": (409, "this Idempotency-Key was used with a different body"),
 }
 
-
-@dataclass(slots=True)
-class _Job:
-    """One claim or grant on its way: the future ends with its `LedgerRow` (once durable under
-    `ledger` durability) or with the script's refusal, `[0, reason]`."""
-
-    member_id: str
-    channel: str
-    code: str
-    idem: str
-    idem_key: str | None
-    idem_hash: str
-    future: asyncio.Future[LedgerRow | list[Any]]
+# The pipeline's completions: (ticket, kind, ...); see `ClaimPipe`.
+_COUPON, _REFUSED, _FAILED, _ALERT = 1, 0, 2, 3
+Outcome = tuple[Any, ...]
 
 
 def body_hash(body: bytes) -> str:
@@ -77,114 +67,123 @@ class ClaimService:
         pool: asyncpg.Pool,
         client: redis.Redis,
         scripts: Scripts,
-        ledger: LedgerWriter,
         settings: Settings,
         clock: Clock,
     ) -> None:
         self.pool = pool
         self.redis = client
         self.scripts = scripts
-        self.ledger = ledger
+        self.settings = settings
         self.clock = clock
         self.wait_for_ledger = settings.claim_durability == "ledger"
-        self.idem_ttl = settings.idempotency_ttl_s
-        self._pending: dict[tuple[str, str], list[_Job]] = {}
-        self._codes: list[str] = []
+        self.timeout_s = settings.ledger_timeout_ms / 1000
+        self._waiting: dict[int, asyncio.Future[Outcome]] = {}
+        self._tick: list[int] = []
+        self._ticket = 0
         self._static: dict[str, tuple[str, bool]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._rebuilding: set[str] = set()
+        self._fd = -1
+        self._pipe: ClaimPipe | None = None
 
-    # -- gathering -------------------------------------------------------------------------
+    # -- the pipeline ----------------------------------------------------------------------
 
-    def _code(self) -> str:
-        if not self._codes:
-            self._codes = new_codes(256)
-        return self._codes.pop()
+    def start(self) -> None:
+        """Starts the pipeline's threads and has the event loop watch its eventfd."""
+        self._fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._pipe = ClaimPipe(
+            redis_url=self.settings.redis_url,
+            database_url=self.settings.database_url,
+            script_sha=self.scripts.claim_coupons.sha,
+            script_source=self.scripts.claim_coupons.source,
+            idempotency_ttl_s=self.settings.idempotency_ttl_s,
+            wait_for_ledger=self.wait_for_ledger,
+            writers=_WRITERS,
+            batch_max=self.settings.ledger_batch_max,
+            wake_fd=self._fd,
+        )
+        asyncio.get_running_loop().add_reader(self._fd, self._drain)
+        metrics.pipe_counters = self._pipe.counters
+
+    async def close(self) -> None:
+        """Stops the threads; coupons not yet written stay in the Redis stream for recovery."""
+        pipe, self._pipe = self._pipe, None
+        if pipe is None:
+            return
+        asyncio.get_running_loop().remove_reader(self._fd)
+        metrics.pipe_counters = None
+        await asyncio.to_thread(pipe.stop)
+        self._drain_outcomes(pipe.take())
+        os.close(self._fd)
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(Unavailable("the gateway is shutting down, retry"))
+        self._waiting.clear()
+
+    def healthy(self) -> bool:
+        """False while the ledger cannot reach Postgres."""
+        return self._pipe is None or self._pipe.healthy()
 
     def _enqueue(
-        self, campaign_id: str, source: str, member_id: str, channel: str, idem: str | None, h: str
-    ) -> asyncio.Future[LedgerRow | list[Any]]:
+        self, campaign_id: str, grant: bool, member_id: str, channel: str, idem: str, h: str
+    ) -> asyncio.Future[Outcome]:
+        pipe = self._pipe
+        if pipe is None:
+            raise Unavailable("the gateway is starting or stopping, retry")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[LedgerRow | list[Any]] = loop.create_future()
-        idem_key = keys.idem_key(campaign_id, idem) if idem is not None else None
-        job = _Job(member_id, channel, self._code(), idem or "", idem_key, h, future)
-        if not self._pending:
-            loop.call_soon(self._flush)
-        self._pending.setdefault((campaign_id, source), []).append(job)
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._ticket += 1
+        ticket = self._ticket
+        self._waiting[ticket] = future
+        pipe.submit(ticket, campaign_id, grant, member_id, channel, idem, h, self.clock.now_ms())
+        if not self._tick:
+            loop.call_soon(self._end_tick)
+        self._tick.append(ticket)
         return future
 
-    def _flush(self) -> None:
-        batch, self._pending = self._pending, {}
-        task = asyncio.get_running_loop().create_task(self._run(batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _end_tick(self) -> None:
+        """Sends the tick's claims; they share one time-out timer (a timer per request costs
+        the hot path more than the whole wait otherwise does)."""
+        tickets, self._tick = self._tick, []
+        if self._pipe is not None:
+            self._pipe.kick()
+        asyncio.get_running_loop().call_later(self.timeout_s, self._time_out, tickets)
 
-    async def _run(self, batch: dict[tuple[str, str], list[_Job]]) -> None:
-        now = self.clock.now_ms()
-        calls: list[tuple[str, str, list[_Job], tuple[Any, ...]]] = []
-        for (campaign_id, source), jobs in batch.items():
-            for start in range(0, len(jobs), _CHUNK):
-                chunk = jobs[start : start + _CHUNK]
-                args = self._call_args(campaign_id, source, now, chunk)
-                calls.append((campaign_id, source, chunk, args))
-        deletes = self.ledger.take_deletes()
-        metrics.claim_round_trips += 1
-        metrics.claim_jobs += sum(len(chunk) for _, _, chunk, _ in calls)
-        try:
-            commands = [args for *_, args in calls] + deletes
-            results = await pipelined(self.redis, commands)
-            for (campaign_id, source, chunk, args), result in zip(calls, results, strict=False):
-                if isinstance(result, NoScriptError):
-                    await self.scripts.claim_coupons.load(self.redis)
-                    result = await self.scripts.claim_coupons.run_args(self.redis, args)
-                if isinstance(result, Exception):
-                    raise result
-                self._settle(campaign_id, source, chunk, result)
-        except (OSError, RedisError) as exc:
-            log.warning("claim script failed: %s", exc)
-            for _, _, chunk, _ in calls:
-                for job in chunk:
-                    if not job.future.done():
-                        job.future.set_exception(Unavailable("Redis is unavailable, retry"))
-
-    def _settle(self, campaign_id: str, source: str, jobs: list[_Job], outcomes: list[Any]) -> None:
-        """Hands each coupon the script made (or replayed) to the ledger writer right here, so
-        the request wakes once, when its coupon is durable; refusals are answered at once."""
-        fired = 0
-        for job, outcome in zip(jobs, outcomes, strict=True):
-            if job.future.done():
+    def _time_out(self, tickets: list[int]) -> None:
+        for ticket in tickets:
+            future = self._waiting.pop(ticket, None)
+            if future is None or future.done():
                 continue
-            if outcome[0] == 0:
-                job.future.set_result(outcome)
-                continue
-            row = self._ledger_row(campaign_id, source, outcome, job)
-            if outcome[0] == 1:
-                fired |= int(outcome[7])
-            if outcome[0] == 1 or self.wait_for_ledger:
-                self.ledger.append(row, job.future if self.wait_for_ledger else None)
-            if not self.wait_for_ledger:
-                job.future.set_result(row)
-        if fired:
-            self._alert(campaign_id, fired)
+            if self.wait_for_ledger:
+                future.set_exception(
+                    LedgerUnavailable(
+                        "the ledger did not confirm the coupon in time; it is held and will be "
+                        "written: retry with the same Idempotency-Key to get it"
+                    )
+                )
+            else:
+                future.set_exception(Unavailable("Redis did not answer in time, retry"))
 
-    def _call_args(
-        self, campaign_id: str, source: str, now: int, jobs: list[_Job]
-    ) -> tuple[Any, ...]:
-        script_keys = [
-            keys.meta_key(campaign_id),
-            keys.members_key(campaign_id),
-            keys.ledger_key(campaign_id),
-        ]
-        records = []
-        for job in jobs:
-            index = 0
-            if job.idem_key is not None:
-                script_keys.append(job.idem_key)
-                index = len(script_keys)
-            fields = (job.member_id, job.code, job.channel, str(index), job.idem_hash or "-")
-            records.append("\x1f".join(fields))
-        argv = [now, source, self.idem_ttl, len(jobs), "\x1e".join(records)]
-        return self.scripts.claim_coupons.args(script_keys, argv)
+    def _drain(self) -> None:
+        try:  # noqa: SIM105 - cheaper than contextlib.suppress on the hot path
+            os.eventfd_read(self._fd)
+        except BlockingIOError:
+            pass
+        if self._pipe is not None:
+            self._drain_outcomes(self._pipe.take())
+
+    def _drain_outcomes(self, outcomes: list[Outcome]) -> None:
+        waiting = self._waiting
+        for outcome in outcomes:
+            ticket = outcome[0]
+            if ticket:
+                future = waiting.pop(ticket, None)
+                if future is not None and not future.done():
+                    future.set_result(outcome)
+            elif outcome[1] == _ALERT:
+                self._alert(outcome[2], outcome[3])
+            else:
+                log.warning("claim pipeline: %s", outcome[2])
 
     # -- answering -------------------------------------------------------------------------
 
@@ -197,66 +196,42 @@ class ClaimService:
         # A dict hit on the hot path; the coroutine only the first time per campaign.
         static = self._static.get(campaign_id) or await self._static_fields(campaign_id)
         kind, transferable = static
-        row = await self._enqueue(campaign_id, "claim", member_id, channel, idem, h)
-        if not isinstance(row, LedgerRow):
-            raise await self._refusal(campaign_id, row[1].decode())
+        outcome = await self._enqueue(campaign_id, False, member_id, channel, idem or "", h)
+        if outcome[1] != _COUPON:
+            raise await self._failure(campaign_id, outcome)
         if not kind:  # published between the read and the script: read it again
             kind, transferable = await self._static_fields(campaign_id)
-        return self._coupon(campaign_id, row, kind, transferable)
+        return self._coupon(campaign_id, outcome, kind, transferable)
 
     async def grant(
         self, campaign_id: str, member_ids: list[str], channel: str
     ) -> tuple[list[Coupon], list[tuple[str, str]]]:
         kind, transferable = await self._static_fields(campaign_id)
         futures = [
-            self._enqueue(campaign_id, "grant", member, channel, None, "") for member in member_ids
+            self._enqueue(campaign_id, True, member, channel, "", "") for member in member_ids
         ]
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome  # ledger_unavailable: the granted coupons are held, not lost
-        rows: list[LedgerRow] = []
+        coupons: list[Outcome] = []
         rejected: list[tuple[str, str]] = []
         for member, outcome in zip(member_ids, outcomes, strict=True):
-            if isinstance(outcome, LedgerRow):
-                rows.append(outcome)
-                continue
-            assert isinstance(outcome, list)
-            reason = outcome[1].decode()
-            if reason in ("campaign_not_found", "stale_hot_state"):
-                raise await self._refusal(campaign_id, reason)
-            rejected.append((member, reason))
-        if rows and not kind:
+            assert isinstance(outcome, tuple)
+            if outcome[1] == _COUPON:
+                coupons.append(outcome)
+            elif outcome[1] == _FAILED or outcome[2] in ("campaign_not_found", "stale_hot_state"):
+                raise await self._failure(campaign_id, outcome)
+            else:
+                rejected.append((member, outcome[2]))
+        if coupons and not kind:
             kind, transferable = await self._static_fields(campaign_id)
-        return [self._coupon(campaign_id, row, kind, transferable) for row in rows], rejected
+        return [self._coupon(campaign_id, c, kind, transferable) for c in coupons], rejected
 
-    def _ledger_row(
-        self, campaign_id: str, source: str, outcome: list[Any], job: _Job
-    ) -> LedgerRow:
-        if outcome[0] == 1:
-            return LedgerRow(
-                code=job.code,
-                campaign_id=campaign_id,
-                member_id=job.member_id,
-                claimed_ms=int(outcome[2]),
-                from_ms=int(outcome[3]),
-                until_ms=int(outcome[4]),
-                channel=job.channel,
-                source=source,
-                idem=job.idem,
-                stream_id=outcome[5],
-            )
-        return LedgerRow(  # a replay: the script returned the first claim's record
-            code=outcome[1].decode(),
-            campaign_id=campaign_id,
-            member_id=outcome[5].decode(),
-            claimed_ms=int(outcome[2]),
-            from_ms=int(outcome[3]),
-            until_ms=int(outcome[4]),
-            channel=outcome[6].decode(),
-            source=outcome[7].decode(),
-            idem=job.idem,
-        )
+    async def _failure(self, campaign_id: str, outcome: Outcome) -> GatewayError:
+        if outcome[1] == _FAILED:
+            return Unavailable(outcome[2])
+        return await self._refusal(campaign_id, outcome[2])
 
     async def _refusal(self, campaign_id: str, reason: str) -> GatewayError:
         if reason == "stale_hot_state":
@@ -285,17 +260,18 @@ class ClaimService:
             static = self._static[campaign_id] = (kind.decode(), transferable == b"1")
         return static
 
-    def _coupon(self, campaign_id: str, row: LedgerRow, kind: str, transferable: bool) -> Coupon:
+    def _coupon(self, campaign_id: str, c: Outcome, kind: str, transferable: bool) -> Coupon:
+        # c: (ticket, 1, code, member_id, channel, claimed_ms, from_ms, until_ms)
         return Coupon(
-            code=row.code,
+            code=c[2],
             campaign_id=campaign_id,
-            member_id=row.member_id,
+            member_id=c[3],
             kind=kind,
             state="active",
-            valid_from=iso_ms(row.from_ms),
-            valid_until=iso_ms(row.until_ms),
-            claimed_at=iso_ms(row.claimed_ms),
-            channel=row.channel,
+            valid_from=iso_ms(c[6]),
+            valid_until=iso_ms(c[7]),
+            claimed_at=iso_ms(c[5]),
+            channel=c[4],
             transferable=transferable,
             transferred_from=None,
         )

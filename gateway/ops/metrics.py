@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Callable
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -22,6 +23,9 @@ class Metrics:
         self.ledger_failures = 0
         self.claim_round_trips = 0
         self.claim_jobs = 0
+        #: The claim pipeline's own counters (round trips, jobs, ledger batches, rows, failures),
+        #: kept by its threads in Rust; set by the claim service while it runs.
+        self.pipe_counters: Callable[[], tuple[int, int, int, int, int]] | None = None
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests[(method, route, status)] += 1
@@ -59,19 +63,22 @@ class Metrics:
         ]
         for (campaign, kind), n in sorted(self.alerts.items()):
             out.append(f'gateway_campaign_alerts_total{{campaign="{campaign}",kind="{kind}"}} {n}')
+        trips, jobs, batches, rows, failures = (
+            self.pipe_counters() if self.pipe_counters is not None else (0, 0, 0, 0, 0)
+        )
         out += [
             "# TYPE gateway_ledger_batches_total counter",
-            f"gateway_ledger_batches_total {self.ledger_batches}",
+            f"gateway_ledger_batches_total {self.ledger_batches + batches}",
             "# TYPE gateway_ledger_rows_total counter",
-            f"gateway_ledger_rows_total {self.ledger_rows}",
+            f"gateway_ledger_rows_total {self.ledger_rows + rows}",
             "# TYPE gateway_ledger_failures_total counter",
-            f"gateway_ledger_failures_total {self.ledger_failures}",
+            f"gateway_ledger_failures_total {self.ledger_failures + failures}",
             "# HELP gateway_claim_round_trips_total Redis round trips of the claim path.",
             "# TYPE gateway_claim_round_trips_total counter",
-            f"gateway_claim_round_trips_total {self.claim_round_trips}",
+            f"gateway_claim_round_trips_total {self.claim_round_trips + trips}",
             "# HELP gateway_claim_jobs_total Claims and grants those round trips carried.",
             "# TYPE gateway_claim_jobs_total counter",
-            f"gateway_claim_jobs_total {self.claim_jobs}",
+            f"gateway_claim_jobs_total {self.claim_jobs + jobs}",
         ]
         return "\n".join(out) + "\n"
 
