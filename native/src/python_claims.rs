@@ -105,14 +105,12 @@ impl ClaimPipe {
                     row.until_ms,
                 )
                     .into_py(py),
-                Outcome::Refused { ticket, reason } => (ticket, 0u8, reason)
-                    .into_py(py),
-                Outcome::Failed { ticket, message } => (ticket, 2u8, message)
-                    .into_py(py),
-                Outcome::Alert { campaign_id, fired } => (0u64, 3u8, campaign_id, fired)
-                    .into_py(py),
-                Outcome::Log { message } => (0u64, 4u8, message)
-                    .into_py(py),
+                Outcome::Refused { ticket, reason } => (ticket, 0u8, reason).into_py(py),
+                Outcome::Failed { ticket, message } => (ticket, 2u8, message).into_py(py),
+                Outcome::Alert { campaign_id, fired } => {
+                    (0u64, 3u8, campaign_id, fired).into_py(py)
+                }
+                Outcome::Log { message } => (0u64, 4u8, message).into_py(py),
             };
             list.append(item)?;
         }

@@ -159,7 +159,9 @@ struct Shared {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking thread cannot leave these queues half-updated: keep going with them.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Shared {
@@ -333,10 +335,7 @@ impl RedisAddr {
         let (user, password) = match auth {
             None => (None, None),
             Some(auth) => match auth.split_once(':') {
-                Some((u, p)) => (
-                    (!u.is_empty()).then(|| u.to_string()),
-                    Some(p.to_string()),
-                ),
+                Some((u, p)) => ((!u.is_empty()).then(|| u.to_string()), Some(p.to_string())),
                 None => (Some(auth.to_string()), None),
             },
         };

@@ -53,7 +53,10 @@ where
 }
 
 fn bad(what: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("bad RESP reply: {what}"))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("bad RESP reply: {what}"),
+    )
 }
 
 fn line<R: BufRead>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<()> {
