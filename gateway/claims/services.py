@@ -38,10 +38,6 @@ INSERT INTO events (kind, campaign_id, detail, dedup_key) VALUES ($1, $2, $3, $4
 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
 """
 
-# Ledger writer threads: one would make every claim wait for the batch before its own; a few in
-# flight keep group commit and cut that wait.
-_WRITERS = 3
-
 REFUSALS: dict[str, tuple[int, str]] = {
     "campaign_not_found": (404, "the campaign does not exist"),
     "not_live": (409, "the campaign is not live"),
@@ -98,7 +94,7 @@ class ClaimService:
             script_source=self.scripts.claim_coupons.source,
             idempotency_ttl_s=self.settings.idempotency_ttl_s,
             wait_for_ledger=self.wait_for_ledger,
-            writers=_WRITERS,
+            writers=self.settings.ledger_writers,
             batch_max=self.settings.ledger_batch_max,
             wake_fd=self._fd,
         )

@@ -25,10 +25,14 @@ async def authorize(scope: Any) -> None:
     roles = handler.opt.get("roles") if handler is not None else None
     if roles is None:
         return
+    await authorize_roles(scope, scope["litestar_app"].state.key_cache, roles)
+
+
+async def authorize_roles(scope: Any, keys: KeyCache, roles: tuple[str, ...]) -> None:
+    """Refuses the request (401/403) unless its API key has one of `roles`."""
     header = _header(scope, b"authorization")
     if header is None or not header.startswith(b"Bearer "):
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    keys: KeyCache = scope["litestar_app"].state.key_cache
     key = header[7:].strip().decode("latin-1")
     hit, role = keys.cached(key)
     if not hit:

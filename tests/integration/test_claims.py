@@ -394,3 +394,100 @@ async def test_a_hot_state_from_another_redis_run_is_rebuilt_before_any_claim(
     rows = await db.fetchval("SELECT count(*) FROM coupons WHERE campaign_id = $1", cid)
     live = await stats(client, auth, cid)
     assert live["claimed"] == rows == 4
+
+
+async def test_claims_go_on_after_redis_forgets_the_script(
+    client: Client, auth: Auth, redis_client: Any
+) -> None:
+    # SCRIPT FLUSH (or a Redis failover) drops the loaded script: the pipeline answers NOSCRIPT
+    # by loading it again and running the same call, so nobody sees the difference.
+    campaign = await live_campaign(client, auth["admin"], stock=10)
+    await redis_client.script_flush()
+    responses = await asyncio.gather(
+        *(claim(client, auth, campaign["id"], unique()) for _ in range(5))
+    )
+    assert [r.status_code for r in responses] == [201] * 5
+    assert (await stats(client, auth, campaign["id"]))["claimed"] == 5
+
+
+async def test_metrics_count_the_pipeline_round_trips_and_ledger_rows(
+    client: Client, auth: Auth
+) -> None:
+    def counters(text: str) -> dict[str, int]:
+        return {
+            name: int(value)
+            for name, value in (line.split() for line in text.splitlines() if line[:1] != "#")
+            if name.startswith(("gateway_claim_", "gateway_ledger_"))
+        }
+
+    before = counters((await client.get("/metrics")).text)
+    campaign = await live_campaign(client, auth["admin"], stock=10)
+    responses = await asyncio.gather(
+        *(claim(client, auth, campaign["id"], unique()) for _ in range(7))
+    )
+    assert all(r.status_code == 201 for r in responses)
+    after = counters((await client.get("/metrics")).text)
+    assert after["gateway_claim_jobs_total"] - before["gateway_claim_jobs_total"] == 7
+    assert (
+        1
+        <= after["gateway_claim_round_trips_total"] - before["gateway_claim_round_trips_total"]
+        <= 7
+    )
+    assert after["gateway_ledger_rows_total"] - before["gateway_ledger_rows_total"] == 7
+
+
+async def test_the_claim_lane_answers_exactly_as_the_router_does(
+    client: Client, auth: Auth
+) -> None:
+    # Claims are served before Litestar's router (GatewayApp.claim_lane). The same requests
+    # through the router must get the same statuses and error codes.
+    campaign = await live_campaign(client, auth["admin"], stock=100, per_member_limit=1)
+    path = f"/v1/campaigns/{campaign['id']}/claims"
+    front, checkout = auth["front"], auth["checkout"]
+    json_type = {"Content-Type": "application/json"}
+
+    async def answers(lane: bool) -> list[tuple[int, str]]:
+        app: Any = client.app
+        app.claim_lane = lane
+        member = unique()
+        requests: list[tuple[str, dict[str, str], bytes]] = [
+            (path, front, f'{{"member_id":"{member}","channel":"online"}}'.encode()),
+            (path, front, f'{{"member_id":"{member}","channel":"online"}}'.encode()),
+            (path, {}, b'{"member_id":"x","channel":"online"}'),
+            (path, {"Authorization": "Bearer nope"}, b'{"member_id":"x","channel":"online"}'),
+            (path, checkout, b'{"member_id":"x","channel":"online"}'),
+            (path, front, b'{"member_id":'),
+            (path, front, b'{"member_id":"x","channel":"online","extra":1}'),
+            (path, front, b'{"member_id":5,"channel":"online"}'),
+            (path, front, b'{"member_id":"x","channel":"online","token":"bad"}'),
+            (path, front, b"x" * (1024 * 1024 + 1)),
+            ("/v1/campaigns/cmp_nope/claims", front, b'{"member_id":"x","channel":"online"}'),
+            (f"/v1/campaigns/{'x' * 65}/claims", front, b'{"member_id":"x","channel":"online"}'),
+        ]
+        out = []
+        for url, headers, body in requests:
+            response = await client.post(url, content=body, headers={**json_type, **headers})
+            ok = response.status_code == 201
+            out.append((response.status_code, "coupon" if ok else response.json()["code"]))
+        return out
+
+    try:
+        via_lane = await answers(True)
+        via_router = await answers(False)
+    finally:
+        app: Any = client.app
+        app.claim_lane = True
+    assert via_lane == via_router
+    assert via_lane[:2] == [(201, "coupon"), (409, "limit_reached")]
+    assert [status for status, _ in via_lane[2:]] == [
+        401,
+        401,
+        403,
+        400,
+        400,
+        400,
+        403,
+        413,
+        404,
+        400,
+    ]

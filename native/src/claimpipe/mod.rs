@@ -701,7 +701,8 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
         }
         if !rows.is_empty() {
             lock(&shared.ledger).rows.extend(rows);
-            shared.ledger_cv.notify_all();
+            // One writer takes the lot; waking the others would only split the group commit.
+            shared.ledger_cv.notify_one();
         }
         shared.complete(done);
     }
