@@ -489,5 +489,5 @@ async def test_the_claim_lane_answers_exactly_as_the_router_does(
         403,
         413,
         404,
-        400,
+        404,
     ]
