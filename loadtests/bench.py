@@ -141,11 +141,51 @@ def wrk(url: str, script: str, *args: str, duration: int = DURATION) -> dict[str
     }
 
 
-def measure(url: str, script: str, first: str, *rest: str) -> dict[str, Any]:
-    """A warm-up run, then the measured one (claims.lua's first argument names the run)."""
+def measure(
+    url: str, script: str, first: str, *rest: str, server: Server | None = None
+) -> dict[str, Any]:
+    """A warm-up run, then the measured one (claims.lua's first argument names the run).
+
+    With `server`, also the CPU time the serving stack spent per request during the measured
+    run (`cpu_us`: server processes, Postgres, Redis), a figure the noise of a shared machine
+    moves much less than the rates.
+    """
     warm_first = f"warm{uuid.uuid4().hex[:6]}" if script == "claims.lua" else first
     wrk(url, script, warm_first, *rest, duration=WARMUP)
-    return wrk(url, script, first, *rest)
+    before = stack_cpu(server) if server is not None else {}
+    result = wrk(url, script, first, *rest)
+    if server is not None:
+        after = stack_cpu(server)
+        requests = result["rps"] * DURATION / 1e6
+        result["cpu_us"] = {part: (after[part] - before[part]) / requests for part in after}
+    return result
+
+
+def stack_cpu(server: Server) -> dict[str, float]:
+    """CPU seconds used so far by the server's processes, Postgres and Redis (ours only)."""
+    data = Path(os.environ.get("GATEWAY_DATA_DIR", ROOT / ".data"))
+    try:
+        postmaster = int((data / "pg" / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        postmaster = -1
+    redis_port = REDIS_URL.rsplit(":", 1)[-1].split("/")[0]
+    hz = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        pid, ppid, pgid = int(proc.name), int(stat[1]), int(stat[2])
+        seconds = (int(stat[11]) + int(stat[12])) / hz
+        if pgid == server.process.pid:
+            used["server"] += seconds
+        elif pid == postmaster or ppid == postmaster:
+            used["postgres"] += seconds
+        elif cmdline.startswith(b"redis-server") and f":{redis_port}".encode() in cmdline:
+            used["redis"] += seconds
+    return used
 
 
 def cli(*args: str) -> str:
@@ -198,7 +238,7 @@ def bench_empty_handler(results: dict[str, Any]) -> None:
     log("(a) empty Litestar handler")
     server = Server(granian_args("loadtests.baseline_app:app", "127.0.0.1", PORT, 1))
     try:
-        results["a"] = measure(BASE + CLAIM_PATH.format("cmp_x"), "claims.lua", "a")
+        results["a"] = measure(BASE + CLAIM_PATH.format("cmp_x"), "claims.lua", "a", server=server)
         results["a2"] = measure(BASE + "/idiomatic/cmp_x/claims", "claims.lua", "a2")
         body = b'{"member_id":"m-1","channel":"online"}'
         results["a_py"] = python_driver(
@@ -219,7 +259,7 @@ def bench_gateway(results: dict[str, Any]) -> None:
         r = redis.Redis.from_url(REDIS_URL)
         before = int(r.info("memory")["used_memory"])
         url = BASE + CLAIM_PATH.format(campaign_id)
-        results["b"] = measure(url, "claims.lua", f"b{uuid.uuid4().hex[:6]}", key)
+        results["b"] = measure(url, "claims.lua", f"b{uuid.uuid4().hex[:6]}", key, server=server)
         results["b_rss_kib"] = server.worker_peak_rss_kib()
         stream = f"{{c:{campaign_id}}}:ledger"
         for _ in range(100):
@@ -256,7 +296,7 @@ def bench_gateway_router(results: dict[str, Any]) -> None:
         key = cli("keys", "create", "--role", "admin")
         campaign_id = new_campaign({"Authorization": f"Bearer {key}"}, 100_000_000, "bench b0")
         url = BASE + CLAIM_PATH.format(campaign_id)
-        results["b0"] = measure(url, "claims.lua", f"r{uuid.uuid4().hex[:6]}", key)
+        results["b0"] = measure(url, "claims.lua", f"r{uuid.uuid4().hex[:6]}", key, server=server)
     finally:
         server.stop()
 
@@ -290,7 +330,10 @@ def bench_naive(results: dict[str, Any]) -> None:
     try:
         asyncio.run(seed())
         results["c"] = measure(
-            BASE + CLAIM_PATH.format("naive"), "claims.lua", f"c{uuid.uuid4().hex[:6]}"
+            BASE + CLAIM_PATH.format("naive"),
+            "claims.lua",
+            f"c{uuid.uuid4().hex[:6]}",
+            server=server,
         )
     finally:
         server.stop()
@@ -391,6 +434,15 @@ def row(name: str, r: dict[str, Any]) -> str:
     return f"| {name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} |"
 
 
+def cpu_row(name: str, r: dict[str, Any], base: dict[str, Any]) -> str:
+    cpu = r["cpu_us"]
+    total = sum(cpu.values())
+    return (
+        f"| {name} | {cpu['server']:.0f} | {cpu['postgres']:.0f} | {cpu['redis']:.0f} "
+        f"| {total:.0f} | {total / sum(base['cpu_us'].values()):.2f}× |"
+    )
+
+
 def write(results: dict[str, Any], pricing: str) -> str:
     a, b, c, d = results["a"], results["b"], results["c"], results["d"]
     quote, rc, a_py = results["quote"], results["reserve_commit"], results["a_py"]
@@ -421,6 +473,17 @@ member per request (`loadtests/claims.lua`). Command: `{b["command"]} <url> -- <
 | b/a2 | {b["rps"] / results["a2"]["rps"]:.2f} | (reference: the textbook handler) |
 | b/c | {b["rps"] / c["rps"]:.1f} | ≥ 10 |
 | b/d | {b["rps"] / d["rps"]:.3f} | (the script's own ceiling) |
+
+CPU time the serving stack spent per request during each measured run (µs; server = the
+granian processes with their Python and Rust threads; Postgres and Redis = our servers'
+processes). On two shared cores the stack is CPU-bound, so these costs set the ratios:
+
+| case | server | Postgres | Redis | total | total vs (a) |
+| --- | ---: | ---: | ---: | ---: | ---: |
+{cpu_row("(a) empty handler", a, a)}
+{cpu_row("(b) gateway claim", b, a)}
+{cpu_row("(b0) gateway claim via the router", results["b0"], a)}
+{cpu_row("(c) naive", c, a)}
 
 Where the time of a claim goes, and what limits the ratio: [PERFORMANCE.md](PERFORMANCE.md).
 
