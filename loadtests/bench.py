@@ -361,7 +361,8 @@ def bench_script(results: dict[str, Any]) -> None:
         "kind": "amount",
         "transferable": True,
     }
-    r.hset(f"{tag}:meta", mapping=hot_state(row, 0, str(r.info("server")["run_id"])))  # type: ignore[arg-type]
+    run_id = str(r.info("server")["run_id"])
+    r.hset(f"{tag}:meta", mapping=hot_state(row, 0, run_id))  # type: ignore[arg-type]
     host, port = re.match(r"redis://([^:/]+):(\d+)", REDIS_URL).groups()  # type: ignore[union-attr]
     db = REDIS_URL.rsplit("/", 1)[-1] if REDIS_URL.count("/") > 2 else "0"
     command = [
@@ -391,6 +392,7 @@ def bench_script(results: dict[str, Any]) -> None:
         "86400",
         "1",
         "\x1f".join(["m-__rand_int__", "0000000000000A", "online", "0", "-"]),
+        run_id,  # as the claim pipeline passes it (read when it connected)
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     last = [line for line in out.splitlines() if line.strip()][-1].split(",")

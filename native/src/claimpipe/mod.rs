@@ -352,6 +352,10 @@ impl RedisAddr {
 struct RedisConn {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
+    /// The server's run_id, read at connect: a restarted server breaks the connection, so it is
+    /// current for as long as the connection lives. The script compares it with the one the
+    /// campaign's hot state was built for.
+    run_id: String,
 }
 
 impl RedisConn {
@@ -368,6 +372,7 @@ impl RedisConn {
         let mut conn = RedisConn {
             reader: BufReader::with_capacity(64 * 1024, stream.try_clone()?),
             writer: stream,
+            run_id: String::new(),
         };
         if let Some(password) = &addr.password {
             let mut args = vec!["AUTH".to_string()];
@@ -378,6 +383,15 @@ impl RedisConn {
         if addr.db != 0 {
             conn.call(&["SELECT".to_string(), addr.db.to_string()])?;
         }
+        let info = conn.call(&["INFO".to_string(), "server".to_string()])?;
+        conn.run_id = info
+            .as_string()
+            .and_then(|text| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix("run_id:"))
+                    .map(|id| id.trim().to_string())
+            })
+            .unwrap_or_default();
         Ok(conn)
     }
 
@@ -410,7 +424,14 @@ fn meta_key(c: &str) -> String {
     format!("{{c:{c}}}:meta")
 }
 
-fn call_for(cfg: &Config, campaign_id: &str, grant: bool, now: i64, jobs: Vec<Job>) -> Call {
+fn call_for(
+    cfg: &Config,
+    run_id: &str,
+    campaign_id: &str,
+    grant: bool,
+    now: i64,
+    jobs: Vec<Job>,
+) -> Call {
     let mut keys = vec![
         meta_key(campaign_id),
         format!("{{c:{campaign_id}}}:members"),
@@ -461,6 +482,7 @@ fn call_for(cfg: &Config, campaign_id: &str, grant: bool, now: i64, jobs: Vec<Jo
     args.push(cfg.idem_ttl_s.to_string());
     args.push(with_codes.len().to_string());
     args.push(records);
+    args.push(run_id.to_string());
     let mut packed = Vec::new();
     resp::encode(&mut packed, args.iter());
     Call {
@@ -472,7 +494,7 @@ fn call_for(cfg: &Config, campaign_id: &str, grant: bool, now: i64, jobs: Vec<Jo
 }
 
 /// Groups claims by campaign, source and clock reading, in arrival order.
-fn calls_for(cfg: &Config, jobs: Vec<Job>) -> Vec<Call> {
+fn calls_for(cfg: &Config, run_id: &str, jobs: Vec<Job>) -> Vec<Call> {
     let mut order: Vec<(String, bool, i64)> = Vec::new();
     let mut groups: HashMap<(String, bool, i64), Vec<Job>> = HashMap::new();
     for job in jobs {
@@ -488,7 +510,7 @@ fn calls_for(cfg: &Config, jobs: Vec<Job>) -> Vec<Call> {
         let mut group = groups.remove(&key).unwrap_or_default();
         while !group.is_empty() {
             let rest = group.split_off(group.len().min(CHUNK));
-            calls.push(call_for(cfg, &key.0, key.1, key.2, group));
+            calls.push(call_for(cfg, run_id, &key.0, key.1, key.2, group));
             group = rest;
         }
     }
@@ -618,7 +640,28 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
                 std::mem::take(&mut inbox.deletes),
             )
         };
-        let calls = calls_for(cfg, jobs);
+        let connected = match conn.take() {
+            Some(c) => Ok(c),
+            None => RedisConn::connect(addr),
+        };
+        let mut c = match connected {
+            Ok(c) => c,
+            Err(e) => {
+                let mut done: Vec<Outcome> = jobs
+                    .iter()
+                    .map(|job| Outcome::Failed {
+                        ticket: job.ticket,
+                        message: "Redis is unavailable, retry".into(),
+                    })
+                    .collect();
+                done.push(Outcome::Log {
+                    message: format!("could not connect to Redis: {e}"),
+                });
+                shared.complete(done);
+                continue;
+            }
+        };
+        let calls = calls_for(cfg, &c.run_id, jobs);
         let mut packed = Vec::new();
         for call in &calls {
             packed.extend_from_slice(&call.packed);
@@ -638,16 +681,10 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
             .counters
             .jobs
             .fetch_add(jobs_sent as u64, Ordering::Relaxed);
-        let replies = match conn.take().map_or_else(|| RedisConn::connect(addr), Ok) {
-            Ok(mut c) => match c.pipeline(&packed, count) {
-                Ok(replies) => {
-                    conn = Some(c);
-                    Ok(replies)
-                }
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
+        let replies = c.pipeline(&packed, count);
+        if replies.is_ok() {
+            conn = Some(c);
+        }
         let replies = match replies {
             Ok(replies) => replies,
             Err(e) => {
@@ -903,7 +940,7 @@ mod tests {
             job(3, "a", 5, ""),
             job(4, "a", 6, ""),
         ];
-        let calls = calls_for(&cfg(), jobs);
+        let calls = calls_for(&cfg(), "rid", jobs);
         let tickets: Vec<Vec<u64>> = calls
             .iter()
             .map(|c| c.jobs.iter().map(|(j, _)| j.ticket).collect())
@@ -913,12 +950,13 @@ mod tests {
         assert!(text.contains("{c:b}:idem:k"), "{text}");
         assert!(text.contains("m2\x1f"), "{text}");
         assert!(text.contains("\x1f4\x1fh"), "{text}");
+        assert!(text.ends_with("$3\r\nrid\r\n"), "{text}");
     }
 
     #[test]
     fn splits_big_groups() {
         let jobs = (0..600).map(|i| job(i, "a", 1, "")).collect();
-        let sizes: Vec<usize> = calls_for(&cfg(), jobs)
+        let sizes: Vec<usize> = calls_for(&cfg(), "rid", jobs)
             .iter()
             .map(|c| c.jobs.len())
             .collect();
@@ -928,7 +966,7 @@ mod tests {
     #[test]
     fn settles_every_kind_of_result() {
         let config = cfg();
-        let call = calls_for(&config, vec![job(7, "a", 1, "k")]).remove(0);
+        let call = calls_for(&config, "rid", vec![job(7, "a", 1, "k")]).remove(0);
         let (j, code) = &call.jobs[0];
         let mut rows = Vec::new();
         let mut done = Vec::new();
