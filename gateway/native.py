@@ -19,5 +19,17 @@ normalize_code = _native.normalize_code
 #: Prices a cart: the request dict in, the quote dict out (docs/PRICING.md); bad input is a
 #: ValueError naming the field.
 price = _native.price
+#: Prices a cart like `price` but answers a native `Quote`: totals as attributes, the lists built
+#: only when read, `to_json()` the checkout quote's JSON, `to_dict()` what `price` gives.
+price_quote = _native.price_quote
+Quote = _native.Quote
 
-__all__ = ["__version__", "new_code", "new_codes", "normalize_code", "price"]
+__all__ = [
+    "Quote",
+    "__version__",
+    "new_code",
+    "new_codes",
+    "normalize_code",
+    "price",
+    "price_quote",
+]

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
 use pyo3::{ffi, intern, IntoPy};
 
@@ -175,8 +176,8 @@ struct Echo<'py> {
     /// A strong reference to every string the request borrows its text from, so no Python code
     /// that runs during the call (say a key's `__eq__`) can free one under the engine.
     held: Vec<Bound<'py, PyString>>,
-    skus: Vec<Bound<'py, PyAny>>,
-    codes: Vec<Bound<'py, PyAny>>,
+    skus: Vec<Py<PyString>>,
+    codes: Vec<Py<PyString>>,
 }
 
 /// A request whose text borrows from the caller's strings, with the references keeping them
@@ -273,7 +274,9 @@ fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> F
         qty,
     };
     check_line(i, &line)?;
-    echo.skus.push(sku_obj);
+    // SAFETY: `text` accepted it, so it is a str.
+    echo.skus
+        .push(unsafe { sku_obj.downcast_into_unchecked::<PyString>() }.unbind());
     Ok(line)
 }
 
@@ -314,7 +317,9 @@ fn parse_candidate<'py>(
     let code_obj = required(d, intern!(py, "code"), p("code"))?;
     let code = text(&code_obj, p("code"), echo)?;
     let found = bool_at(d, intern!(py, "found"), p("found"))?;
-    echo.codes.push(code_obj);
+    // SAFETY: `text` accepted it, so it is a str.
+    echo.codes
+        .push(unsafe { code_obj.downcast_into_unchecked::<PyString>() }.unbind());
     if !found {
         return Ok(Candidate { code, coupon: None });
     }
@@ -482,7 +487,7 @@ where
 fn shares_to_py<'py>(
     py: Python<'py>,
     shares: &[LineShare],
-    echo: &Echo<'py>,
+    skus: &[Py<PyString>],
 ) -> PyResult<Bound<'py, PyList>> {
     let (line, sku, discount) = (
         intern!(py, "line"),
@@ -494,8 +499,48 @@ fn shares_to_py<'py>(
         shares.iter().map(|share| {
             let d = PyDict::new_bound(py);
             put_int(&d, line, share.line as i64)?;
-            put(&d, sku, &echo.skus[share.line])?;
+            put(&d, sku, skus[share.line].bind(py))?;
             put_int(&d, discount, share.discount)?;
+            Ok(d)
+        }),
+    )
+}
+
+fn applied_to_py<'py>(
+    py: Python<'py>,
+    quote: &Quote,
+    skus: &[Py<PyString>],
+    codes: &[Py<PyString>],
+) -> PyResult<Bound<'py, PyList>> {
+    list_of(
+        py,
+        quote.applied.iter().map(|a| {
+            let d = PyDict::new_bound(py);
+            put(&d, intern!(py, "code"), codes[a.coupon].bind(py))?;
+            put_int(&d, intern!(py, "discount"), a.discount)?;
+            put(&d, intern!(py, "lines"), &shares_to_py(py, &a.lines, skus)?)?;
+            d.set_item(intern!(py, "gift_sku"), a.gift_sku.as_deref())?;
+            put_int(&d, intern!(py, "points"), a.points)?;
+            Ok(d)
+        }),
+    )
+}
+
+fn rejected_to_py<'py>(
+    py: Python<'py>,
+    quote: &Quote,
+    codes: &[Py<PyString>],
+) -> PyResult<Bound<'py, PyList>> {
+    list_of(
+        py,
+        quote.rejected.iter().map(|r| {
+            let d = PyDict::new_bound(py);
+            put(&d, intern!(py, "code"), codes[r.coupon].bind(py))?;
+            put(
+                &d,
+                intern!(py, "reason"),
+                &PyString::intern_bound(py, r.reason.as_str()),
+            )?;
             Ok(d)
         }),
     )
@@ -504,7 +549,8 @@ fn shares_to_py<'py>(
 fn quote_to_py<'py>(
     py: Python<'py>,
     quote: &Quote,
-    echo: &Echo<'py>,
+    skus: &[Py<PyString>],
+    codes: &[Py<PyString>],
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new_bound(py);
     put_int(&out, intern!(py, "subtotal"), quote.subtotal)?;
@@ -512,7 +558,7 @@ fn quote_to_py<'py>(
     put(
         &out,
         intern!(py, "member_lines"),
-        &shares_to_py(py, &quote.member_lines, echo)?,
+        &shares_to_py(py, &quote.member_lines, skus)?,
     )?;
     put_int(&out, intern!(py, "coupon_discount"), quote.coupon_discount)?;
     put_int(&out, intern!(py, "total"), quote.total)?;
@@ -521,34 +567,143 @@ fn quote_to_py<'py>(
         intern!(py, "points_earned"),
         quote.points_earned.into_py(py).bind(py),
     )?;
-    let applied = list_of(
-        py,
-        quote.applied.iter().map(|a| {
-            let d = PyDict::new_bound(py);
-            put(&d, intern!(py, "code"), &echo.codes[a.coupon])?;
-            put_int(&d, intern!(py, "discount"), a.discount)?;
-            put(&d, intern!(py, "lines"), &shares_to_py(py, &a.lines, echo)?)?;
-            d.set_item(intern!(py, "gift_sku"), a.gift_sku.as_deref())?;
-            put_int(&d, intern!(py, "points"), a.points)?;
-            Ok(d)
-        }),
+    put(
+        &out,
+        intern!(py, "applied"),
+        &applied_to_py(py, quote, skus, codes)?,
     )?;
-    put(&out, intern!(py, "applied"), &applied)?;
-    let rejected = list_of(
-        py,
-        quote.rejected.iter().map(|r| {
-            let d = PyDict::new_bound(py);
-            put(&d, intern!(py, "code"), &echo.codes[r.coupon])?;
-            put(
-                &d,
-                intern!(py, "reason"),
-                &PyString::intern_bound(py, r.reason.as_str()),
-            )?;
-            Ok(d)
-        }),
+    put(
+        &out,
+        intern!(py, "rejected"),
+        &rejected_to_py(py, quote, codes)?,
     )?;
-    put(&out, intern!(py, "rejected"), &rejected)?;
     Ok(out)
+}
+
+/// A priced cart as one native object (`price_quote`): the totals are read from the engine's
+/// own result, the lists become Python objects only when first read (then kept), and `to_json`
+/// writes the checkout quote's JSON straight from the engine's result. A caller that needs the
+/// totals or the wire bytes so pays for one object instead of a hundred dicts.
+#[pyclass(frozen, module = "gateway._native", name = "Quote")]
+pub struct PyQuote {
+    quote: Quote,
+    /// The sku of each request line and each code of the request, as the caller's own strings.
+    skus: Vec<Py<PyString>>,
+    codes: Vec<Py<PyString>>,
+    member_lines: GILOnceCell<Py<PyList>>,
+    applied: GILOnceCell<Py<PyList>>,
+    rejected: GILOnceCell<Py<PyList>>,
+}
+
+#[pymethods]
+impl PyQuote {
+    #[getter]
+    fn subtotal(&self) -> i64 {
+        self.quote.subtotal
+    }
+
+    #[getter]
+    fn member_discount(&self) -> i64 {
+        self.quote.member_discount
+    }
+
+    #[getter]
+    fn coupon_discount(&self) -> i64 {
+        self.quote.coupon_discount
+    }
+
+    #[getter]
+    fn total(&self) -> i64 {
+        self.quote.total
+    }
+
+    #[getter]
+    fn points_earned(&self) -> i128 {
+        self.quote.points_earned
+    }
+
+    /// The member discount's shares, `[{"line", "sku", "discount"}]`; built on first read and
+    /// then the same list every time (read it, do not change it: `to_dict()` gives a copy).
+    #[getter]
+    fn member_lines(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+        self.member_lines
+            .get_or_try_init(py, || {
+                Ok::<_, PyErr>(shares_to_py(py, &self.quote.member_lines, &self.skus)?.unbind())
+            })
+            .map(|l| l.clone_ref(py))
+    }
+
+    /// `[{"code", "discount", "lines", "gift_sku", "points"}]`, as `member_lines`.
+    #[getter]
+    fn applied(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+        self.applied
+            .get_or_try_init(py, || {
+                Ok::<_, PyErr>(applied_to_py(py, &self.quote, &self.skus, &self.codes)?.unbind())
+            })
+            .map(|l| l.clone_ref(py))
+    }
+
+    /// `[{"code", "reason"}]`, as `member_lines`.
+    #[getter]
+    fn rejected(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+        self.rejected
+            .get_or_try_init(py, || {
+                Ok::<_, PyErr>(rejected_to_py(py, &self.quote, &self.codes)?.unbind())
+            })
+            .map(|l| l.clone_ref(py))
+    }
+
+    /// Codes that apply, in request order (no dicts built).
+    #[getter]
+    fn applied_codes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let codes = self
+            .quote
+            .applied
+            .iter()
+            .map(|a| self.codes[a.coupon].bind(py));
+        Ok(PyTuple::new_bound(py, codes))
+    }
+
+    /// Whether every code of the request applies (what a redemption requires).
+    fn all_apply(&self) -> bool {
+        self.quote.rejected.is_empty()
+    }
+
+    /// The quote as `price` gives it: a new dict, equal to `price(request)`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        quote_to_py(py, &self.quote, &self.skus, &self.codes)
+    }
+
+    /// The checkout quote's JSON (API.md), byte for byte what `msgspec.json.encode` gives for
+    /// `gateway.checkout.schemas.Quote` built from `to_dict()`.
+    fn to_json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let skus = self
+            .skus
+            .iter()
+            .map(|s| s.bind(py).to_str())
+            .collect::<PyResult<Vec<&str>>>()?;
+        let codes = self
+            .codes
+            .iter()
+            .map(|s| s.bind(py).to_str())
+            .collect::<PyResult<Vec<&str>>>()?;
+        let mut out = Vec::new();
+        json::write_quote(&mut out, &skus, &codes, &self.quote);
+        Ok(PyBytes::new_bound(py, &out))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Quote(subtotal={}, member_discount={}, coupon_discount={}, total={}, applied={}, \
+             rejected={})",
+            self.quote.subtotal,
+            self.quote.member_discount,
+            self.quote.coupon_discount,
+            self.quote.total,
+            self.quote.applied.len(),
+            self.quote.rejected.len()
+        )
+    }
 }
 
 fn value_error(e: InputError) -> PyErr {
@@ -561,7 +716,23 @@ fn value_error(e: InputError) -> PyErr {
 fn price<'py>(request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let parsed = parse_request(request).map_err(value_error)?;
     let quote = run_core(parsed.request())?;
-    quote_to_py(request.py(), &quote, &parsed.echo)
+    quote_to_py(request.py(), &quote, &parsed.echo.skus, &parsed.echo.codes)
+}
+
+/// Prices one cart like `price`, answering a `Quote` object instead of the dict.
+#[pyfunction]
+#[pyo3(signature = (request, /))]
+fn price_quote(request: &Bound<'_, PyAny>) -> PyResult<PyQuote> {
+    let mut parsed = parse_request(request).map_err(value_error)?;
+    let quote = run_core(parsed.request())?;
+    Ok(PyQuote {
+        quote,
+        skus: std::mem::take(&mut parsed.echo.skus),
+        codes: std::mem::take(&mut parsed.echo.codes),
+        member_lines: GILOnceCell::new(),
+        applied: GILOnceCell::new(),
+        rejected: GILOnceCell::new(),
+    })
 }
 
 /// Requests priced per GIL release in `price_many`: large enough to amortise the release, small
@@ -602,7 +773,7 @@ fn price_many<'py>(requests: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>>
                 PyRuntimeError::new_err("the pricing engine failed on this batch (a bug)")
             })?;
         for (quote, p) in quotes.iter().zip(&parsed) {
-            out.append(quote_to_py(py, quote, &p.echo)?)?;
+            out.append(quote_to_py(py, quote, &p.echo.skus, &p.echo.codes)?)?;
         }
     }
     Ok(out)
@@ -644,6 +815,8 @@ fn _price_core_ns(request: &Bound<'_, PyAny>, iterations: u32) -> PyResult<u64> 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(price, m)?)?;
     m.add_function(wrap_pyfunction!(price_many, m)?)?;
+    m.add_function(wrap_pyfunction!(price_quote, m)?)?;
+    m.add_class::<PyQuote>()?;
     m.add_function(wrap_pyfunction!(price_json, m)?)?;
     m.add_function(wrap_pyfunction!(_price_parse_only, m)?)?;
     m.add_function(wrap_pyfunction!(_price_core_ns, m)?)?;
