@@ -13,7 +13,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
-use pyo3::{ffi, intern, IntoPy};
+use pyo3::{ffi, intern, IntoPy, PyTypeInfo};
 
 use crate::pricing::validate::{
     check_code_count, check_coupon, check_line, check_line_count, check_member,
@@ -53,9 +53,20 @@ fn err(path: Path, message: &str) -> InputError {
 
 type Field<T> = Result<T, InputError>;
 
+/// `obj` as a `T`: an exact `T` (what msgspec and literals give) is told by comparing type
+/// pointers, a subclass by PyO3's check (a call into libpython under the stable ABI, once per
+/// field read otherwise).
+fn cast<'a, 'py, T: PyTypeInfo>(obj: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, T>> {
+    if obj.is_exact_instance_of::<T>() {
+        // SAFETY: its type is exactly `T`.
+        Some(unsafe { obj.downcast_unchecked::<T>() })
+    } else {
+        obj.downcast::<T>().ok()
+    }
+}
+
 fn as_dict<'a, 'py>(obj: &'a Bound<'py, PyAny>, path: Path) -> Field<&'a Bound<'py, PyDict>> {
-    obj.downcast::<PyDict>()
-        .map_err(|_| err(path, "must be a dict"))
+    cast::<PyDict>(obj).ok_or_else(|| err(path, "must be a dict"))
 }
 
 fn item<'py>(
@@ -195,9 +206,7 @@ impl Parsed<'_> {
 }
 
 fn text<'py>(obj: &Bound<'py, PyAny>, path: Path, echo: &mut Echo<'py>) -> Field<Text<'py>> {
-    let s = obj
-        .downcast::<PyString>()
-        .map_err(|_| err(path, "must be a string"))?;
+    let s = cast::<PyString>(obj).ok_or_else(|| err(path, "must be a string"))?;
     let borrowed = s
         .to_str()
         .map_err(|_| err(path, "must be valid UTF-8 text"))?;
@@ -224,10 +233,10 @@ fn optional_text<'py>(
 
 /// A list or tuple, as its items.
 fn sequence<'py>(obj: &Bound<'py, PyAny>, path: Path) -> Field<Vec<Bound<'py, PyAny>>> {
-    if let Ok(list) = obj.downcast::<PyList>() {
+    if let Some(list) = cast::<PyList>(obj) {
         return Ok(list.iter().collect());
     }
-    if let Ok(tuple) = obj.downcast::<PyTuple>() {
+    if let Some(tuple) = cast::<PyTuple>(obj) {
         return Ok(tuple.iter().collect());
     }
     Err(err(path, "must be a list"))
@@ -244,7 +253,7 @@ fn texts<'py>(
     };
     let item = |j| Path::CouponItem(index, name, j);
     // Lists (what msgspec gives) are read in place; a tuple goes through `sequence`.
-    if let Ok(list) = obj.downcast::<PyList>() {
+    if let Some(list) = cast::<PyList>(&obj) {
         let mut out = Vec::with_capacity(list.len());
         for (j, o) in list.iter().enumerate() {
             out.push(text(&o, item(j), echo)?);
@@ -375,9 +384,7 @@ fn parse_candidate<'py>(
 
 fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<Parsed<'py>> {
     let py = obj.py();
-    let d = obj
-        .downcast::<PyDict>()
-        .map_err(|_| InputError::new("request", "must be a dict"))?;
+    let d = cast::<PyDict>(obj).ok_or_else(|| InputError::new("request", "must be a dict"))?;
     let top = Path::Top;
     let mut echo = Echo {
         // Room for the strings of a 20-line cart with 8 codes, so that one usually needs no
@@ -791,6 +798,70 @@ fn price_json<'py>(py: Python<'py>, request: &[u8]) -> PyResult<Bound<'py, PyByt
     Ok(PyBytes::new_bound(py, &answer))
 }
 
+/// The least any reader of a request dict must do, for the benchmark: one dict lookup per field
+/// the engine reads (every field of `price`'s schema that is present), nothing else: no type
+/// test, no value read, no check. Answers how many values it found.
+#[pyfunction]
+#[pyo3(signature = (request, /))]
+fn _price_lookup_floor(request: &Bound<'_, PyDict>) -> PyResult<usize> {
+    const TOP: &[&str] = &["now", "channel", "store_id", "lines", "member", "coupons"];
+    const LINE: &[&str] = &["sku", "category", "unit_price", "qty"];
+    const MEMBER: &[&str] = &[
+        "tier_percent_off",
+        "birthday_percent_off",
+        "is_birthday",
+        "coupons_on_member_price",
+        "points_per_yuan",
+    ];
+    const COUPON: &[&str] = &[
+        "code",
+        "found",
+        "owner_matches",
+        "state",
+        "kind",
+        "amount_off",
+        "percent_off",
+        "max_discount",
+        "min_spend",
+        "sku",
+        "points",
+        "scope_skus",
+        "scope_categories",
+        "scope_stores",
+        "channels",
+        "valid_from",
+        "valid_until",
+        "stackable",
+    ];
+    static KEYS: GILOnceCell<[Vec<Py<PyString>>; 4]> = GILOnceCell::new();
+    let py = request.py();
+    let [top, line, member, coupon] = KEYS.get_or_init(py, || {
+        [TOP, LINE, MEMBER, COUPON].map(|keys| {
+            keys.iter()
+                .map(|k| PyString::intern_bound(py, k).unbind())
+                .collect()
+        })
+    });
+    let lookup = |d: &Bound<'_, PyDict>, keys: &[Py<PyString>]| -> usize {
+        keys.iter()
+            // SAFETY: live pointers; the borrowed result is only tested for NULL.
+            .filter(|k| !unsafe { ffi::PyDict_GetItemWithError(d.as_ptr(), k.as_ptr()) }.is_null())
+            .count()
+    };
+    let mut found = lookup(request, top);
+    for (key, fields) in [("lines", line), ("coupons", coupon)] {
+        if let Some(list) = request.get_item(key)? {
+            for d in list.downcast::<PyList>()?.iter() {
+                found += lookup(d.downcast::<PyDict>()?, fields);
+            }
+        }
+    }
+    if let Some(m) = request.get_item("member")? {
+        found += lookup(m.downcast::<PyDict>()?, member);
+    }
+    Ok(found)
+}
+
 /// Converts and checks a request without pricing it: the input half of the binding's cost.
 #[pyfunction]
 #[pyo3(signature = (request, /))]
@@ -819,6 +890,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyQuote>()?;
     m.add_function(wrap_pyfunction!(price_json, m)?)?;
     m.add_function(wrap_pyfunction!(_price_parse_only, m)?)?;
+    m.add_function(wrap_pyfunction!(_price_lookup_floor, m)?)?;
     m.add_function(wrap_pyfunction!(_price_core_ns, m)?)?;
     Ok(())
 }

@@ -138,3 +138,9 @@ def test_quote_is_frozen() -> None:
     quote = _native.price_quote(request([line()]))
     with pytest.raises(AttributeError):
         quote.total = 0  # type: ignore[misc]
+
+
+def test_lookup_floor_of_the_benchmark_finds_every_field() -> None:
+    # The benchmark's floor must look up each field the engine reads, or it floors nothing.
+    req = request([line(), line(sku="B")], [coupon("X"), coupon("Y")])
+    assert _native._price_lookup_floor(req) == 6 + 5 + 4 * 2 + 18 * 2
