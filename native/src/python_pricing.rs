@@ -242,25 +242,45 @@ fn sequence<'py>(obj: &Bound<'py, PyAny>, path: Path) -> Field<Vec<Bound<'py, Py
     Err(err(path, "must be a list"))
 }
 
-fn texts<'py>(
-    obj: Option<Bound<'py, PyAny>>,
+/// The list of texts at `key` of a coupon dict (absent: empty), read borrowed as `with_item`.
+fn texts_at<'py>(
+    d: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
     index: usize,
     name: &'static str,
     echo: &mut Echo<'py>,
 ) -> Field<Vec<Text<'py>>> {
-    let Some(obj) = obj else {
-        return Ok(Vec::new());
-    };
+    with_item(d, key, Path::Coupon(index, name), |o| match o {
+        None => Ok(Vec::new()),
+        Some(o) => texts(o, index, name, echo),
+    })
+}
+
+fn texts<'py>(
+    obj: &Bound<'py, PyAny>,
+    index: usize,
+    name: &'static str,
+    echo: &mut Echo<'py>,
+) -> Field<Vec<Text<'py>>> {
     let item = |j| Path::CouponItem(index, name, j);
-    // Lists (what msgspec gives) are read in place; a tuple goes through `sequence`.
-    if let Some(list) = cast::<PyList>(&obj) {
-        let mut out = Vec::with_capacity(list.len());
-        for (j, o) in list.iter().enumerate() {
+    // Lists (what msgspec gives) are read in place, each item borrowed from the list (as in
+    // `with_item`: `text` runs no Python code, and takes its own reference to what it keeps);
+    // a tuple goes through `sequence`.
+    if let Some(list) = cast::<PyList>(obj) {
+        let py = obj.py();
+        let len = list.len();
+        let mut out = Vec::with_capacity(len);
+        for j in 0..len {
+            // SAFETY: `j < len` and nothing changed the list since `len` was read, so the item
+            // is a live borrowed reference (never NULL).
+            let o = unsafe {
+                Borrowed::from_ptr(py, ffi::PyList_GetItem(list.as_ptr(), j as ffi::Py_ssize_t))
+            };
             out.push(text(&o, item(j), echo)?);
         }
         return Ok(out);
     }
-    let items = sequence(&obj, Path::Coupon(index, name))?;
+    let items = sequence(obj, Path::Coupon(index, name))?;
     let mut out = Vec::with_capacity(items.len());
     for (j, o) in items.iter().enumerate() {
         out.push(text(o, item(j), echo)?);
@@ -347,30 +367,16 @@ fn parse_candidate<'py>(
         min_spend: optional_int_at(d, intern!(py, "min_spend"), p("min_spend"))?,
         sku: optional_text_at(d, intern!(py, "sku"), p("sku"), echo)?,
         points: optional_int_at(d, intern!(py, "points"), p("points"))?,
-        scope_skus: texts(
-            item(d, intern!(py, "scope_skus"), p("scope_skus"))?,
-            i,
-            "scope_skus",
-            echo,
-        )?,
-        scope_categories: texts(
-            item(d, intern!(py, "scope_categories"), p("scope_categories"))?,
+        scope_skus: texts_at(d, intern!(py, "scope_skus"), i, "scope_skus", echo)?,
+        scope_categories: texts_at(
+            d,
+            intern!(py, "scope_categories"),
             i,
             "scope_categories",
             echo,
         )?,
-        scope_stores: texts(
-            item(d, intern!(py, "scope_stores"), p("scope_stores"))?,
-            i,
-            "scope_stores",
-            echo,
-        )?,
-        channels: texts(
-            item(d, intern!(py, "channels"), p("channels"))?,
-            i,
-            "channels",
-            echo,
-        )?,
+        scope_stores: texts_at(d, intern!(py, "scope_stores"), i, "scope_stores", echo)?,
+        channels: texts_at(d, intern!(py, "channels"), i, "channels", echo)?,
         valid_from: int_at(d, intern!(py, "valid_from"), p("valid_from"))?,
         valid_until: int_at(d, intern!(py, "valid_until"), p("valid_until"))?,
         stackable: bool_at(d, intern!(py, "stackable"), p("stackable"))?,
