@@ -185,7 +185,8 @@ fn optional_text_at<'py>(
 /// objects the quote echoes (no new strings for them).
 struct Echo<'py> {
     /// A strong reference to every string the request borrows its text from, so no Python code
-    /// that runs during the call (say a key's `__eq__`) can free one under the engine.
+    /// that runs during the call (say a key's `__eq__`) can free one under the engine; the skus
+    /// and codes are held by `skus` and `codes` instead (one reference each, see `kept_text`).
     held: Vec<Bound<'py, PyString>>,
     skus: Vec<Py<PyString>>,
     codes: Vec<Py<PyString>>,
@@ -206,17 +207,50 @@ impl Parsed<'_> {
 }
 
 fn text<'py>(obj: &Bound<'py, PyAny>, path: Path, echo: &mut Echo<'py>) -> Field<Text<'py>> {
-    let s = cast::<PyString>(obj).ok_or_else(|| err(path, "must be a string"))?;
-    let borrowed = s
-        .to_str()
-        .map_err(|_| err(path, "must be valid UTF-8 text"))?;
+    let borrowed = utf8(obj, path)?;
     // SAFETY: a `str` object never changes and keeps its UTF-8 (the characters themselves, or
     // the encoding `PyUnicode_AsUTF8AndSize` caches in it) until it is freed; `echo.held` keeps
     // it alive for as long as the `Parsed` holding this request, and `Parsed` lends the request
     // out only for a borrow of itself.
     let borrowed: &'py str = unsafe { &*(borrowed as *const str) };
-    echo.held.push(s.clone());
+    // SAFETY: `utf8` accepted it, so it is a str.
+    echo.held
+        .push(unsafe { obj.clone().downcast_into_unchecked::<PyString>() });
     Ok(Text::Borrowed(borrowed))
+}
+
+/// The UTF-8 of a str, for as long as the borrow of `obj`.
+fn utf8<'a>(obj: &'a Bound<'_, PyAny>, path: Path) -> Field<&'a str> {
+    let s = cast::<PyString>(obj).ok_or_else(|| err(path, "must be a string"))?;
+    s.to_str()
+        .map_err(|_| err(path, "must be valid UTF-8 text"))
+}
+
+/// `text` for a str the caller keeps itself (a sku or a code, which the quote echoes): the
+/// reference that keeps it alive is the one returned, not another in `echo.held`.
+fn kept_text<'py>(obj: Bound<'py, PyAny>, path: Path) -> Field<(Text<'py>, Py<PyString>)> {
+    let borrowed = utf8(&obj, path)?;
+    // SAFETY: as in `text`; the caller keeps the returned reference in `echo.skus` or
+    // `echo.codes`, which live as long as `echo.held`, before it lends the request out.
+    let borrowed: &'py str = unsafe { &*(borrowed as *const str) };
+    // SAFETY: `utf8` accepted it, so it is a str.
+    let kept = unsafe { obj.downcast_into_unchecked::<PyString>() }.unbind();
+    Ok((Text::Borrowed(borrowed), kept))
+}
+
+/// A text field read only to pick one of a few values (`channel`, `state`, `kind`): read
+/// borrowed, as `with_item`, and not kept.
+fn choice_at<T>(
+    dict: &Bound<'_, PyDict>,
+    key: &Bound<'_, PyString>,
+    path: Path,
+    parse: fn(&str) -> Option<T>,
+    message: &str,
+) -> Field<T> {
+    with_item(dict, key, path, |o| {
+        let text = utf8(o.ok_or_else(|| err(path, "missing"))?, path)?;
+        parse(text).ok_or_else(|| err(path, message))
+    })
 }
 
 fn optional_text<'py>(
@@ -292,7 +326,7 @@ fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> F
     let py = obj.py();
     let d = as_dict(obj, Path::Item("lines", i))?;
     let sku_obj = required(d, intern!(py, "sku"), Path::Line(i, "sku"))?;
-    let sku = text(&sku_obj, Path::Line(i, "sku"), echo)?;
+    let (sku, sku_obj) = kept_text(sku_obj, Path::Line(i, "sku"))?;
     let category = text_at(d, intern!(py, "category"), Path::Line(i, "category"), echo)?;
     let unit_price = int_at(d, intern!(py, "unit_price"), Path::Line(i, "unit_price"))?;
     let qty = int_at(d, intern!(py, "qty"), Path::Line(i, "qty"))?;
@@ -304,8 +338,7 @@ fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> F
     };
     check_line(i, &line)?;
     // SAFETY: `text` accepted it, so it is a str.
-    echo.skus
-        .push(unsafe { sku_obj.downcast_into_unchecked::<PyString>() }.unbind());
+    echo.skus.push(sku_obj);
     Ok(line)
 }
 
@@ -344,19 +377,22 @@ fn parse_candidate<'py>(
     let d = as_dict(obj, Path::Item("coupons", i))?;
     let p = |name| Path::Coupon(i, name);
     let code_obj = required(d, intern!(py, "code"), p("code"))?;
-    let code = text(&code_obj, p("code"), echo)?;
+    let (code, code_obj) = kept_text(code_obj, p("code"))?;
     let found = bool_at(d, intern!(py, "found"), p("found"))?;
     // SAFETY: `text` accepted it, so it is a str.
-    echo.codes
-        .push(unsafe { code_obj.downcast_into_unchecked::<PyString>() }.unbind());
+    echo.codes.push(code_obj);
     if !found {
         return Ok(Candidate { code, coupon: None });
     }
     let owner_matches = bool_at(d, intern!(py, "owner_matches"), p("owner_matches"))?;
-    let state_text = text_at(d, intern!(py, "state"), p("state"), echo)?;
-    let state = CouponState::parse(&state_text).ok_or_else(|| err(p("state"), STATES))?;
-    let kind_text = text_at(d, intern!(py, "kind"), p("kind"), echo)?;
-    let kind = CouponKind::parse(&kind_text).ok_or_else(|| err(p("kind"), KINDS))?;
+    let state = choice_at(
+        d,
+        intern!(py, "state"),
+        p("state"),
+        CouponState::parse,
+        STATES,
+    )?;
+    let kind = choice_at(d, intern!(py, "kind"), p("kind"), CouponKind::parse, KINDS)?;
     let coupon = Coupon {
         owner_matches,
         state,
@@ -400,13 +436,13 @@ fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<Parsed<'py>> {
         codes: Vec::new(),
     };
     let now = int_at(d, intern!(py, "now"), top("now"))?;
-    let channel_text = text(
-        &required(d, intern!(py, "channel"), top("channel"))?,
+    let channel = choice_at(
+        d,
+        intern!(py, "channel"),
         top("channel"),
-        &mut echo,
+        Channel::parse,
+        "must be 'online' or 'store'",
     )?;
-    let channel = Channel::parse(&channel_text)
-        .ok_or_else(|| err(top("channel"), "must be 'online' or 'store'"))?;
     let store_id = optional_text(
         item(d, intern!(py, "store_id"), top("store_id"))?,
         top("store_id"),
