@@ -23,13 +23,19 @@ price = _native.price
 ClaimPipe = _native.ClaimPipe
 #: The ledger's batch statement, shared by the claim pipeline and recovery.
 WRITE_COUPONS = _native.WRITE_COUPONS
+#: Prices a cart like `price` but answers a native `Quote`: totals as attributes, the lists built
+#: only when read, `to_json()` the checkout quote's JSON, `to_dict()` what `price` gives.
+price_quote = _native.price_quote
+Quote = _native.Quote
 
 __all__ = [
     "WRITE_COUPONS",
     "ClaimPipe",
+    "Quote",
     "__version__",
     "new_code",
     "new_codes",
     "normalize_code",
     "price",
+    "price_quote",
 ]

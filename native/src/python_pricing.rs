@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
-use pyo3::{ffi, intern, IntoPy};
+use pyo3::{ffi, intern, IntoPy, PyTypeInfo};
 
 use crate::pricing::validate::{
     check_code_count, check_coupon, check_line, check_line_count, check_member,
@@ -52,9 +53,20 @@ fn err(path: Path, message: &str) -> InputError {
 
 type Field<T> = Result<T, InputError>;
 
+/// `obj` as a `T`: an exact `T` (what msgspec and literals give) is told by comparing type
+/// pointers, a subclass by PyO3's check (a call into libpython under the stable ABI, once per
+/// field read otherwise).
+fn cast<'a, 'py, T: PyTypeInfo>(obj: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, T>> {
+    if obj.is_exact_instance_of::<T>() {
+        // SAFETY: its type is exactly `T`.
+        Some(unsafe { obj.downcast_unchecked::<T>() })
+    } else {
+        obj.downcast::<T>().ok()
+    }
+}
+
 fn as_dict<'a, 'py>(obj: &'a Bound<'py, PyAny>, path: Path) -> Field<&'a Bound<'py, PyDict>> {
-    obj.downcast::<PyDict>()
-        .map_err(|_| err(path, "must be a dict"))
+    cast::<PyDict>(obj).ok_or_else(|| err(path, "must be a dict"))
 }
 
 fn item<'py>(
@@ -173,10 +185,11 @@ fn optional_text_at<'py>(
 /// objects the quote echoes (no new strings for them).
 struct Echo<'py> {
     /// A strong reference to every string the request borrows its text from, so no Python code
-    /// that runs during the call (say a key's `__eq__`) can free one under the engine.
+    /// that runs during the call (say a key's `__eq__`) can free one under the engine; the skus
+    /// and codes are held by `skus` and `codes` instead (one reference each, see `kept_text`).
     held: Vec<Bound<'py, PyString>>,
-    skus: Vec<Bound<'py, PyAny>>,
-    codes: Vec<Bound<'py, PyAny>>,
+    skus: Vec<Py<PyString>>,
+    codes: Vec<Py<PyString>>,
 }
 
 /// A request whose text borrows from the caller's strings, with the references keeping them
@@ -194,19 +207,50 @@ impl Parsed<'_> {
 }
 
 fn text<'py>(obj: &Bound<'py, PyAny>, path: Path, echo: &mut Echo<'py>) -> Field<Text<'py>> {
-    let s = obj
-        .downcast::<PyString>()
-        .map_err(|_| err(path, "must be a string"))?;
-    let borrowed = s
-        .to_str()
-        .map_err(|_| err(path, "must be valid UTF-8 text"))?;
+    let borrowed = utf8(obj, path)?;
     // SAFETY: a `str` object never changes and keeps its UTF-8 (the characters themselves, or
     // the encoding `PyUnicode_AsUTF8AndSize` caches in it) until it is freed; `echo.held` keeps
     // it alive for as long as the `Parsed` holding this request, and `Parsed` lends the request
     // out only for a borrow of itself.
     let borrowed: &'py str = unsafe { &*(borrowed as *const str) };
-    echo.held.push(s.clone());
+    // SAFETY: `utf8` accepted it, so it is a str.
+    echo.held
+        .push(unsafe { obj.clone().downcast_into_unchecked::<PyString>() });
     Ok(Text::Borrowed(borrowed))
+}
+
+/// The UTF-8 of a str, for as long as the borrow of `obj`.
+fn utf8<'a>(obj: &'a Bound<'_, PyAny>, path: Path) -> Field<&'a str> {
+    let s = cast::<PyString>(obj).ok_or_else(|| err(path, "must be a string"))?;
+    s.to_str()
+        .map_err(|_| err(path, "must be valid UTF-8 text"))
+}
+
+/// `text` for a str the caller keeps itself (a sku or a code, which the quote echoes): the
+/// reference that keeps it alive is the one returned, not another in `echo.held`.
+fn kept_text<'py>(obj: Bound<'py, PyAny>, path: Path) -> Field<(Text<'py>, Py<PyString>)> {
+    let borrowed = utf8(&obj, path)?;
+    // SAFETY: as in `text`; the caller keeps the returned reference in `echo.skus` or
+    // `echo.codes`, which live as long as `echo.held`, before it lends the request out.
+    let borrowed: &'py str = unsafe { &*(borrowed as *const str) };
+    // SAFETY: `utf8` accepted it, so it is a str.
+    let kept = unsafe { obj.downcast_into_unchecked::<PyString>() }.unbind();
+    Ok((Text::Borrowed(borrowed), kept))
+}
+
+/// A text field read only to pick one of a few values (`channel`, `state`, `kind`): read
+/// borrowed, as `with_item`, and not kept.
+fn choice_at<T>(
+    dict: &Bound<'_, PyDict>,
+    key: &Bound<'_, PyString>,
+    path: Path,
+    parse: fn(&str) -> Option<T>,
+    message: &str,
+) -> Field<T> {
+    with_item(dict, key, path, |o| {
+        let text = utf8(o.ok_or_else(|| err(path, "missing"))?, path)?;
+        parse(text).ok_or_else(|| err(path, message))
+    })
 }
 
 fn optional_text<'py>(
@@ -223,34 +267,54 @@ fn optional_text<'py>(
 
 /// A list or tuple, as its items.
 fn sequence<'py>(obj: &Bound<'py, PyAny>, path: Path) -> Field<Vec<Bound<'py, PyAny>>> {
-    if let Ok(list) = obj.downcast::<PyList>() {
+    if let Some(list) = cast::<PyList>(obj) {
         return Ok(list.iter().collect());
     }
-    if let Ok(tuple) = obj.downcast::<PyTuple>() {
+    if let Some(tuple) = cast::<PyTuple>(obj) {
         return Ok(tuple.iter().collect());
     }
     Err(err(path, "must be a list"))
 }
 
-fn texts<'py>(
-    obj: Option<Bound<'py, PyAny>>,
+/// The list of texts at `key` of a coupon dict (absent: empty), read borrowed as `with_item`.
+fn texts_at<'py>(
+    d: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyString>,
     index: usize,
     name: &'static str,
     echo: &mut Echo<'py>,
 ) -> Field<Vec<Text<'py>>> {
-    let Some(obj) = obj else {
-        return Ok(Vec::new());
-    };
+    with_item(d, key, Path::Coupon(index, name), |o| match o {
+        None => Ok(Vec::new()),
+        Some(o) => texts(o, index, name, echo),
+    })
+}
+
+fn texts<'py>(
+    obj: &Bound<'py, PyAny>,
+    index: usize,
+    name: &'static str,
+    echo: &mut Echo<'py>,
+) -> Field<Vec<Text<'py>>> {
     let item = |j| Path::CouponItem(index, name, j);
-    // Lists (what msgspec gives) are read in place; a tuple goes through `sequence`.
-    if let Ok(list) = obj.downcast::<PyList>() {
-        let mut out = Vec::with_capacity(list.len());
-        for (j, o) in list.iter().enumerate() {
+    // Lists (what msgspec gives) are read in place, each item borrowed from the list (as in
+    // `with_item`: `text` runs no Python code, and takes its own reference to what it keeps);
+    // a tuple goes through `sequence`.
+    if let Some(list) = cast::<PyList>(obj) {
+        let py = obj.py();
+        let len = list.len();
+        let mut out = Vec::with_capacity(len);
+        for j in 0..len {
+            // SAFETY: `j < len` and nothing changed the list since `len` was read, so the item
+            // is a live borrowed reference (never NULL).
+            let o = unsafe {
+                Borrowed::from_ptr(py, ffi::PyList_GetItem(list.as_ptr(), j as ffi::Py_ssize_t))
+            };
             out.push(text(&o, item(j), echo)?);
         }
         return Ok(out);
     }
-    let items = sequence(&obj, Path::Coupon(index, name))?;
+    let items = sequence(obj, Path::Coupon(index, name))?;
     let mut out = Vec::with_capacity(items.len());
     for (j, o) in items.iter().enumerate() {
         out.push(text(o, item(j), echo)?);
@@ -262,7 +326,7 @@ fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> F
     let py = obj.py();
     let d = as_dict(obj, Path::Item("lines", i))?;
     let sku_obj = required(d, intern!(py, "sku"), Path::Line(i, "sku"))?;
-    let sku = text(&sku_obj, Path::Line(i, "sku"), echo)?;
+    let (sku, sku_obj) = kept_text(sku_obj, Path::Line(i, "sku"))?;
     let category = text_at(d, intern!(py, "category"), Path::Line(i, "category"), echo)?;
     let unit_price = int_at(d, intern!(py, "unit_price"), Path::Line(i, "unit_price"))?;
     let qty = int_at(d, intern!(py, "qty"), Path::Line(i, "qty"))?;
@@ -273,6 +337,7 @@ fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> F
         qty,
     };
     check_line(i, &line)?;
+    // SAFETY: `text` accepted it, so it is a str.
     echo.skus.push(sku_obj);
     Ok(line)
 }
@@ -312,17 +377,22 @@ fn parse_candidate<'py>(
     let d = as_dict(obj, Path::Item("coupons", i))?;
     let p = |name| Path::Coupon(i, name);
     let code_obj = required(d, intern!(py, "code"), p("code"))?;
-    let code = text(&code_obj, p("code"), echo)?;
+    let (code, code_obj) = kept_text(code_obj, p("code"))?;
     let found = bool_at(d, intern!(py, "found"), p("found"))?;
+    // SAFETY: `text` accepted it, so it is a str.
     echo.codes.push(code_obj);
     if !found {
         return Ok(Candidate { code, coupon: None });
     }
     let owner_matches = bool_at(d, intern!(py, "owner_matches"), p("owner_matches"))?;
-    let state_text = text_at(d, intern!(py, "state"), p("state"), echo)?;
-    let state = CouponState::parse(&state_text).ok_or_else(|| err(p("state"), STATES))?;
-    let kind_text = text_at(d, intern!(py, "kind"), p("kind"), echo)?;
-    let kind = CouponKind::parse(&kind_text).ok_or_else(|| err(p("kind"), KINDS))?;
+    let state = choice_at(
+        d,
+        intern!(py, "state"),
+        p("state"),
+        CouponState::parse,
+        STATES,
+    )?;
+    let kind = choice_at(d, intern!(py, "kind"), p("kind"), CouponKind::parse, KINDS)?;
     let coupon = Coupon {
         owner_matches,
         state,
@@ -333,30 +403,16 @@ fn parse_candidate<'py>(
         min_spend: optional_int_at(d, intern!(py, "min_spend"), p("min_spend"))?,
         sku: optional_text_at(d, intern!(py, "sku"), p("sku"), echo)?,
         points: optional_int_at(d, intern!(py, "points"), p("points"))?,
-        scope_skus: texts(
-            item(d, intern!(py, "scope_skus"), p("scope_skus"))?,
-            i,
-            "scope_skus",
-            echo,
-        )?,
-        scope_categories: texts(
-            item(d, intern!(py, "scope_categories"), p("scope_categories"))?,
+        scope_skus: texts_at(d, intern!(py, "scope_skus"), i, "scope_skus", echo)?,
+        scope_categories: texts_at(
+            d,
+            intern!(py, "scope_categories"),
             i,
             "scope_categories",
             echo,
         )?,
-        scope_stores: texts(
-            item(d, intern!(py, "scope_stores"), p("scope_stores"))?,
-            i,
-            "scope_stores",
-            echo,
-        )?,
-        channels: texts(
-            item(d, intern!(py, "channels"), p("channels"))?,
-            i,
-            "channels",
-            echo,
-        )?,
+        scope_stores: texts_at(d, intern!(py, "scope_stores"), i, "scope_stores", echo)?,
+        channels: texts_at(d, intern!(py, "channels"), i, "channels", echo)?,
         valid_from: int_at(d, intern!(py, "valid_from"), p("valid_from"))?,
         valid_until: int_at(d, intern!(py, "valid_until"), p("valid_until"))?,
         stackable: bool_at(d, intern!(py, "stackable"), p("stackable"))?,
@@ -370,9 +426,7 @@ fn parse_candidate<'py>(
 
 fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<Parsed<'py>> {
     let py = obj.py();
-    let d = obj
-        .downcast::<PyDict>()
-        .map_err(|_| InputError::new("request", "must be a dict"))?;
+    let d = cast::<PyDict>(obj).ok_or_else(|| InputError::new("request", "must be a dict"))?;
     let top = Path::Top;
     let mut echo = Echo {
         // Room for the strings of a 20-line cart with 8 codes, so that one usually needs no
@@ -382,13 +436,13 @@ fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<Parsed<'py>> {
         codes: Vec::new(),
     };
     let now = int_at(d, intern!(py, "now"), top("now"))?;
-    let channel_text = text(
-        &required(d, intern!(py, "channel"), top("channel"))?,
+    let channel = choice_at(
+        d,
+        intern!(py, "channel"),
         top("channel"),
-        &mut echo,
+        Channel::parse,
+        "must be 'online' or 'store'",
     )?;
-    let channel = Channel::parse(&channel_text)
-        .ok_or_else(|| err(top("channel"), "must be 'online' or 'store'"))?;
     let store_id = optional_text(
         item(d, intern!(py, "store_id"), top("store_id"))?,
         top("store_id"),
@@ -482,7 +536,7 @@ where
 fn shares_to_py<'py>(
     py: Python<'py>,
     shares: &[LineShare],
-    echo: &Echo<'py>,
+    skus: &[Py<PyString>],
 ) -> PyResult<Bound<'py, PyList>> {
     let (line, sku, discount) = (
         intern!(py, "line"),
@@ -494,8 +548,48 @@ fn shares_to_py<'py>(
         shares.iter().map(|share| {
             let d = PyDict::new_bound(py);
             put_int(&d, line, share.line as i64)?;
-            put(&d, sku, &echo.skus[share.line])?;
+            put(&d, sku, skus[share.line].bind(py))?;
             put_int(&d, discount, share.discount)?;
+            Ok(d)
+        }),
+    )
+}
+
+fn applied_to_py<'py>(
+    py: Python<'py>,
+    quote: &Quote,
+    skus: &[Py<PyString>],
+    codes: &[Py<PyString>],
+) -> PyResult<Bound<'py, PyList>> {
+    list_of(
+        py,
+        quote.applied.iter().map(|a| {
+            let d = PyDict::new_bound(py);
+            put(&d, intern!(py, "code"), codes[a.coupon].bind(py))?;
+            put_int(&d, intern!(py, "discount"), a.discount)?;
+            put(&d, intern!(py, "lines"), &shares_to_py(py, &a.lines, skus)?)?;
+            d.set_item(intern!(py, "gift_sku"), a.gift_sku.as_deref())?;
+            put_int(&d, intern!(py, "points"), a.points)?;
+            Ok(d)
+        }),
+    )
+}
+
+fn rejected_to_py<'py>(
+    py: Python<'py>,
+    quote: &Quote,
+    codes: &[Py<PyString>],
+) -> PyResult<Bound<'py, PyList>> {
+    list_of(
+        py,
+        quote.rejected.iter().map(|r| {
+            let d = PyDict::new_bound(py);
+            put(&d, intern!(py, "code"), codes[r.coupon].bind(py))?;
+            put(
+                &d,
+                intern!(py, "reason"),
+                &PyString::intern_bound(py, r.reason.as_str()),
+            )?;
             Ok(d)
         }),
     )
@@ -504,7 +598,8 @@ fn shares_to_py<'py>(
 fn quote_to_py<'py>(
     py: Python<'py>,
     quote: &Quote,
-    echo: &Echo<'py>,
+    skus: &[Py<PyString>],
+    codes: &[Py<PyString>],
 ) -> PyResult<Bound<'py, PyDict>> {
     let out = PyDict::new_bound(py);
     put_int(&out, intern!(py, "subtotal"), quote.subtotal)?;
@@ -512,7 +607,7 @@ fn quote_to_py<'py>(
     put(
         &out,
         intern!(py, "member_lines"),
-        &shares_to_py(py, &quote.member_lines, echo)?,
+        &shares_to_py(py, &quote.member_lines, skus)?,
     )?;
     put_int(&out, intern!(py, "coupon_discount"), quote.coupon_discount)?;
     put_int(&out, intern!(py, "total"), quote.total)?;
@@ -521,34 +616,143 @@ fn quote_to_py<'py>(
         intern!(py, "points_earned"),
         quote.points_earned.into_py(py).bind(py),
     )?;
-    let applied = list_of(
-        py,
-        quote.applied.iter().map(|a| {
-            let d = PyDict::new_bound(py);
-            put(&d, intern!(py, "code"), &echo.codes[a.coupon])?;
-            put_int(&d, intern!(py, "discount"), a.discount)?;
-            put(&d, intern!(py, "lines"), &shares_to_py(py, &a.lines, echo)?)?;
-            d.set_item(intern!(py, "gift_sku"), a.gift_sku.as_deref())?;
-            put_int(&d, intern!(py, "points"), a.points)?;
-            Ok(d)
-        }),
+    put(
+        &out,
+        intern!(py, "applied"),
+        &applied_to_py(py, quote, skus, codes)?,
     )?;
-    put(&out, intern!(py, "applied"), &applied)?;
-    let rejected = list_of(
-        py,
-        quote.rejected.iter().map(|r| {
-            let d = PyDict::new_bound(py);
-            put(&d, intern!(py, "code"), &echo.codes[r.coupon])?;
-            put(
-                &d,
-                intern!(py, "reason"),
-                &PyString::intern_bound(py, r.reason.as_str()),
-            )?;
-            Ok(d)
-        }),
+    put(
+        &out,
+        intern!(py, "rejected"),
+        &rejected_to_py(py, quote, codes)?,
     )?;
-    put(&out, intern!(py, "rejected"), &rejected)?;
     Ok(out)
+}
+
+/// A priced cart as one native object (`price_quote`): the totals are read from the engine's
+/// own result, the lists become Python objects only when first read (then kept), and `to_json`
+/// writes the checkout quote's JSON straight from the engine's result. A caller that needs the
+/// totals or the wire bytes so pays for one object instead of a hundred dicts.
+#[pyclass(frozen, module = "gateway._native", name = "Quote")]
+pub struct PyQuote {
+    quote: Quote,
+    /// The sku of each request line and each code of the request, as the caller's own strings.
+    skus: Vec<Py<PyString>>,
+    codes: Vec<Py<PyString>>,
+    member_lines: GILOnceCell<Py<PyList>>,
+    applied: GILOnceCell<Py<PyList>>,
+    rejected: GILOnceCell<Py<PyList>>,
+}
+
+#[pymethods]
+impl PyQuote {
+    #[getter]
+    fn subtotal(&self) -> i64 {
+        self.quote.subtotal
+    }
+
+    #[getter]
+    fn member_discount(&self) -> i64 {
+        self.quote.member_discount
+    }
+
+    #[getter]
+    fn coupon_discount(&self) -> i64 {
+        self.quote.coupon_discount
+    }
+
+    #[getter]
+    fn total(&self) -> i64 {
+        self.quote.total
+    }
+
+    #[getter]
+    fn points_earned(&self) -> i128 {
+        self.quote.points_earned
+    }
+
+    /// The member discount's shares, `[{"line", "sku", "discount"}]`; built on first read and
+    /// then the same list every time (read it, do not change it: `to_dict()` gives a copy).
+    #[getter]
+    fn member_lines(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+        self.member_lines
+            .get_or_try_init(py, || {
+                Ok::<_, PyErr>(shares_to_py(py, &self.quote.member_lines, &self.skus)?.unbind())
+            })
+            .map(|l| l.clone_ref(py))
+    }
+
+    /// `[{"code", "discount", "lines", "gift_sku", "points"}]`, as `member_lines`.
+    #[getter]
+    fn applied(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+        self.applied
+            .get_or_try_init(py, || {
+                Ok::<_, PyErr>(applied_to_py(py, &self.quote, &self.skus, &self.codes)?.unbind())
+            })
+            .map(|l| l.clone_ref(py))
+    }
+
+    /// `[{"code", "reason"}]`, as `member_lines`.
+    #[getter]
+    fn rejected(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+        self.rejected
+            .get_or_try_init(py, || {
+                Ok::<_, PyErr>(rejected_to_py(py, &self.quote, &self.codes)?.unbind())
+            })
+            .map(|l| l.clone_ref(py))
+    }
+
+    /// Codes that apply, in request order (no dicts built).
+    #[getter]
+    fn applied_codes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let codes = self
+            .quote
+            .applied
+            .iter()
+            .map(|a| self.codes[a.coupon].bind(py));
+        Ok(PyTuple::new_bound(py, codes))
+    }
+
+    /// Whether every code of the request applies (what a redemption requires).
+    fn all_apply(&self) -> bool {
+        self.quote.rejected.is_empty()
+    }
+
+    /// The quote as `price` gives it: a new dict, equal to `price(request)`.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        quote_to_py(py, &self.quote, &self.skus, &self.codes)
+    }
+
+    /// The checkout quote's JSON (API.md), byte for byte what `msgspec.json.encode` gives for
+    /// `gateway.checkout.schemas.Quote` built from `to_dict()`.
+    fn to_json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let skus = self
+            .skus
+            .iter()
+            .map(|s| s.bind(py).to_str())
+            .collect::<PyResult<Vec<&str>>>()?;
+        let codes = self
+            .codes
+            .iter()
+            .map(|s| s.bind(py).to_str())
+            .collect::<PyResult<Vec<&str>>>()?;
+        let mut out = Vec::new();
+        json::write_quote(&mut out, &skus, &codes, &self.quote);
+        Ok(PyBytes::new_bound(py, &out))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Quote(subtotal={}, member_discount={}, coupon_discount={}, total={}, applied={}, \
+             rejected={})",
+            self.quote.subtotal,
+            self.quote.member_discount,
+            self.quote.coupon_discount,
+            self.quote.total,
+            self.quote.applied.len(),
+            self.quote.rejected.len()
+        )
+    }
 }
 
 fn value_error(e: InputError) -> PyErr {
@@ -561,7 +765,23 @@ fn value_error(e: InputError) -> PyErr {
 fn price<'py>(request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let parsed = parse_request(request).map_err(value_error)?;
     let quote = run_core(parsed.request())?;
-    quote_to_py(request.py(), &quote, &parsed.echo)
+    quote_to_py(request.py(), &quote, &parsed.echo.skus, &parsed.echo.codes)
+}
+
+/// Prices one cart like `price`, answering a `Quote` object instead of the dict.
+#[pyfunction]
+#[pyo3(signature = (request, /))]
+fn price_quote(request: &Bound<'_, PyAny>) -> PyResult<PyQuote> {
+    let mut parsed = parse_request(request).map_err(value_error)?;
+    let quote = run_core(parsed.request())?;
+    Ok(PyQuote {
+        quote,
+        skus: std::mem::take(&mut parsed.echo.skus),
+        codes: std::mem::take(&mut parsed.echo.codes),
+        member_lines: GILOnceCell::new(),
+        applied: GILOnceCell::new(),
+        rejected: GILOnceCell::new(),
+    })
 }
 
 /// Requests priced per GIL release in `price_many`: large enough to amortise the release, small
@@ -602,7 +822,7 @@ fn price_many<'py>(requests: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>>
                 PyRuntimeError::new_err("the pricing engine failed on this batch (a bug)")
             })?;
         for (quote, p) in quotes.iter().zip(&parsed) {
-            out.append(quote_to_py(py, quote, &p.echo)?)?;
+            out.append(quote_to_py(py, quote, &p.echo.skus, &p.echo.codes)?)?;
         }
     }
     Ok(out)
@@ -618,6 +838,70 @@ fn price_json<'py>(py: Python<'py>, request: &[u8]) -> PyResult<Bound<'py, PyByt
         .map_err(|_| PyRuntimeError::new_err("the pricing engine failed on this request (a bug)"))?
         .map_err(value_error)?;
     Ok(PyBytes::new_bound(py, &answer))
+}
+
+/// The least any reader of a request dict must do, for the benchmark: one dict lookup per field
+/// the engine reads (every field of `price`'s schema that is present), nothing else: no type
+/// test, no value read, no check. Answers how many values it found.
+#[pyfunction]
+#[pyo3(signature = (request, /))]
+fn _price_lookup_floor(request: &Bound<'_, PyDict>) -> PyResult<usize> {
+    const TOP: &[&str] = &["now", "channel", "store_id", "lines", "member", "coupons"];
+    const LINE: &[&str] = &["sku", "category", "unit_price", "qty"];
+    const MEMBER: &[&str] = &[
+        "tier_percent_off",
+        "birthday_percent_off",
+        "is_birthday",
+        "coupons_on_member_price",
+        "points_per_yuan",
+    ];
+    const COUPON: &[&str] = &[
+        "code",
+        "found",
+        "owner_matches",
+        "state",
+        "kind",
+        "amount_off",
+        "percent_off",
+        "max_discount",
+        "min_spend",
+        "sku",
+        "points",
+        "scope_skus",
+        "scope_categories",
+        "scope_stores",
+        "channels",
+        "valid_from",
+        "valid_until",
+        "stackable",
+    ];
+    static KEYS: GILOnceCell<[Vec<Py<PyString>>; 4]> = GILOnceCell::new();
+    let py = request.py();
+    let [top, line, member, coupon] = KEYS.get_or_init(py, || {
+        [TOP, LINE, MEMBER, COUPON].map(|keys| {
+            keys.iter()
+                .map(|k| PyString::intern_bound(py, k).unbind())
+                .collect()
+        })
+    });
+    let lookup = |d: &Bound<'_, PyDict>, keys: &[Py<PyString>]| -> usize {
+        keys.iter()
+            // SAFETY: live pointers; the borrowed result is only tested for NULL.
+            .filter(|k| !unsafe { ffi::PyDict_GetItemWithError(d.as_ptr(), k.as_ptr()) }.is_null())
+            .count()
+    };
+    let mut found = lookup(request, top);
+    for (key, fields) in [("lines", line), ("coupons", coupon)] {
+        if let Some(list) = request.get_item(key)? {
+            for d in list.downcast::<PyList>()?.iter() {
+                found += lookup(d.downcast::<PyDict>()?, fields);
+            }
+        }
+    }
+    if let Some(m) = request.get_item("member")? {
+        found += lookup(m.downcast::<PyDict>()?, member);
+    }
+    Ok(found)
 }
 
 /// Converts and checks a request without pricing it: the input half of the binding's cost.
@@ -644,8 +928,11 @@ fn _price_core_ns(request: &Bound<'_, PyAny>, iterations: u32) -> PyResult<u64> 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(price, m)?)?;
     m.add_function(wrap_pyfunction!(price_many, m)?)?;
+    m.add_function(wrap_pyfunction!(price_quote, m)?)?;
+    m.add_class::<PyQuote>()?;
     m.add_function(wrap_pyfunction!(price_json, m)?)?;
     m.add_function(wrap_pyfunction!(_price_parse_only, m)?)?;
+    m.add_function(wrap_pyfunction!(_price_lookup_floor, m)?)?;
     m.add_function(wrap_pyfunction!(_price_core_ns, m)?)?;
     Ok(())
 }

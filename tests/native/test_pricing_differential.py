@@ -171,6 +171,39 @@ def test_best_set_search_equals_brute_force(req: dict[str, Any]) -> None:
     check_invariants(req, native)
 
 
+@st.composite
+def percent_piles(draw: st.DrawFn) -> dict[str, Any]:
+    """Stackable percent codes sharing scopes, capped or not: where they compound, which the
+    search's bound for percent groups (`Search::chained_bound`) relies on."""
+    cart = draw(lines())
+    scopes = draw(st.lists(st.sampled_from([[], ["A"], ["A", "B"], ["C"]]), min_size=1, max_size=2))
+    pile = [
+        coupon(
+            f"P{i}",
+            "percent",
+            percent_off=draw(rate),
+            max_discount=draw(st.one_of(st.none(), money)),
+            scope_skus=draw(st.sampled_from(scopes)),
+            stackable=True,
+        )
+        for i in range(draw(st.integers(2, 9)))
+    ]
+    if draw(st.booleans()):
+        pile.append(coupon("AMT", amount_off=draw(money), stackable=True))
+    if draw(st.booleans()):
+        pile.insert(0, coupon("EX", "exchange", sku=draw(st.sampled_from(SKUS)), stackable=True))
+    policy = member(tier=draw(rate), on_member_price=draw(st.booleans()))
+    return request(cart, pile, policy)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(percent_piles())
+def test_percent_groups_search_equals_brute_force(req: dict[str, Any]) -> None:
+    native = _native.price(req)
+    assert native == reference.price(req)
+    check_invariants(req, native)
+
+
 def test_largest_cart_does_not_overflow() -> None:
     big = [line(sku=f"S{i}", unit_price=1_000_000_000, qty=999) for i in range(200)]
     codes = [coupon(f"P{i}", "percent", percent_off=9999, stackable=True) for i in range(5)]

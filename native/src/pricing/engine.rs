@@ -406,6 +406,10 @@ struct Search<'c, 'o> {
     suffix_bound: Vec<i64>,
     /// `reach[p]`: the lines that offers `p..` can take money from.
     reach: Vec<Vec<usize>>,
+    /// Percent offers grouped by eligible lines: `percent_group[p]` is offer `p`'s group (an
+    /// index into `groups`, which holds each group's lines), `None` for other kinds.
+    percent_group: Vec<Option<usize>>,
+    groups: Vec<Vec<usize>>,
     /// `left` per number of coupons taken so far (the search's stack).
     levels: Vec<Vec<i64>>,
     scratch: Scratch,
@@ -440,6 +444,23 @@ impl<'c, 'o> Search<'c, 'o> {
             union = union.union(&offers[p].eligible_set);
             reach[p] = union.lines();
         }
+        let mut percent_group = vec![None; n];
+        let mut group_sets: Vec<LineSet> = Vec::new();
+        let mut groups = Vec::new();
+        for (p, offer) in offers.iter().enumerate() {
+            if offer.coupon.kind != CouponKind::Percent {
+                continue;
+            }
+            let g = match group_sets.iter().position(|s| *s == offer.eligible_set) {
+                Some(g) => g,
+                None => {
+                    group_sets.push(offer.eligible_set);
+                    groups.push(offer.eligible.clone());
+                    groups.len() - 1
+                }
+            };
+            percent_group[p] = Some(g);
+        }
         let levels = vec![cart.base.clone(); n + 1];
         Search {
             cart,
@@ -447,6 +468,8 @@ impl<'c, 'o> Search<'c, 'o> {
             needs_split,
             suffix_bound,
             reach,
+            percent_group,
+            groups,
             levels,
             scratch,
             best: Choice::NONE,
@@ -502,6 +525,42 @@ impl<'c, 'o> Search<'c, 'o> {
         }
     }
 
+    /// A bound on what offers `p..` can still take from `left`, tighter than the sum of their
+    /// `caps` where percent coupons share lines: percent coupons with the same eligible lines
+    /// compound. Such a group, applied in order to the `x` left on its lines, takes at most
+    /// `x - h_k(...h_1(x))` with `h(y) = y - floor(y * rate / 10000)`, whatever else the set
+    /// holds: every `h` and every `y - h(...)` is non-decreasing with slope at most 1, so other
+    /// coupons taking from those lines first, between or after, and caps, only lower the
+    /// group's take. The group's sum depends on its lines' total alone, which the search's
+    /// `Mode::Lump` keeps exact (it is used only where every later coupon covers all or none of
+    /// the lines), so the bound holds on the search's `left`. Other kinds count their cap.
+    fn chained_bound(&self, p: usize, left: &[i64], caps: &[i64]) -> i64 {
+        let mut bound = 0;
+        let mut seen = 0u64;
+        for (q, cap) in (p..self.offers.len()).zip(caps) {
+            let Some(g) = self.percent_group[q] else {
+                bound += cap;
+                continue;
+            };
+            // Each group once, at its first remaining member (at most 20 offers, so 20 groups).
+            if seen & (1 << g) != 0 {
+                continue;
+            }
+            seen |= 1 << g;
+            let start: i64 = self.groups[g].iter().map(|&l| left[l]).sum();
+            let mut x = start;
+            let mut group_caps = 0;
+            for (r, cap) in (q..self.offers.len()).zip(&caps[q - p..]) {
+                if self.percent_group[r] == Some(g) {
+                    x -= percent_of(x, self.offers[r].coupon.percent_off.unwrap_or(0));
+                    group_caps += cap;
+                }
+            }
+            bound += (start - x).min(group_caps);
+        }
+        bound
+    }
+
     /// At offer `p`, with `count` coupons taken (their `left` in `levels[count]`).
     fn visit(&mut self, p: usize, savings: i64, count: u32, mask: u32) {
         if p == self.offers.len() {
@@ -522,6 +581,10 @@ impl<'c, 'o> Search<'c, 'o> {
             .map(|o| upper_bound_now(self.cart, o, left))
             .collect();
         bound = bound.min(savings + caps.iter().sum::<i64>());
+        if bound < self.best.savings {
+            return;
+        }
+        bound = bound.min(savings + self.chained_bound(p, left, &caps));
         if bound < self.best.savings {
             return;
         }

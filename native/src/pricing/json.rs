@@ -191,8 +191,10 @@ pub fn parse_request(input: &[u8]) -> Result<Request<'_>, InputError> {
 pub fn price_json(input: &[u8]) -> Result<Vec<u8>, InputError> {
     let request = parse_request(input)?;
     let quote = price(&request)?;
-    let mut out = Vec::with_capacity(256 + 64 * quote.member_lines.len());
-    write_quote(&mut out, &request, &quote);
+    let skus: Vec<&str> = request.lines.iter().map(|l| &*l.sku).collect();
+    let codes: Vec<&str> = request.coupons.iter().map(|c| &*c.code).collect();
+    let mut out = Vec::new();
+    write_quote(&mut out, &skus, &codes, &quote);
     Ok(out)
 }
 
@@ -205,7 +207,7 @@ fn write_text(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(&mut *out, text);
 }
 
-fn write_shares(out: &mut Vec<u8>, request: &Request, shares: &[LineShare]) {
+fn write_shares(out: &mut Vec<u8>, skus: &[&str], shares: &[LineShare]) {
     out.push(b'[');
     for (k, share) in shares.iter().enumerate() {
         if k > 0 {
@@ -214,7 +216,7 @@ fn write_shares(out: &mut Vec<u8>, request: &Request, shares: &[LineShare]) {
         out.extend_from_slice(b"{\"line\":");
         write_int(out, share.line);
         out.extend_from_slice(b",\"sku\":");
-        write_text(out, &request.lines[share.line].sku);
+        write_text(out, skus[share.line]);
         out.extend_from_slice(b",\"discount\":");
         write_int(out, share.discount);
         out.push(b'}');
@@ -222,13 +224,25 @@ fn write_shares(out: &mut Vec<u8>, request: &Request, shares: &[LineShare]) {
     out.push(b']');
 }
 
-fn write_quote(out: &mut Vec<u8>, request: &Request, quote: &Quote) {
+/// Writes `quote` as the JSON of the checkout quote (API.md; the same keys, in the same order, as
+/// `price`'s dict and `msgspec.json.encode` of `gateway.checkout.schemas.Quote`). `skus` are the
+/// request's line skus by line, `codes` its codes by position.
+pub fn write_quote(out: &mut Vec<u8>, skus: &[&str], codes: &[&str], quote: &Quote) {
+    out.reserve(
+        200 + 48 * quote.member_lines.len()
+            + quote
+                .applied
+                .iter()
+                .map(|a| 100 + 48 * a.lines.len())
+                .sum::<usize>()
+            + 48 * quote.rejected.len(),
+    );
     out.extend_from_slice(b"{\"subtotal\":");
     write_int(out, quote.subtotal);
     out.extend_from_slice(b",\"member_discount\":");
     write_int(out, quote.member_discount);
     out.extend_from_slice(b",\"member_lines\":");
-    write_shares(out, request, &quote.member_lines);
+    write_shares(out, skus, &quote.member_lines);
     out.extend_from_slice(b",\"coupon_discount\":");
     write_int(out, quote.coupon_discount);
     out.extend_from_slice(b",\"total\":");
@@ -241,11 +255,11 @@ fn write_quote(out: &mut Vec<u8>, request: &Request, quote: &Quote) {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"code\":");
-        write_text(out, &request.coupons[a.coupon].code);
+        write_text(out, codes[a.coupon]);
         out.extend_from_slice(b",\"discount\":");
         write_int(out, a.discount);
         out.extend_from_slice(b",\"lines\":");
-        write_shares(out, request, &a.lines);
+        write_shares(out, skus, &a.lines);
         out.extend_from_slice(b",\"gift_sku\":");
         match &a.gift_sku {
             Some(sku) => write_text(out, sku),
@@ -261,7 +275,7 @@ fn write_quote(out: &mut Vec<u8>, request: &Request, quote: &Quote) {
             out.push(b',');
         }
         out.extend_from_slice(b"{\"code\":");
-        write_text(out, &request.coupons[r.coupon].code);
+        write_text(out, codes[r.coupon]);
         out.extend_from_slice(b",\"reason\":\"");
         out.extend_from_slice(r.reason.as_str().as_bytes());
         out.extend_from_slice(b"\"}");

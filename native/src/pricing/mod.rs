@@ -61,7 +61,8 @@
 //! The search: non-stackable codes are each priced alone; stackable money codes go through a
 //! branch and bound over their subsets (`engine::Search`) that starts from the whole set and
 //! cuts a branch once its upper bound cannot beat the best set so far (or, when only a tie on
-//! money is left, once the set would grow past the best set's size). Adding a coupon almost
+//! money is left, once the set would grow past the best set's size). Percent coupons with the
+//! same eligible lines are bounded together, as they compound (`Search::chained_bound`). Adding a coupon almost
 //! never lowers the total (caps and the fixed order can make it), so the whole set is usually
 //! optimal and most branches die at once; the search stays exact in every case.
 //!

@@ -1,0 +1,146 @@
+"""`price_quote`'s native `Quote` says exactly what `price`'s dict says: its attributes, its
+`to_dict()`, and its `to_json()`, which is the checkout quote's JSON byte for byte."""
+
+from __future__ import annotations
+
+import copy
+import gc
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway import _native
+from gateway.checkout.schemas import Quote as QuoteBody
+from gateway.discounts import reference
+from tests.native.pricing_data import coupon, line, request, unknown
+from tests.native.test_pricing_differential import (
+    JUNK,
+    check_invariants,
+    paths,
+    requests,
+    stackable_piles,
+)
+
+FIELDS = [
+    "subtotal",
+    "member_discount",
+    "member_lines",
+    "coupon_discount",
+    "total",
+    "points_earned",
+    "applied",
+    "rejected",
+]
+
+
+def check_quote(req: dict[str, Any]) -> None:
+    expected = reference.price(req)
+    quote = _native.price_quote(req)
+    # Attributes first, so that the lists are built lazily before `to_dict()` runs.
+    for field in FIELDS:
+        assert getattr(quote, field) == expected[field], field
+    assert quote.to_dict() == expected
+    assert list(quote.to_dict()) == FIELDS
+    assert quote.to_dict() == _native.price(req)
+    assert msgspec.json.decode(quote.to_json()) == expected
+    assert quote.to_json() == msgspec.json.encode(msgspec.convert(expected, QuoteBody))
+    assert quote.applied_codes == tuple(a["code"] for a in expected["applied"])
+    assert quote.all_apply() == (expected["rejected"] == [])
+    check_invariants(req, quote.to_dict())
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requests())
+def test_quote_object_equals_reference_on_random_carts(req: dict[str, Any]) -> None:
+    check_quote(req)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stackable_piles())
+def test_quote_object_equals_reference_on_stackable_piles(req: dict[str, Any]) -> None:
+    check_quote(req)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requests(), st.data())
+def test_quote_object_rejects_exactly_what_price_rejects(
+    req: dict[str, Any], data: st.DataObject
+) -> None:
+    path = data.draw(st.sampled_from(paths(req)))
+    broken = copy.deepcopy(req)
+    target: Any = broken
+    for key in path[:-1]:
+        target = target[key]
+    if data.draw(st.booleans()) and isinstance(target, dict):
+        del target[path[-1]]
+    else:
+        target[path[-1]] = data.draw(st.sampled_from(JUNK))
+    try:
+        expected: Any = _native.price(broken)
+    except ValueError as error:
+        expected = str(error)
+    try:
+        got: Any = _native.price_quote(broken).to_dict()
+    except ValueError as error:
+        got = str(error)
+    assert got == expected
+
+
+def test_lists_are_built_once_and_to_dict_is_a_fresh_copy() -> None:
+    req = request([line(), line(sku="B")], [coupon("X", "percent", percent_off=1000), unknown("Y")])
+    quote = _native.price_quote(req)
+    assert quote.applied is quote.applied
+    assert quote.rejected is quote.rejected
+    assert quote.member_lines is quote.member_lines
+    first = quote.to_dict()
+    first["applied"].clear()
+    first["total"] = -1
+    assert quote.to_dict() == _native.price(req)
+    assert quote.to_dict()["applied"] is not quote.applied
+
+
+def test_quote_outlives_its_request() -> None:
+    # The skus and codes are the caller's own strings: the quote must keep them alive.
+    skus = ["".join(["SKU-", str(i)]) for i in range(3)]
+    req = request(
+        [line(sku=s) for s in skus], [coupon("".join(["C", "1"]), "amount", amount_off=5)]
+    )
+    expected = _native.price(req)
+    quote = _native.price_quote(req)
+    del req, skus
+    gc.collect()
+    assert quote.to_dict() == expected
+    assert msgspec.json.decode(quote.to_json()) == expected
+
+
+def test_to_json_keeps_escaped_and_non_ascii_text() -> None:
+    skus = ['A"1', "B\\2", "鞋-3", "\u00e9\n"]
+    req = request(
+        [line(sku=s) for s in skus],
+        [coupon('满"500', "threshold", amount_off=100, min_spend=100, scope_skus=skus[:2])],
+    )
+    quote = _native.price_quote(req)
+    assert msgspec.json.decode(quote.to_json()) == _native.price(req)
+
+
+def test_repr_names_the_totals() -> None:
+    quote = _native.price_quote(request([line(unit_price=52_000)], [unknown("NOPE")]))
+    assert repr(quote) == (
+        "Quote(subtotal=52000, member_discount=0, coupon_discount=0, total=52000, applied=0, "
+        "rejected=1)"
+    )
+
+
+def test_quote_is_frozen() -> None:
+    quote = _native.price_quote(request([line()]))
+    with pytest.raises(AttributeError):
+        quote.total = 0  # type: ignore[misc]
+
+
+def test_lookup_floor_of_the_benchmark_finds_every_field() -> None:
+    # The benchmark's floor must look up each field the engine reads, or it floors nothing.
+    req = request([line(), line(sku="B")], [coupon("X"), coupon("Y")])
+    assert _native._price_lookup_floor(req) == 6 + 5 + 4 * 2 + 18 * 2
