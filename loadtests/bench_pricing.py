@@ -13,9 +13,12 @@ import platform
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway import _native
 from gateway.checkout.schemas import Quote
