@@ -51,7 +51,7 @@ class Settings:
     claim_lane: bool = field(default_factory=lambda: _env("CLAIM_LANE", "1") != "0")
     #: Ledger writer threads (connections) per worker: one would make every claim wait for the
     #: batch before its own; a few in flight keep group commit and cut that wait.
-    ledger_writers: int = field(default_factory=lambda: _env_int("LEDGER_WRITERS", 3))
+    ledger_writers: int = field(default_factory=lambda: _env_int("LEDGER_WRITERS", 2))
     #: Most claims written to Postgres in one statement.
     ledger_batch_max: int = field(default_factory=lambda: _env_int("LEDGER_BATCH_MAX", 2000))
     #: Stream entries older than this are treated as left by a dead worker and drained.
