@@ -42,11 +42,14 @@ class CheckoutController(Controller):
     @post("/quote", operation_id="quoteCart", opt=CHECKOUT, status_code=200)
     async def quote(
         self, request: Request[Any, Any, Any], state: State, data: JSONBody[Cart]
-    ) -> Quote:
+    ) -> Response[Quote]:
         """Prices a cart with its coupon codes; no side effects. A code that does not apply
         (a typo included) is listed in `rejected` with its reason; it never fails the quote."""
         cart = decode(await request.body(), Cart)
-        return await _service(state).quote(cart)
+        return Response(
+            await _service(state).quote(cart),  # type: ignore[arg-type]  # pre-encoded bytes
+            media_type="application/json",
+        )
 
     @post("/redemptions", operation_id="reserveRedemption", opt=CHECKOUT, status_code=201)
     async def reserve(
@@ -112,7 +115,8 @@ class CheckoutController(Controller):
         order. `refund.discount` is the coupon discount those units carried (their share of
         each applied coupon); `refunded_discount` sums every refund of the order and never
         exceeds `coupon_discount`. Refunding everything returns the coupons to `active` while
-        still valid. Asking for more units than are left: 409 `refund_exceeds_order`; send an
+        still valid. Asking for more units than are left: 400 `invalid_request` naming the
+        line (`lines[i].qty`), nothing refunded; send an
         `Idempotency-Key` so that a retried partial refund is not taken twice."""
         raw = await request.body()
         body = decode(raw, RefundRequest) if raw.strip() else RefundRequest()
