@@ -138,26 +138,38 @@ INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_
 SELECT 'redeem', to_timestamp($2 / 1000.0), campaign_id, code, member_id, $3, $1 FROM moved
 RETURNING coupon_code
 """
-# The common commit in one statement: the order reserved -> committed, its coupons reserved ->
-# redeemed, their events. Nothing happens (no row) when the order is not reserved or timed out.
+# The common commit, of every order committed in the same event-loop tick, in one statement
+# (group commit: one transaction, one WAL flush): each order reserved -> committed, its coupons
+# reserved -> redeemed (each a conditional UPDATE), their events. Orders are locked in order_id
+# order and coupons in code order, as everywhere, so batches never deadlock. An order that is
+# not reserved, or timed out, gives no row. $1/$3: order ids (distinct) and their actors.
 SETTLE = """
-WITH settled AS (
-    UPDATE redemptions SET state = 'committed', updated_at = now()
-    WHERE order_id = $1 AND state = 'reserved' AND expires_at > to_timestamp($2 / 1000.0)
-    RETURNING *
+WITH wanted AS (
+    SELECT * FROM unnest($1::text[], $3::text[]) AS w(order_id, actor)
+), locked AS (
+    SELECT r.order_id FROM redemptions r JOIN wanted w ON w.order_id = r.order_id
+    WHERE r.state = 'reserved' AND r.expires_at > to_timestamp($2 / 1000.0)
+    ORDER BY r.order_id FOR UPDATE OF r
+), settled AS (
+    UPDATE redemptions r SET state = 'committed', updated_at = now()
+    FROM locked WHERE r.order_id = locked.order_id AND r.state = 'reserved'
+    RETURNING r.*
 ), target AS (
     SELECT k.code FROM coupons k JOIN settled s ON s.order_id = k.order_id
     WHERE k.state = 'reserved' ORDER BY k.code FOR UPDATE OF k
 ), moved AS (
     UPDATE coupons k SET state = 'redeemed', updated_at = now()
     FROM target WHERE k.code = target.code AND k.state = 'reserved'
-    RETURNING k.code, k.campaign_id, k.member_id
+    RETURNING k.code, k.campaign_id, k.member_id, k.order_id
 ), recorded AS (
     INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id)
-    SELECT 'redeem', to_timestamp($2 / 1000.0), campaign_id, code, member_id, $3, $1 FROM moved
-    RETURNING 1
+    SELECT 'redeem', to_timestamp($2 / 1000.0), m.campaign_id, m.code, m.member_id, w.actor,
+           m.order_id
+    FROM moved m JOIN wanted w ON w.order_id = m.order_id
+    RETURNING order_id
 )
-SELECT settled.*, (SELECT count(*) FROM recorded) AS redeemed FROM settled
+SELECT settled.*, (SELECT count(*) FROM recorded r WHERE r.order_id = settled.order_id) AS redeemed
+FROM settled
 """
 # reserved -> active (release) or, past its validity, expired; for cancels and time-outs.
 RELEASE = """
@@ -315,6 +327,54 @@ class PricingInputs:
                 future.set_result((policies.get(member_id, _NO_POLICY), found))
 
 
+class Settler:
+    """Commits every order whose commit arrives in the same event-loop tick with one SETTLE
+    statement: one round trip and one durable commit serve them all, and each answer waits
+    for it. An order SETTLE leaves alone (not reserved, timed out) resolves to None."""
+
+    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
+        self.pool = pool
+        self.clock = clock
+        self._pending: dict[str, tuple[str, list[asyncio.Future[Any]]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def settle(self, order_id: str, actor: str) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        # The same order twice in a tick: one move, both callers get its row.
+        self._pending.setdefault(order_id, (actor, []))[1].append(future)
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, {}
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._tasks.add(task)  # a reference, so the task is not collected mid-flight
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: dict[str, tuple[str, list[asyncio.Future[Any]]]]) -> None:
+        waiters = [future for _, futures in batch.values() for future in futures]
+        try:
+            order_ids = list(batch)
+            actors = [actor for actor, _ in batch.values()]
+            rows = await self.pool.fetch(SETTLE, order_ids, self.clock.now_ms(), actors)
+        except Exception as exc:  # noqa: BLE001 - not swallowed: every waiter of the batch gets it
+            for future in waiters:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:  # cancelled (shutting down): so are the waiters
+            for future in waiters:
+                future.cancel()
+            raise
+        settled = {row["order_id"]: row for row in rows}
+        for order_id, (_, futures) in batch.items():
+            for future in futures:
+                if not future.done():
+                    future.set_result(settled.get(order_id))
+
+
 def run_engine(request: dict[str, Any]) -> dict[str, Any]:
     try:
         return price(request)
@@ -382,6 +442,7 @@ class CheckoutService:
         self.ttl_ms = settings.reservation_ttl_s * 1000
         self.idem_ttl_s = settings.idempotency_ttl_s
         self.inputs = PricingInputs(pool)
+        self.settler = Settler(pool, clock)
 
     # -- pricing ---------------------------------------------------------------------------
 
@@ -510,7 +571,7 @@ class CheckoutService:
     async def commit(self, order_id: str, actor: str) -> Redemption:
         """reserved -> committed: the coupons are `redeemed`. Idempotent."""
         now_ms = self.clock.now_ms()
-        settled = await self.pool.fetchrow(SETTLE, order_id, now_ms, actor)
+        settled = await self.settler.settle(order_id, actor)
         if settled is not None:
             if settled["redeemed"] != len(settled["result"]["applied"]):  # never expected
                 log.error("order %s committed %d coupon(s)", order_id, settled["redeemed"])

@@ -389,6 +389,40 @@ async def test_a_quote_sees_a_reservation_made_a_moment_ago(client: Client, auth
     assert reasons(await quote(client, auth, cart(member, [code]))) == ["redeemed"]
 
 
+async def test_commits_arriving_together_each_settle_their_own_order_once(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    # Commits of one tick share one statement: each order moves once, with its own events,
+    # and an order that may not commit in the same batch still gets its 409.
+    members = [unique() for _ in range(8)]
+    codes = [await coupon(client, auth, m) for m in members]
+    orders = [unique("o") for _ in members]
+    for member, code, order in zip(members, codes, orders, strict=True):
+        assert (await reserve(client, auth, order, cart(member, [code]))).status_code == 201
+    assert (await move(client, auth, orders[0], "cancel")).status_code == 200
+    verbs = [move(client, auth, order, "commit") for order in orders]
+    verbs += [move(client, auth, orders[1], "commit"), move(client, auth, unique("o"), "commit")]
+    responses = await asyncio.gather(*verbs)
+    assert responses[0].status_code == 409 and responses[0].json()["code"] == "invalid_transition"
+    for response, order in zip(responses[1:8], orders[1:], strict=True):
+        assert response.status_code == 200, response.text
+        assert response.json()["order_id"] == order and response.json()["state"] == "committed"
+    assert responses[8].status_code == 200 and responses[8].json() == responses[1].json()
+    assert responses[9].status_code == 404 and responses[9].json()["code"] == "order_not_found"
+    assert await coupon_state(client, auth, codes[0]) == "active"
+    for code in codes[1:]:
+        assert await coupon_state(client, auth, code) == "redeemed"
+    redeems = await db.fetch(
+        "SELECT order_id, coupon_code, actor FROM events WHERE kind = 'redeem'"
+        " AND order_id = ANY($1::text[])",
+        orders,
+    )
+    assert sorted((r["order_id"], r["coupon_code"]) for r in redeems) == sorted(
+        zip(orders[1:], codes[1:], strict=True)
+    )
+    assert {r["actor"] for r in redeems} == {"checkout"}
+
+
 # -- time-out -----------------------------------------------------------------------------------
 
 
