@@ -662,3 +662,24 @@ async def test_bad_order_ids_and_refund_bodies_are_400(client: Client, auth: Aut
     ):
         response = await move(client, auth, order, "refund", body)
         assert response.status_code == 400 and field in response.json()["detail"], response.text
+
+
+async def test_the_raw_quote_route_keeps_auth_and_the_error_format(
+    client: Client, auth: Auth
+) -> None:
+    body = cart(unique(), [])
+    nobody = await client.post("/v1/checkout/quote", json=body)
+    assert nobody.status_code == 401 and nobody.json()["code"] == "unauthorized"
+    front = await client.post("/v1/checkout/quote", json=body, headers=auth["front"])
+    assert front.status_code == 403 and front.json()["code"] == "forbidden"
+    read = await client.get("/v1/checkout/quote", headers=auth["checkout"])
+    assert read.status_code == 405 and set(read.json()) == {"code", "detail"}
+    huge = await client.post(
+        "/v1/checkout/quote",
+        content=b'{"member_id": "' + b"x" * (1024 * 1024) + b'"}',
+        headers={**auth["checkout"], "Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413 and huge.json()["code"] == "request_too_large"
+    lenient = await quote(client, auth, {**body, "lines": [{**LINES[0], "qty": "2"}]})
+    assert lenient.status_code == 400 and lenient.json()["code"] == "invalid_request"
+    assert "lines[0].qty" in lenient.json()["detail"]
