@@ -58,6 +58,12 @@ class CheckoutController(Controller):
         `coupons_rejected` (with `rejected`) when any code does not apply: nothing is held."""
         body = decode(await request.body(), RedemptionCreate)
         created, redemption = await _service(state).reserve(body, actor(request))
+        if isinstance(redemption, bytes):  # pre-encoded
+            return Response(
+                redemption,  # type: ignore[arg-type]  # pre-encoded bytes
+                status_code=201 if created else 200,
+                media_type="application/json",
+            )
         return Response(redemption, status_code=201 if created else 200)
 
     @get("/redemptions/{order_id:str}", operation_id="getRedemption", opt=CHECKOUT)

@@ -102,6 +102,7 @@ RETURNING order_id
 # the order (unless it exists: the unique order_id serialises requests about one order), move
 # the coupons active -> reserved (each a conditional UPDATE) and write their events. No row back:
 # nothing changed, because a code was lost to another order or the order already exists.
+# Cart and quote go in as JSON text encoded by msgspec and do not come back: the caller has them.
 RESERVE = """
 WITH target AS (
     SELECT code FROM coupons
@@ -110,7 +111,8 @@ WITH target AS (
 ), placed AS (
     INSERT INTO redemptions (order_id, member_id, state, cart_hash, cart, result, reserved_at,
                              expires_at)
-    SELECT $3, $2, 'reserved', $6, $7, $8, to_timestamp($4 / 1000.0), to_timestamp($9 / 1000.0)
+    SELECT $3, $2, 'reserved', $6, $7::text::jsonb, $8::text::jsonb, to_timestamp($4 / 1000.0),
+           to_timestamp($9 / 1000.0)
     WHERE (SELECT count(*) FROM target) = cardinality($1::text[])
     ON CONFLICT (order_id) DO NOTHING
     RETURNING *
@@ -123,7 +125,7 @@ WITH target AS (
     SELECT 'reserve', to_timestamp($4 / 1000.0), campaign_id, code, member_id, $5, $3 FROM moved
     RETURNING 1
 )
-SELECT placed.*, (SELECT count(*) FROM recorded) AS reserved FROM placed
+SELECT placed.expires_at, (SELECT count(*) FROM recorded) AS reserved FROM placed
 """
 # reserved -> redeemed, for one order.
 REDEEM = """
@@ -168,7 +170,8 @@ WITH wanted AS (
     FROM moved m JOIN wanted w ON w.order_id = m.order_id
     RETURNING order_id
 )
-SELECT settled.*, (SELECT count(*) FROM recorded r WHERE r.order_id = settled.order_id) AS redeemed
+SELECT settled.order_id, settled.member_id, settled.expires_at, settled.result::text AS result,
+       (SELECT count(*) FROM recorded r WHERE r.order_id = settled.order_id) AS redeemed
 FROM settled
 """
 # reserved -> active (release) or, past its validity, expired; for cancels and time-outs.
@@ -212,6 +215,8 @@ ORDER_EVENT = """
 INSERT INTO events (kind, at, member_id, actor, order_id, detail)
 VALUES ($1, to_timestamp($2 / 1000.0), $3, $4, $5, $6)
 """
+
+_json_decoder = msgspec.json.Decoder()
 
 # Reasons a code that priced fine can lose at the UPDATE: another order got there first.
 _STATE_REASONS = frozenset({"reserved", "redeemed", "transferred", "revoked", "expired"})
@@ -503,8 +508,9 @@ class CheckoutService:
 
     # -- reserve ---------------------------------------------------------------------------
 
-    async def reserve(self, data: RedemptionCreate, actor: str) -> tuple[bool, Redemption]:
-        """Holds every code of the cart for the order; (created, redemption).
+    async def reserve(self, data: RedemptionCreate, actor: str) -> tuple[bool, Redemption | bytes]:
+        """Holds every code of the cart for the order; (created, the redemption or, fresh, its
+        encoding).
 
         The same order with the same cart gets its redemption back; with another cart, 409.
         Two round trips: the pricing inputs (shared with the carts priced in the same tick),
@@ -529,14 +535,25 @@ class CheckoutService:
             now_ms,
             actor,
             h,
-            msgspec.to_builtins(data),
-            result,
+            encoder.encode(data).decode(),
+            encoder.encode(result).decode(),
             now_ms + self.ttl_ms,
         )
         if row is not None:
             if row["reserved"] != len(codes):  # never expected: the codes were locked
                 log.error("order %s reserved %d coupon(s)", data.order_id, row["reserved"])
-            return True, redemption_view(row)
+            # Encoded as is: the engine's dict has the fields of Quote in its order, and the
+            # rest follow in the order of Redemption (tests compare it with a replayed answer).
+            fresh = {
+                **result,
+                "order_id": data.order_id,
+                "member_id": data.member_id,
+                "state": "reserved",
+                "reserved_until": iso(row["expires_at"]),
+                "refunded_discount": 0,
+                "refunded_lines": [],
+            }
+            return True, encoder.encode(fresh)
         if (existing := await self._existing(data.order_id, h)) is not None:
             return False, existing
         # Another order won the race for a code (the statement changed nothing).
@@ -573,9 +590,19 @@ class CheckoutService:
         now_ms = self.clock.now_ms()
         settled = await self.settler.settle(order_id, actor)
         if settled is not None:
-            if settled["redeemed"] != len(settled["result"]["applied"]):  # never expected
+            result = _json_decoder.decode(settled["result"])
+            if settled["redeemed"] != len(result["applied"]):  # never expected
                 log.error("order %s committed %d coupon(s)", order_id, settled["redeemed"])
-            return redemption_view(settled)
+            committed = {
+                **result,
+                "order_id": order_id,
+                "member_id": settled["member_id"],
+                "state": "committed",
+                "reserved_until": iso(settled["expires_at"]),
+                "refunded_discount": 0,  # refunds only come after the commit
+                "refunded_lines": [],
+            }
+            return msgspec.convert(committed, Redemption)
         # Not reserved, or timed out: say why, under the order's row lock.
         async with self.pool.acquire() as conn:
             async with conn.transaction():
