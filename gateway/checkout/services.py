@@ -4,7 +4,12 @@ Coupon state lives in Postgres rows. Every move of a coupon is one conditional U
 (`... WHERE state = 'active'`, taking row locks in code order so two orders never deadlock)
 whose events rows are written by the same statement, inside the transaction that also moves the
 order's row: a coupon can never be held by two orders, whatever the concurrency. Requests about
-one order are serialised by a lock on its row (or, before it exists, an advisory lock on its id).
+one order are serialised by a lock on its row (or, before it exists, by its unique order_id:
+a reservation creates the order and moves its coupons in one statement, or changes nothing).
+
+Round trips: a reserve prices with inputs loaded once per event-loop tick for every cart priced
+in it, then runs RESERVE (one statement, its own transaction); a commit joins the tick's SETTLE
+(group commit). Every answer is sent after its statement committed.
 
 Pricing is the native engine's pure function: this module loads the member, the tier policy and
 the candidate coupons, calls it once, and persists what it answered.
