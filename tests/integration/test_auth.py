@@ -185,3 +185,7 @@ async def test_openapi_schema_is_served(client: AsyncTestClient[Any]) -> None:
     components = schema.json()["components"]["schemas"]
     assert "coupon_codes" in components[body.rsplit("/", 1)[-1]]["properties"]
     assert "coupon_discount" in components[answer.rsplit("/", 1)[-1]]["properties"]
+    operation = schema.json()["paths"]["/v1/checkout/redemptions"]["post"]
+    assert operation["operationId"] == "reserveRedemption" and "201" in operation["responses"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert "order_id" in components[body.rsplit("/", 1)[-1]]["properties"]

@@ -683,3 +683,25 @@ async def test_the_raw_quote_route_keeps_auth_and_the_error_format(
     lenient = await quote(client, auth, {**body, "lines": [{**LINES[0], "qty": "2"}]})
     assert lenient.status_code == 400 and lenient.json()["code"] == "invalid_request"
     assert "lines[0].qty" in lenient.json()["detail"]
+
+
+async def test_the_raw_reserve_route_keeps_auth_and_records_the_actor(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    body = {**cart(member, [code]), "order_id": unique("o")}
+    nobody = await client.post("/v1/checkout/redemptions", json=body)
+    assert nobody.status_code == 401 and nobody.json()["code"] == "unauthorized"
+    front = await client.post("/v1/checkout/redemptions", json=body, headers=auth["front"])
+    assert front.status_code == 403 and front.json()["code"] == "forbidden"
+    listed = await client.get("/v1/checkout/redemptions", headers=auth["checkout"])
+    assert listed.status_code == 405 and set(listed.json()) == {"code", "detail"}
+    clerk = await client.post("/v1/checkout/redemptions", json=body, headers=auth["clerk"])
+    assert clerk.status_code == 201, clerk.text
+    assert clerk.headers["content-type"].startswith("application/json")
+    actor = await db.fetchval(
+        "SELECT actor FROM events WHERE order_id = $1 AND kind = 'reserve'", body["order_id"]
+    )
+    assert actor == "clerk"
+    assert await coupon_state(client, auth, code) == "reserved"
