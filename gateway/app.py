@@ -20,7 +20,12 @@ from redis.exceptions import RedisError
 from gateway.auth.services import KeyCache
 from gateway.campaigns.controllers import CampaignController
 from gateway.campaigns.services import CampaignService
-from gateway.checkout.controllers import CheckoutController
+from gateway.checkout.controllers import (
+    CheckoutController,
+    document_raw_routes,
+    quote,
+    reserve,
+)
 from gateway.checkout.services import CheckoutService
 from gateway.checkout.sweeper import sweep_forever
 from gateway.claims.controllers import ClaimController, claim, claim_lane, claim_lane_target
@@ -188,12 +193,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TransferController,
             TierController,
             CheckoutController,
+            quote,
+            reserve,
         ],
     )
     app = GatewayApp(
         route_handlers=[v1, OpsController],
         lifespan=[lifespan],
-        on_startup=[document_claim_route],
+        on_startup=[document_claim_route, document_raw_routes],
         state=State({"settings": settings}),
         middleware=[gateway_middleware],
         request_max_body_size=MAX_BODY,

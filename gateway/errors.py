@@ -95,10 +95,6 @@ class OrderConflict(Conflict):
     code = "order_conflict"
 
 
-class RefundExceedsOrder(Conflict):
-    code = "refund_exceeds_order"
-
-
 class NotTransferable(Conflict):
     code = "not_transferable"
 

@@ -11,6 +11,7 @@ docs/BENCHMARKS.md. Only ratios mean something on a shared machine: every figure
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib.metadata
 import json
@@ -248,43 +249,15 @@ def bench_empty_handler(results: dict[str, Any]) -> None:
         server.stop()
 
 
-def bench_gateway(results: dict[str, Any]) -> None:
-    log("(b) the gateway's claim endpoint")
+def bench_gateway(results: dict[str, Any], claims: bool = True) -> None:
+    log("(b) the gateway's claim endpoint" if claims else "the gateway (checkout only)")
     server = Server([sys.executable, "-m", "gateway", "serve"])
     try:
         key = cli("keys", "create", "--role", "admin")
         checkout_key = cli("keys", "create", "--role", "checkout")
-        admin = {"Authorization": f"Bearer {key}"}
-        campaign_id = new_campaign(admin, 100_000_000, "bench claims")
-        r = redis.Redis.from_url(REDIS_URL)
-        before = int(r.info("memory")["used_memory"])
-        url = BASE + CLAIM_PATH.format(campaign_id)
-        results["b"] = measure(url, "claims.lua", f"b{uuid.uuid4().hex[:6]}", key, server=server)
-        results["b_rss_kib"] = server.worker_peak_rss_kib()
-        stream = f"{{c:{campaign_id}}}:ledger"
-        for _ in range(100):
-            if r.xlen(stream) == 0:
-                break
-            time.sleep(0.1)
-        after = int(r.info("memory")["used_memory"])
-        stats = httpx.get(f"{BASE}/v1/campaigns/{campaign_id}", headers=admin).json()["stats"]
-        results["b_claimed"] = stats["claimed"]
-        results["b_mem_per_claim"] = (after - before) / max(stats["claimed"], 1)
-        rows = asyncio.run(_count_coupons(campaign_id))
-        results["b_ledger_rows"] = rows
-        log("checkout: quote and reserve + commit")
-        fixture = asyncio.run(bench_checkout.prepare(BASE, key, checkout_key, 6000))
-        member, codes = fixture.wallets[0]
-        with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
-            f.write(json.dumps(bench_checkout._cart(member, codes)).encode())
-        results["quote"] = measure(BASE + "/v1/checkout/quote", "fixed.lua", f.name, checkout_key)
-        os.unlink(f.name)
-        fixture.wallets = fixture.wallets[1:]
-        results["reserve_commit"] = asyncio.run(
-            bench_checkout.drive(
-                BASE, bench_checkout.reserve_commit_calls(fixture), DURATION, CONNECTIONS
-            )
-        )
+        if claims:
+            bench_claims(results, server, key)
+        bench_checkout_part(results, key, checkout_key)
     finally:
         server.stop()
 
@@ -299,6 +272,43 @@ def bench_gateway_router(results: dict[str, Any]) -> None:
         results["b0"] = measure(url, "claims.lua", f"r{uuid.uuid4().hex[:6]}", key, server=server)
     finally:
         server.stop()
+
+
+def bench_claims(results: dict[str, Any], server: Server, key: str) -> None:
+    admin = {"Authorization": f"Bearer {key}"}
+    campaign_id = new_campaign(admin, 100_000_000, "bench claims")
+    r = redis.Redis.from_url(REDIS_URL)
+    before = int(r.info("memory")["used_memory"])
+    url = BASE + CLAIM_PATH.format(campaign_id)
+    results["b"] = measure(url, "claims.lua", f"b{uuid.uuid4().hex[:6]}", key, server=server)
+    results["b_rss_kib"] = server.worker_peak_rss_kib()
+    stream = f"{{c:{campaign_id}}}:ledger"
+    for _ in range(100):
+        if r.xlen(stream) == 0:
+            break
+        time.sleep(0.1)
+    after = int(r.info("memory")["used_memory"])
+    stats = httpx.get(f"{BASE}/v1/campaigns/{campaign_id}", headers=admin).json()["stats"]
+    results["b_claimed"] = stats["claimed"]
+    results["b_mem_per_claim"] = (after - before) / max(stats["claimed"], 1)
+    rows = asyncio.run(_count_coupons(campaign_id))
+    results["b_ledger_rows"] = rows
+
+
+def bench_checkout_part(results: dict[str, Any], key: str, checkout_key: str) -> None:
+    log("checkout: quote and reserve + commit")
+    fixture = asyncio.run(bench_checkout.prepare(BASE, key, checkout_key, 6000))
+    member, codes = fixture.wallets[0]
+    with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
+        f.write(json.dumps(bench_checkout._cart(member, codes)).encode())
+    results["quote"] = measure(BASE + "/v1/checkout/quote", "fixed.lua", f.name, checkout_key)
+    os.unlink(f.name)
+    fixture.wallets = fixture.wallets[1:]
+    results["reserve_commit"] = asyncio.run(
+        bench_checkout.drive(
+            BASE, bench_checkout.reserve_commit_calls(fixture), DURATION, CONNECTIONS
+        )
+    )
 
 
 async def _count_coupons(campaign_id: str) -> int:
@@ -515,11 +525,41 @@ compared with the same driver posting the claim body to the empty handler (a).
     return text
 
 
+def checkout_only(results: dict[str, Any]) -> str:
+    """`--only checkout`: the empty handler (a) and the checkout figures, printed, not written."""
+    a, quote, rc, a_py = results["a"], results["quote"], results["reserve_commit"], results["a_py"]
+    return "\n".join(
+        [
+            "| case | ops/s | p50 ms | p99 ms | ratio to (a) | target |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            f"| (a) empty handler (wrk) | {a['rps']:,.0f} | {a['p50']:.2f} | {a['p99']:.2f} | 1 | |",
+            f"| quote (wrk) | {quote['rps']:,.0f} | {quote['p50']:.2f} | {quote['p99']:.2f}"
+            f" | {quote['rps'] / a['rps']:.2f} | ≥ 0.6 |",
+            f"| (a) with the Python driver | {a_py['ops_per_s']:,.0f} | {a_py['p50_ms']:.2f}"
+            f" | {a_py['p99_ms']:.2f} | 1 | |",
+            f"| reserve + commit | {rc['ops_per_s']:,.0f} | {rc['p50_ms']:.2f} | {rc['p99_ms']:.2f}"
+            f" | {rc['ops_per_s'] / a_py['ops_per_s']:.2f} | ≥ 0.3 |",
+            f"quote non-2xx: {quote['non2xx']} {quote['errors']}",
+        ]
+    )
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        choices=("checkout",),
+        help="run only the empty handler and this part; print the figures, leave the docs",
+    )
+    args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk (make bench installs it)")
     results: dict[str, Any] = {}
     bench_empty_handler(results)
+    if args.only == "checkout":
+        bench_gateway(results, claims=False)
+        print(checkout_only(results))
+        return 0
     bench_gateway(results)
     bench_gateway_router(results)
     bench_naive(results)

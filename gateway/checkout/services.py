@@ -4,7 +4,12 @@ Coupon state lives in Postgres rows. Every move of a coupon is one conditional U
 (`... WHERE state = 'active'`, taking row locks in code order so two orders never deadlock)
 whose events rows are written by the same statement, inside the transaction that also moves the
 order's row: a coupon can never be held by two orders, whatever the concurrency. Requests about
-one order are serialised by a lock on its row (or, before it exists, an advisory lock on its id).
+one order are serialised by a lock on its row (or, before it exists, by its unique order_id:
+a reservation creates the order and moves its coupons in one statement, or changes nothing).
+
+Round trips: a reserve prices with inputs loaded once per event-loop tick for every cart priced
+in it, then runs RESERVE (one statement, its own transaction); a commit joins the tick's SETTLE
+(group commit). Every answer is sent after its statement committed.
 
 Pricing is the native engine's pure function: this module loads the member, the tier policy and
 the candidate coupons, calls it once, and persists what it answered.
@@ -12,6 +17,7 @@ the candidate coupons, calls it once, and persists what it answered.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import hashlib
 import logging
@@ -24,7 +30,6 @@ import msgspec
 from gateway.checkout import idempotency
 from gateway.checkout.schemas import (
     Cart,
-    Quote,
     Redemption,
     RedemptionCreate,
     RefundRequest,
@@ -38,7 +43,6 @@ from gateway.errors import (
     InvalidTransition,
     OrderConflict,
     OrderNotFound,
-    RefundExceedsOrder,
 )
 from gateway.native import price
 from gateway.settings import Settings
@@ -47,40 +51,34 @@ from gateway.wire import encoder, iso, zone
 log = logging.getLogger(__name__)
 
 
-# The member's tier policy and the candidate coupons in one round trip: one row per coupon
-# found (the policy repeated on each), or one row with no coupon.
+# The pricing inputs of every cart priced in one event-loop tick, in one round trip: a row per
+# member found (its tier policy, NULL without one) and a row per coupon found (its mutable state
+# and who holds it). What a campaign's coupons do is read once per process (CAMPAIGN_TERMS).
 PRICING_INPUTS = """
-SELECT p.birthday, p.percent_off, p.birthday_percent_off, p.points_per_yuan,
-       p.coupons_on_member_price, k.*
-FROM (SELECT 1) AS one
-LEFT JOIN (
-    SELECT m.birthday, t.percent_off, t.birthday_percent_off, t.points_per_yuan,
-           t.coupons_on_member_price
-    FROM members m LEFT JOIN tiers t ON t.tier = m.tier
-    WHERE m.member_id = $1
-) AS p ON true
-LEFT JOIN (
-    SELECT k.code, k.member_id AS holder, k.state, k.valid_from, k.valid_until, c.kind,
-           c.amount_off, c.percent_off AS coupon_percent_off, c.max_discount, c.min_spend, c.sku,
-           c.points, c.scope, c.channels, c.stackable
-    FROM coupons k
-    -- OFFSET 0 keeps this a per-coupon index lookup: a generic plan would hash all campaigns.
-    CROSS JOIN LATERAL (SELECT * FROM campaigns c WHERE c.id = k.campaign_id OFFSET 0) AS c
-    WHERE k.code = ANY($2::text[])
-) AS k ON true
+SELECT true AS is_member, m.member_id AS key, m.birthday AS text_a, NULL::text AS text_b,
+       NULL::text AS campaign_id, NULL::bigint AS valid_from, NULL::bigint AS valid_until,
+       t.percent_off, t.birthday_percent_off, t.points_per_yuan, t.coupons_on_member_price
+FROM members m LEFT JOIN tiers t ON t.tier = m.tier
+WHERE m.member_id = ANY($1::text[])
+UNION ALL
+SELECT false, k.code, k.member_id, k.state, k.campaign_id,
+       floor(extract(epoch FROM k.valid_from))::bigint,
+       floor(extract(epoch FROM k.valid_until))::bigint,
+       NULL, NULL, NULL, NULL
+FROM coupons k
+WHERE k.code = ANY($2::text[])
+"""
+# A campaign's pricing terms never change once it exists (PATCH edits only its name, claim
+# window end, validity of future claims and low-stock threshold), so a process may keep them.
+CAMPAIGN_TERMS = """
+SELECT id, kind, amount_off, percent_off, max_discount, min_spend, sku, points, scope, channels,
+       stackable
+FROM campaigns WHERE id = ANY($1::text[])
 """
 COUPON_STATES = "SELECT code, state FROM coupons WHERE code = ANY($1::text[])"
 
-# Requests about an order that does not exist yet queue on its id.
-LOCK_NEW_ORDER = "SELECT pg_advisory_xact_lock(7310002, hashtext($1))"
 GET_REDEMPTION = "SELECT * FROM redemptions WHERE order_id = $1"
 LOCK_REDEMPTION = "SELECT * FROM redemptions WHERE order_id = $1 FOR UPDATE"
-INSERT_REDEMPTION = """
-INSERT INTO redemptions (order_id, member_id, state, cart_hash, cart, result, reserved_at,
-                         expires_at)
-VALUES ($1, $2, 'reserved', $3, $4, $5, to_timestamp($6 / 1000.0), to_timestamp($7 / 1000.0))
-RETURNING *
-"""
 SET_STATE = """
 UPDATE redemptions SET state = $2, updated_at = now() WHERE order_id = $1 RETURNING *
 """
@@ -104,20 +102,35 @@ WHERE order_id IN (
 RETURNING order_id
 """
 
-# active -> reserved, for one order's codes, owned by its member.
+# A reservation in one statement (one round trip, its own transaction): lock the order's codes
+# that are still `active` and its member's, in code order; only when that is every code, create
+# the order (unless it exists: the unique order_id serialises requests about one order), move
+# the coupons active -> reserved (each a conditional UPDATE) and write their events. No row back:
+# nothing changed, because a code was lost to another order or the order already exists.
+# Cart and quote go in as JSON text encoded by msgspec and do not come back: the caller has them.
 RESERVE = """
 WITH target AS (
     SELECT code FROM coupons
     WHERE code = ANY($1::text[]) AND member_id = $2 AND state = 'active'
     ORDER BY code FOR UPDATE
+), placed AS (
+    INSERT INTO redemptions (order_id, member_id, state, cart_hash, cart, result, reserved_at,
+                             expires_at)
+    SELECT $3, $2, 'reserved', $6, $7::text::jsonb, $8::text::jsonb, to_timestamp($4 / 1000.0),
+           to_timestamp($9 / 1000.0)
+    WHERE (SELECT count(*) FROM target) = cardinality($1::text[])
+    ON CONFLICT (order_id) DO NOTHING
+    RETURNING *
 ), moved AS (
     UPDATE coupons k SET state = 'reserved', order_id = $3, updated_at = now()
-    FROM target WHERE k.code = target.code AND k.state = 'active'
+    FROM target, placed WHERE k.code = target.code AND k.state = 'active'
     RETURNING k.code, k.campaign_id, k.member_id
+), recorded AS (
+    INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id)
+    SELECT 'reserve', to_timestamp($4 / 1000.0), campaign_id, code, member_id, $5, $3 FROM moved
+    RETURNING 1
 )
-INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id)
-SELECT 'reserve', to_timestamp($4 / 1000.0), campaign_id, code, member_id, $5, $3 FROM moved
-RETURNING coupon_code
+SELECT placed.expires_at, (SELECT count(*) FROM recorded) AS reserved FROM placed
 """
 # reserved -> redeemed, for one order.
 REDEEM = """
@@ -132,26 +145,39 @@ INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_
 SELECT 'redeem', to_timestamp($2 / 1000.0), campaign_id, code, member_id, $3, $1 FROM moved
 RETURNING coupon_code
 """
-# The common commit in one statement: the order reserved -> committed, its coupons reserved ->
-# redeemed, their events. Nothing happens (no row) when the order is not reserved or timed out.
+# The common commit, of every order committed in the same event-loop tick, in one statement
+# (group commit: one transaction, one WAL flush): each order reserved -> committed, its coupons
+# reserved -> redeemed (each a conditional UPDATE), their events. Orders are locked in order_id
+# order and coupons in code order, as everywhere, so batches never deadlock. An order that is
+# not reserved, or timed out, gives no row. $1/$3: order ids (distinct) and their actors.
 SETTLE = """
-WITH settled AS (
-    UPDATE redemptions SET state = 'committed', updated_at = now()
-    WHERE order_id = $1 AND state = 'reserved' AND expires_at > to_timestamp($2 / 1000.0)
-    RETURNING *
+WITH wanted AS (
+    SELECT * FROM unnest($1::text[], $3::text[]) AS w(order_id, actor)
+), locked AS (
+    SELECT r.order_id FROM redemptions r JOIN wanted w ON w.order_id = r.order_id
+    WHERE r.state = 'reserved' AND r.expires_at > to_timestamp($2 / 1000.0)
+    ORDER BY r.order_id FOR UPDATE OF r
+), settled AS (
+    UPDATE redemptions r SET state = 'committed', updated_at = now()
+    FROM locked WHERE r.order_id = locked.order_id AND r.state = 'reserved'
+    RETURNING r.*
 ), target AS (
     SELECT k.code FROM coupons k JOIN settled s ON s.order_id = k.order_id
     WHERE k.state = 'reserved' ORDER BY k.code FOR UPDATE OF k
 ), moved AS (
     UPDATE coupons k SET state = 'redeemed', updated_at = now()
     FROM target WHERE k.code = target.code AND k.state = 'reserved'
-    RETURNING k.code, k.campaign_id, k.member_id
+    RETURNING k.code, k.campaign_id, k.member_id, k.order_id
 ), recorded AS (
     INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id)
-    SELECT 'redeem', to_timestamp($2 / 1000.0), campaign_id, code, member_id, $3, $1 FROM moved
-    RETURNING 1
+    SELECT 'redeem', to_timestamp($2 / 1000.0), m.campaign_id, m.code, m.member_id, w.actor,
+           m.order_id
+    FROM moved m JOIN wanted w ON w.order_id = m.order_id
+    RETURNING order_id
 )
-SELECT settled.*, (SELECT count(*) FROM recorded) AS redeemed FROM settled
+SELECT settled.order_id, settled.member_id, settled.expires_at, settled.result::text AS result,
+       (SELECT count(*) FROM recorded r WHERE r.order_id = settled.order_id) AS redeemed
+FROM settled
 """
 # reserved -> active (release) or, past its validity, expired; for cancels and time-outs.
 RELEASE = """
@@ -195,6 +221,8 @@ INSERT INTO events (kind, at, member_id, actor, order_id, detail)
 VALUES ($1, to_timestamp($2 / 1000.0), $3, $4, $5, $6)
 """
 
+_json_decoder = msgspec.json.Decoder()
+
 # Reasons a code that priced fine can lose at the UPDATE: another order got there first.
 _STATE_REASONS = frozenset({"reserved", "redeemed", "transferred", "revoked", "expired"})
 
@@ -216,16 +244,13 @@ def is_birthday(birthday: str | None, now_ms: int) -> bool:
     return today.strftime("%m-%d") == birthday
 
 
-def candidate(code: str, row: asyncpg.Record, member_id: str) -> dict[str, Any]:
+def campaign_terms(row: asyncpg.Record) -> dict[str, Any]:
+    """The engine's fields of a campaign, shared by every coupon of it."""
     scope = row["scope"] or {}
     return {
-        "code": code,
-        "found": True,
-        "owner_matches": row["holder"] == member_id,
-        "state": row["state"],
         "kind": row["kind"],
         "amount_off": row["amount_off"],
-        "percent_off": row["coupon_percent_off"],
+        "percent_off": row["percent_off"],
         "max_discount": row["max_discount"],
         "min_spend": row["min_spend"],
         "sku": row["sku"],
@@ -234,10 +259,130 @@ def candidate(code: str, row: asyncpg.Record, member_id: str) -> dict[str, Any]:
         "scope_categories": scope.get("categories", []),
         "scope_stores": scope.get("stores", []),
         "channels": list(row["channels"]),
-        "valid_from": int(row["valid_from"].timestamp()),
-        "valid_until": int(row["valid_until"].timestamp()),
         "stackable": row["stackable"],
     }
+
+
+#: A member's tier policy: (birthday, percent_off, birthday_percent_off, points_per_yuan,
+#: coupons_on_member_price); percent_off is None when the tier has no policy.
+Policy = tuple[str | None, int | None, int | None, int | None, bool | None]
+#: A coupon as pricing needs it: (holder, state, valid_from s, valid_until s, campaign terms).
+Found = tuple[str, str, int, int, dict[str, Any]]
+_NO_POLICY: Policy = (None, None, None, None, None)
+
+
+class PricingInputs:
+    """Loads the pricing inputs of every cart priced in the same event-loop tick (quotes and
+    reserves alike) with one query: under load, one round trip serves tens of carts instead of
+    each holding a pooled connection for its own.
+
+    Coupon state is read fresh for every batch (never cached): a quote sees a coupon reserved
+    or redeemed a moment ago. Only campaign terms, which never change, are kept.
+    """
+
+    _TERMS_MAX = 10_000  # bounds memory; campaigns are few, a clear just costs a reload
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self._pending: list[tuple[str, list[str], asyncio.Future[Any]]] = []
+        self._terms: dict[str, dict[str, Any]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def load(self, member_id: str, codes: list[str]) -> asyncio.Future[Any]:
+        """(policy, {code: Found}) of one cart, resolved with the rest of this tick's carts."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((member_id, codes, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._tasks.add(task)  # a reference, so the task is not collected mid-flight
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[str, list[str], asyncio.Future[Any]]]) -> None:
+        try:
+            members = sorted({member_id for member_id, _, _ in batch})
+            codes = sorted({code for _, wanted, _ in batch for code in wanted})
+            async with self.pool.acquire() as conn:
+                rows = await conn.fetch(PRICING_INPUTS, members, codes)
+                missing = sorted({r[4] for r in rows if not r[0] and r[4] not in self._terms})
+                if missing:
+                    if len(self._terms) > self._TERMS_MAX:
+                        self._terms.clear()
+                    for row in await conn.fetch(CAMPAIGN_TERMS, missing):
+                        self._terms[row["id"]] = campaign_terms(row)
+            policies: dict[str, Policy] = {}
+            coupons: dict[str, Found] = {}
+            for r in rows:
+                if r[0]:
+                    policies[r[1]] = (r[2], r[7], r[8], r[9], r[10])
+                else:
+                    coupons[r[1]] = (r[2], r[3], r[5], r[6], self._terms[r[4]])
+        except Exception as exc:  # noqa: BLE001 - not swallowed: every waiter of the batch gets it
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:  # cancelled (shutting down): so are the waiters
+            for _, _, future in batch:
+                future.cancel()
+            raise
+        for member_id, wanted, future in batch:
+            if not future.done():
+                found = {code: coupons[code] for code in wanted if code in coupons}
+                future.set_result((policies.get(member_id, _NO_POLICY), found))
+
+
+class Settler:
+    """Commits every order whose commit arrives in the same event-loop tick with one SETTLE
+    statement: one round trip and one durable commit serve them all, and each answer waits
+    for it. An order SETTLE leaves alone (not reserved, timed out) resolves to None."""
+
+    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
+        self.pool = pool
+        self.clock = clock
+        self._pending: dict[str, tuple[str, list[asyncio.Future[Any]]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def settle(self, order_id: str, actor: str) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        # The same order twice in a tick: one move, both callers get its row.
+        self._pending.setdefault(order_id, (actor, []))[1].append(future)
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, {}
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._tasks.add(task)  # a reference, so the task is not collected mid-flight
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: dict[str, tuple[str, list[asyncio.Future[Any]]]]) -> None:
+        waiters = [future for _, futures in batch.values() for future in futures]
+        try:
+            order_ids = list(batch)
+            actors = [actor for actor, _ in batch.values()]
+            rows = await self.pool.fetch(SETTLE, order_ids, self.clock.now_ms(), actors)
+        except Exception as exc:  # noqa: BLE001 - not swallowed: every waiter of the batch gets it
+            for future in waiters:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:  # cancelled (shutting down): so are the waiters
+            for future in waiters:
+                future.cancel()
+            raise
+        settled = {row["order_id"]: row for row in rows}
+        for order_id, (_, futures) in batch.items():
+            for future in futures:
+                if not future.done():
+                    future.set_result(settled.get(order_id))
 
 
 def run_engine(request: dict[str, Any]) -> dict[str, Any]:
@@ -306,31 +451,41 @@ class CheckoutService:
         self.clock = clock
         self.ttl_ms = settings.reservation_ttl_s * 1000
         self.idem_ttl_s = settings.idempotency_ttl_s
+        self.inputs = PricingInputs(pool)
+        self.settler = Settler(pool, clock)
 
     # -- pricing ---------------------------------------------------------------------------
 
-    async def _price(
-        self, conn: asyncpg.Connection, cart: Cart | RedemptionCreate, now_ms: int
-    ) -> dict[str, Any]:
+    async def _price(self, cart: Cart | RedemptionCreate, now_ms: int) -> dict[str, Any]:
         codes = [parse_code(text) for text in cart.coupon_codes]
-        wanted = sorted({code for code in codes if code is not None})
-        found = await conn.fetch(PRICING_INPUTS, cart.member_id, wanted)
-        policy = found[0]
-        rows = {r["code"]: r for r in found if r["code"] is not None}
+        wanted = [code for code in codes if code is not None]
+        policy, found = await self.inputs.load(cart.member_id, wanted)
         coupons: list[dict[str, Any]] = []
         for text, code in zip(cart.coupon_codes, codes, strict=True):
-            row = rows.get(code) if code is not None else None
-            if code is None or row is None:
+            coupon = found.get(code) if code is not None else None
+            if code is None or coupon is None:
                 coupons.append({"code": text, "found": False})
             else:
-                coupons.append(candidate(code, row, cart.member_id))
-        has_policy = policy["percent_off"] is not None
+                holder, state, valid_from, valid_until, terms = coupon
+                coupons.append(
+                    {
+                        **terms,
+                        "code": code,
+                        "found": True,
+                        "owner_matches": holder == cart.member_id,
+                        "state": state,
+                        "valid_from": valid_from,
+                        "valid_until": valid_until,
+                    }
+                )
+        birthday, percent_off, birthday_percent_off, points_per_yuan, on_member_price = policy
+        has_policy = percent_off is not None
         member = {
-            "tier_percent_off": policy["percent_off"] if has_policy else 0,
-            "birthday_percent_off": policy["birthday_percent_off"] if has_policy else 0,
-            "is_birthday": has_policy and is_birthday(policy["birthday"], now_ms),
-            "coupons_on_member_price": policy["coupons_on_member_price"] if has_policy else True,
-            "points_per_yuan": policy["points_per_yuan"] if has_policy else 0,
+            "tier_percent_off": percent_off if has_policy else 0,
+            "birthday_percent_off": birthday_percent_off if has_policy else 0,
+            "is_birthday": has_policy and is_birthday(birthday, now_ms),
+            "coupons_on_member_price": on_member_price if has_policy else True,
+            "points_per_yuan": points_per_yuan if has_policy else 0,
         }
         return run_engine(
             {
@@ -351,59 +506,77 @@ class CheckoutService:
             }
         )
 
-    async def quote(self, cart: Cart) -> Quote:
-        async with self.pool.acquire() as conn:
-            result = await self._price(conn, cart, self.clock.now_ms())
-        return msgspec.convert(result, Quote)
+    async def quote(self, cart: Cart) -> bytes:
+        """The encoded Quote. The engine answers a dict with exactly the fields of `Quote`, in
+        its order (tests/unit check it), so it is encoded as is, without a typed copy."""
+        return encoder.encode(await self._price(cart, self.clock.now_ms()))
 
     # -- reserve ---------------------------------------------------------------------------
 
-    async def reserve(self, data: RedemptionCreate, actor: str) -> tuple[bool, Redemption]:
-        """Holds every code of the cart for the order; (created, redemption).
+    async def reserve(self, data: RedemptionCreate, actor: str) -> tuple[bool, Redemption | bytes]:
+        """Holds every code of the cart for the order; (created, the redemption or, fresh, its
+        encoding).
 
         The same order with the same cart gets its redemption back; with another cart, 409.
+        Two round trips: the pricing inputs (shared with the carts priced in the same tick),
+        then RESERVE, which commits before the answer.
         """
         h = cart_hash(data)
         now_ms = self.clock.now_ms()
-        async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(LOCK_NEW_ORDER, data.order_id)
-            row = await conn.fetchrow(GET_REDEMPTION, data.order_id)
-            if row is not None:
-                if bytes(row["cart_hash"]) != h:
-                    raise OrderConflict(
-                        f"order {data.order_id!r} was reserved with a different cart"
-                    )
-                return False, redemption_view(row)
-            result = await self._price(conn, data, now_ms)
-            if result["rejected"]:
-                raise CouponsRejected(
-                    "some coupon codes do not apply to this cart; nothing was reserved",
-                    rejected=result["rejected"],
-                )
-            codes = [applied["code"] for applied in result["applied"]]
-            if codes:
-                moved = await conn.fetch(
-                    RESERVE, codes, data.member_id, data.order_id, now_ms, actor
-                )
-                held = {r["coupon_code"] for r in moved}
-                lost = [code for code in codes if code not in held]
-                if lost:  # another order won the race: the transaction rolls back
-                    states = dict(await conn.fetch(COUPON_STATES, lost))
-                    raise CouponsRejected(
-                        "some coupon codes do not apply to this cart; nothing was reserved",
-                        rejected=[{"code": c, "reason": _lost_reason(states.get(c))} for c in lost],
-                    )
-            row = await conn.fetchrow(
-                INSERT_REDEMPTION,
-                data.order_id,
-                data.member_id,
-                h,
-                msgspec.to_builtins(data),
-                result,
-                now_ms,
-                now_ms + self.ttl_ms,
+        result = await self._price(data, now_ms)
+        if result["rejected"]:  # the order may exist already: its coupons are held by itself
+            if (existing := await self._existing(data.order_id, h)) is not None:
+                return False, existing
+            raise CouponsRejected(
+                "some coupon codes do not apply to this cart; nothing was reserved",
+                rejected=result["rejected"],
             )
-        return True, redemption_view(row)
+        codes = [applied["code"] for applied in result["applied"]]
+        row = await self.pool.fetchrow(
+            RESERVE,
+            codes,
+            data.member_id,
+            data.order_id,
+            now_ms,
+            actor,
+            h,
+            encoder.encode(data).decode(),
+            encoder.encode(result).decode(),
+            now_ms + self.ttl_ms,
+        )
+        if row is not None:
+            if row["reserved"] != len(codes):  # never expected: the codes were locked
+                log.error("order %s reserved %d coupon(s)", data.order_id, row["reserved"])
+            # Encoded as is: the engine's dict has the fields of Quote in its order, and the
+            # rest follow in the order of Redemption (tests compare it with a replayed answer).
+            fresh = {
+                **result,
+                "order_id": data.order_id,
+                "member_id": data.member_id,
+                "state": "reserved",
+                "reserved_until": iso(row["expires_at"]),
+                "refunded_discount": 0,
+                "refunded_lines": [],
+            }
+            return True, encoder.encode(fresh)
+        if (existing := await self._existing(data.order_id, h)) is not None:
+            return False, existing
+        # Another order won the race for a code (the statement changed nothing).
+        states = dict(await self.pool.fetch(COUPON_STATES, codes))
+        lost = [code for code in codes if states.get(code) != "active"] or codes
+        raise CouponsRejected(
+            "some coupon codes do not apply to this cart; nothing was reserved",
+            rejected=[{"code": c, "reason": _lost_reason(states.get(c))} for c in lost],
+        )
+
+    async def _existing(self, order_id: str, h: bytes) -> Redemption | None:
+        """The order's redemption when it exists with this cart; 409 with another cart."""
+        row = await self.pool.fetchrow(GET_REDEMPTION, order_id)
+        if row is None:
+            return None
+        if bytes(row["cart_hash"]) != h:
+            raise OrderConflict(f"order {order_id!r} was reserved with a different cart")
+        return redemption_view(row)
 
     # -- settle ----------------------------------------------------------------------------
 
@@ -420,11 +593,21 @@ class CheckoutService:
     async def commit(self, order_id: str, actor: str) -> Redemption:
         """reserved -> committed: the coupons are `redeemed`. Idempotent."""
         now_ms = self.clock.now_ms()
-        settled = await self.pool.fetchrow(SETTLE, order_id, now_ms, actor)
+        settled = await self.settler.settle(order_id, actor)
         if settled is not None:
-            if settled["redeemed"] != len(settled["result"]["applied"]):  # never expected
+            result = _json_decoder.decode(settled["result"])
+            if settled["redeemed"] != len(result["applied"]):  # never expected
                 log.error("order %s committed %d coupon(s)", order_id, settled["redeemed"])
-            return redemption_view(settled)
+            committed = {
+                **result,
+                "order_id": order_id,
+                "member_id": settled["member_id"],
+                "state": "committed",
+                "reserved_until": iso(settled["expires_at"]),
+                "refunded_discount": 0,  # refunds only come after the commit
+                "refunded_lines": [],
+            }
+            return msgspec.convert(committed, Redemption)
         # Not reserved, or timed out: say why, under the order's row lock.
         async with self.pool.acquire() as conn:
             async with conn.transaction():
@@ -540,8 +723,8 @@ def _refund_quantities(
             take = min(qty, left[i] - wanted[i])
             wanted[i] += take
             qty -= take
-        if qty:
-            raise RefundExceedsOrder(
+        if qty:  # API.md's codes for a refund: a request the order cannot meet is invalid
+            raise InvalidRequest(
                 f"lines[{j}].qty: only {asked.qty - qty} unit(s) of {asked.sku!r} are left"
                 " to refund"
             )

@@ -177,3 +177,15 @@ async def test_openapi_schema_is_served(client: AsyncTestClient[Any]) -> None:
     schema = await client.get("/schema/openapi.json")
     assert schema.status_code == 200
     assert "/v1/campaigns/{campaign_id}/claims" in schema.json()["paths"]
+    # The quote is a raw ASGI route too: documented with its body and answer all the same.
+    operation = schema.json()["paths"]["/v1/checkout/quote"]["post"]
+    assert operation["operationId"] == "quoteCart"
+    body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    components = schema.json()["components"]["schemas"]
+    assert "coupon_codes" in components[body.rsplit("/", 1)[-1]]["properties"]
+    assert "coupon_discount" in components[answer.rsplit("/", 1)[-1]]["properties"]
+    operation = schema.json()["paths"]["/v1/checkout/redemptions"]["post"]
+    assert operation["operationId"] == "reserveRedemption" and "201" in operation["responses"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert "order_id" in components[body.rsplit("/", 1)[-1]]["properties"]

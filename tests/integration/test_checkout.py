@@ -315,6 +315,114 @@ async def test_the_same_order_with_another_cart_conflicts(client: Client, auth: 
     assert other.status_code == 409 and other.json()["code"] == "order_conflict"
 
 
+async def test_one_order_sent_at_once_with_two_carts_reserves_one_cart(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    member = unique()
+    first = await coupon(client, auth, member)
+    second = await coupon(client, auth, member)
+    order = unique("o")
+    bodies = [cart(member, [first]), cart(member, [second])] * 6
+    responses = await asyncio.gather(*(reserve(client, auth, order, body) for body in bodies))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(201) == 1, statuses
+    won = bodies[statuses.index(201)]["coupon_codes"][0]
+    lost = second if won == first else first
+    for body, response in zip(bodies, responses, strict=True):
+        if body["coupon_codes"][0] == won:
+            assert response.status_code in (200, 201), response.text
+            assert response.json()["applied"][0]["code"] == won
+        else:
+            assert response.status_code == 409, response.text
+            assert response.json()["code"] == "order_conflict"
+    assert await coupon_state(client, auth, won) == "reserved"
+    assert await coupon_state(client, auth, lost) == "active"  # the losing cart held nothing
+    events = await db.fetch("SELECT coupon_code FROM events WHERE order_id = $1", order)
+    assert [e["coupon_code"] for e in events] == [won]
+
+
+async def test_a_reserve_retried_after_commit_answers_the_order_as_it_is(
+    client: Client, auth: Auth
+) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    order = unique("o")
+    assert (await reserve(client, auth, order, cart(member, [code]))).status_code == 201
+    assert (await move(client, auth, order, "commit")).status_code == 200
+    retried = await reserve(client, auth, order, cart(member, [code]))
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["state"] == "committed" and retried.json()["coupon_discount"] == 10000
+    other = await reserve(client, auth, order, cart(member, []))
+    assert other.status_code == 409 and other.json()["code"] == "order_conflict"
+
+
+async def test_quotes_priced_in_one_tick_each_get_their_own_cart(
+    client: Client, auth: Auth
+) -> None:
+    # Quotes arriving together share one Postgres round trip: none may see another's coupons.
+    members = [unique() for _ in range(12)]
+    codes = [
+        await coupon(client, auth, m, amount_off=1000 * (i + 1), min_spend=None, kind="amount")
+        for i, m in enumerate(members)
+    ]
+    stranger = unique()
+    bodies = [cart(m, [c]) for m, c in zip(members, codes, strict=True)]
+    bodies += [cart(stranger, [codes[0]]), cart(members[1], ["NOT-A-CODE", codes[1], codes[1]])]
+    responses = await asyncio.gather(*(quote(client, auth, body) for body in bodies))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+    for i, response in enumerate(responses[:12]):
+        assert response.json()["coupon_discount"] == 1000 * (i + 1)
+        assert response.json()["applied"][0]["code"] == codes[i]
+    assert responses[12].json()["rejected"] == [{"code": codes[0], "reason": "not_owner"}]
+    assert responses[13].json()["coupon_discount"] == 2000
+    assert reasons(responses[13]) == ["not_found", "duplicate"]
+
+
+async def test_a_quote_sees_a_reservation_made_a_moment_ago(client: Client, auth: Auth) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    assert (await quote(client, auth, cart(member, [code]))).json()["coupon_discount"] == 10000
+    order = unique("o")
+    assert (await reserve(client, auth, order, cart(member, [code]))).status_code == 201
+    assert reasons(await quote(client, auth, cart(member, [code]))) == ["reserved"]
+    assert (await move(client, auth, order, "commit")).status_code == 200
+    assert reasons(await quote(client, auth, cart(member, [code]))) == ["redeemed"]
+
+
+async def test_commits_arriving_together_each_settle_their_own_order_once(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    # Commits of one tick share one statement: each order moves once, with its own events,
+    # and an order that may not commit in the same batch still gets its 409.
+    members = [unique() for _ in range(8)]
+    codes = [await coupon(client, auth, m) for m in members]
+    orders = [unique("o") for _ in members]
+    for member, code, order in zip(members, codes, orders, strict=True):
+        assert (await reserve(client, auth, order, cart(member, [code]))).status_code == 201
+    assert (await move(client, auth, orders[0], "cancel")).status_code == 200
+    verbs = [move(client, auth, order, "commit") for order in orders]
+    verbs += [move(client, auth, orders[1], "commit"), move(client, auth, unique("o"), "commit")]
+    responses = await asyncio.gather(*verbs)
+    assert responses[0].status_code == 409 and responses[0].json()["code"] == "invalid_transition"
+    for response, order in zip(responses[1:8], orders[1:], strict=True):
+        assert response.status_code == 200, response.text
+        assert response.json()["order_id"] == order and response.json()["state"] == "committed"
+    assert responses[8].status_code == 200 and responses[8].json() == responses[1].json()
+    assert responses[9].status_code == 404 and responses[9].json()["code"] == "order_not_found"
+    assert await coupon_state(client, auth, codes[0]) == "active"
+    for code in codes[1:]:
+        assert await coupon_state(client, auth, code) == "redeemed"
+    redeems = await db.fetch(
+        "SELECT order_id, coupon_code, actor FROM events WHERE kind = 'redeem'"
+        " AND order_id = ANY($1::text[])",
+        orders,
+    )
+    assert sorted((r["order_id"], r["coupon_code"]) for r in redeems) == sorted(
+        zip(orders[1:], codes[1:], strict=True)
+    )
+    assert {r["actor"] for r in redeems} == {"checkout"}
+
+
 # -- time-out -----------------------------------------------------------------------------------
 
 
@@ -414,7 +522,13 @@ async def test_refunds_give_back_each_line_share_and_never_more(
     assert one_a.json()["refund"]["discount"] == 3000 and one_a.json()["refunded_discount"] == 5000
 
     too_many = await move(client, auth, order, "refund", {"lines": [{"sku": "A", "qty": 2}]})
-    assert too_many.status_code == 409 and too_many.json()["code"] == "refund_exceeds_order"
+    # API.md lists no `refund_exceeds_order`: more units than are left is an invalid request
+    # naming the line, and nothing is taken.
+    assert too_many.status_code == 400, too_many.text
+    assert too_many.json()["code"] == "invalid_request"
+    assert "lines[0].qty" in too_many.json()["detail"] and "'A'" in too_many.json()["detail"]
+    unchanged = await client.get(f"/v1/checkout/redemptions/{order}", headers=auth["checkout"])
+    assert unchanged.json()["refunded_discount"] == 5000
     stranger = await move(client, auth, order, "refund", {"lines": [{"sku": "Z", "qty": 1}]})
     assert stranger.status_code == 400 and "lines[0].sku" in stranger.json()["detail"]
 
@@ -548,3 +662,46 @@ async def test_bad_order_ids_and_refund_bodies_are_400(client: Client, auth: Aut
     ):
         response = await move(client, auth, order, "refund", body)
         assert response.status_code == 400 and field in response.json()["detail"], response.text
+
+
+async def test_the_raw_quote_route_keeps_auth_and_the_error_format(
+    client: Client, auth: Auth
+) -> None:
+    body = cart(unique(), [])
+    nobody = await client.post("/v1/checkout/quote", json=body)
+    assert nobody.status_code == 401 and nobody.json()["code"] == "unauthorized"
+    front = await client.post("/v1/checkout/quote", json=body, headers=auth["front"])
+    assert front.status_code == 403 and front.json()["code"] == "forbidden"
+    read = await client.get("/v1/checkout/quote", headers=auth["checkout"])
+    assert read.status_code == 405 and set(read.json()) == {"code", "detail"}
+    huge = await client.post(
+        "/v1/checkout/quote",
+        content=b'{"member_id": "' + b"x" * (1024 * 1024) + b'"}',
+        headers={**auth["checkout"], "Content-Type": "application/json"},
+    )
+    assert huge.status_code == 413 and huge.json()["code"] == "request_too_large"
+    lenient = await quote(client, auth, {**body, "lines": [{**LINES[0], "qty": "2"}]})
+    assert lenient.status_code == 400 and lenient.json()["code"] == "invalid_request"
+    assert "lines[0].qty" in lenient.json()["detail"]
+
+
+async def test_the_raw_reserve_route_keeps_auth_and_records_the_actor(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    member = unique()
+    code = await coupon(client, auth, member)
+    body = {**cart(member, [code]), "order_id": unique("o")}
+    nobody = await client.post("/v1/checkout/redemptions", json=body)
+    assert nobody.status_code == 401 and nobody.json()["code"] == "unauthorized"
+    front = await client.post("/v1/checkout/redemptions", json=body, headers=auth["front"])
+    assert front.status_code == 403 and front.json()["code"] == "forbidden"
+    listed = await client.get("/v1/checkout/redemptions", headers=auth["checkout"])
+    assert listed.status_code == 405 and set(listed.json()) == {"code", "detail"}
+    clerk = await client.post("/v1/checkout/redemptions", json=body, headers=auth["clerk"])
+    assert clerk.status_code == 201, clerk.text
+    assert clerk.headers["content-type"].startswith("application/json")
+    actor = await db.fetchval(
+        "SELECT actor FROM events WHERE order_id = $1 AND kind = 'reserve'", body["order_id"]
+    )
+    assert actor == "clerk"
+    assert await coupon_state(client, auth, code) == "reserved"
