@@ -44,7 +44,7 @@ from gateway.errors import (
     OrderConflict,
     OrderNotFound,
 )
-from gateway.native import price
+from gateway.native import price, price_quote
 from gateway.settings import Settings
 from gateway.wire import encoder, iso, zone
 
@@ -457,6 +457,11 @@ class CheckoutService:
     # -- pricing ---------------------------------------------------------------------------
 
     async def _price(self, cart: Cart | RedemptionCreate, now_ms: int) -> dict[str, Any]:
+        return run_engine(await self._request(cart, now_ms))
+
+    async def _request(self, cart: Cart | RedemptionCreate, now_ms: int) -> dict[str, Any]:
+        """The engine's request for `cart`: its lines, the member's policy and each code's
+        candidate coupon as read now (docs/PRICING.md)."""
         codes = [parse_code(text) for text in cart.coupon_codes]
         wanted = [code for code in codes if code is not None]
         policy, found = await self.inputs.load(cart.member_id, wanted)
@@ -487,29 +492,32 @@ class CheckoutService:
             "coupons_on_member_price": on_member_price if has_policy else True,
             "points_per_yuan": points_per_yuan if has_policy else 0,
         }
-        return run_engine(
-            {
-                "now": now_ms // 1000,
-                "channel": cart.channel,
-                "store_id": cart.store_id,
-                "lines": [
-                    {
-                        "sku": line.sku,
-                        "category": line.category,
-                        "unit_price": line.unit_price,
-                        "qty": line.qty,
-                    }
-                    for line in cart.lines
-                ],
-                "member": member,
-                "coupons": coupons,
-            }
-        )
+        return {
+            "now": now_ms // 1000,
+            "channel": cart.channel,
+            "store_id": cart.store_id,
+            "lines": [
+                {
+                    "sku": line.sku,
+                    "category": line.category,
+                    "unit_price": line.unit_price,
+                    "qty": line.qty,
+                }
+                for line in cart.lines
+            ],
+            "member": member,
+            "coupons": coupons,
+        }
 
     async def quote(self, cart: Cart) -> bytes:
-        """The encoded Quote. The engine answers a dict with exactly the fields of `Quote`, in
-        its order (tests/unit check it), so it is encoded as is, without a typed copy."""
-        return encoder.encode(await self._price(cart, self.clock.now_ms()))
+        """The encoded Quote, written by the engine itself (`Quote.to_json`: the same bytes as
+        msgspec's encoding of the `Quote` schema, which tests/native check)."""
+        request = await self._request(cart, self.clock.now_ms())
+        try:
+            return price_quote(request).to_json()
+        except ValueError as exc:  # the cart was validated already: a bug, not the client's
+            log.error("pricing engine refused a validated cart: %s", exc)
+            raise InvalidRequest(str(exc)) from None
 
     # -- reserve ---------------------------------------------------------------------------
 
