@@ -21,14 +21,26 @@ from gateway.auth.services import KeyCache
 from gateway.campaigns.controllers import CampaignController
 from gateway.campaigns.services import CampaignService
 from gateway.checkout.controllers import (
+    CHECKOUT_ROLES,
+    QUOTE_PATH,
+    RESERVE_PATH,
     CheckoutController,
     document_raw_routes,
     quote,
     reserve,
+    serve_quote,
+    serve_reserve,
 )
 from gateway.checkout.services import CheckoutService
 from gateway.checkout.sweeper import sweep_forever
-from gateway.claims.controllers import ClaimController, claim, claim_lane, claim_lane_target
+from gateway.claims.controllers import (
+    CLAIM_ROLES,
+    CLAIM_ROUTE,
+    ClaimController,
+    claim,
+    claim_lane_target,
+    serve_claim,
+)
 from gateway.claims.openapi import document_claim_route
 from gateway.claims.services import ClaimService
 from gateway.clock import clock
@@ -36,6 +48,7 @@ from gateway.coupons.controllers import CouponController
 from gateway.errors import GatewayError
 from gateway.members.controllers import MemberController
 from gateway.ops.controllers import OpsController
+from gateway.ops.lanes import serve_lane
 from gateway.ops.middleware import gateway_middleware
 from gateway.settings import Settings, get_settings
 from gateway.store.ledger import recover_forever
@@ -160,21 +173,44 @@ def _fix_asgi_path_params(app: Litestar) -> None:
 
 
 class GatewayApp(Litestar):
-    """The Litestar app, with the claim hot path dispatched before the router.
-
-    A flash sale is nearly all claims: for `POST /v1/campaigns/{id}/claims` the router, the
-    exception middleware and the generic middleware cost more Python than the claim itself, so
-    `claim_lane` serves it directly with the same checks, errors and metrics. Everything else,
-    and the claim route's OpenAPI entry, goes through Litestar.
-    """
+    """The Litestar app, with the hot lanes (`gateway/ops/lanes.py`) served before the router:
+    claims, quotes and reservations. Everything else goes through Litestar."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.claim_lane and (campaign_id := claim_lane_target(scope)) is not None:
-            await claim_lane(self.state, scope, receive, send, campaign_id)
-            return
+        if self.hot_lanes and scope["type"] == "http" and scope["method"] == "POST":
+            path = scope["path"]
+            if path == QUOTE_PATH:
+                await serve_lane(
+                    self.state, scope, receive, send, QUOTE_PATH, CHECKOUT_ROLES, serve_quote, ""
+                )
+                return
+            if path == RESERVE_PATH:
+                await serve_lane(
+                    self.state,
+                    scope,
+                    receive,
+                    send,
+                    RESERVE_PATH,
+                    CHECKOUT_ROLES,
+                    serve_reserve,
+                    "",
+                )
+                return
+            if (campaign_id := claim_lane_target(scope)) is not None:
+                await serve_lane(
+                    self.state,
+                    scope,
+                    receive,
+                    send,
+                    CLAIM_ROUTE,
+                    CLAIM_ROLES,
+                    serve_claim,
+                    campaign_id,
+                )
+                return
         await super().__call__(scope, receive, send)
 
-    claim_lane = True  # create_app sets it from `Settings.claim_lane`
+    hot_lanes = True  # create_app sets it from `Settings.hot_lanes`
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -225,5 +261,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     _fix_asgi_path_params(app)
-    app.claim_lane = settings.claim_lane
+    app.hot_lanes = settings.hot_lanes
     return app

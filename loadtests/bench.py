@@ -263,8 +263,8 @@ def bench_gateway(results: dict[str, Any], claims: bool = True) -> None:
 
 
 def bench_gateway_router(results: dict[str, Any]) -> None:
-    log("(b0) the gateway's claim endpoint through Litestar's router (GATEWAY_CLAIM_LANE=0)")
-    server = Server([sys.executable, "-m", "gateway", "serve"], GATEWAY_CLAIM_LANE="0")
+    log("(b0) the gateway's claim endpoint through Litestar's router (GATEWAY_HOT_LANES=0)")
+    server = Server([sys.executable, "-m", "gateway", "serve"], GATEWAY_HOT_LANES="0")
     try:
         key = cli("keys", "create", "--role", "admin")
         campaign_id = new_campaign({"Authorization": f"Bearer {key}"}, 100_000_000, "bench b0")
@@ -493,14 +493,14 @@ member per request (`loadtests/claims.lua`). Command: `{b["command"]} <url> -- <
 {row("(a) empty Litestar handler, same body (raw body, msgspec decode)", a)}
 {row("(a2) empty Litestar handler, idiomatic (`data: ClaimRequest`)", results["a2"])}
 {row("(b) gateway claim (durability ledger)", b)}
-{row("(b0) the same, routed by Litestar (`GATEWAY_CLAIM_LANE=0`)", results["b0"])}
+{row("(b0) the same, routed by Litestar (`GATEWAY_HOT_LANES=0`)", results["b0"])}
 {row("(c) naive: one Postgres transaction per claim", c)}
 {row("(d) redis-benchmark of claim_coupons.lua", d)}
 
 | ratio | value | target |
 | --- | ---: | ---: |
 | b/a | {b["rps"] / a["rps"]:.2f} | ≥ 0.8 |
-| b0/a | {results["b0"]["rps"] / a["rps"]:.2f} | (the claim lane off) |
+| b0/a | {results["b0"]["rps"] / a["rps"]:.2f} | (the hot lanes off) |
 | b/a2 | {b["rps"] / results["a2"]["rps"]:.2f} | (reference: the textbook handler) |
 | b/c | {b["rps"] / c["rps"]:.1f} | ≥ 10 |
 | b/d | {b["rps"] / d["rps"]:.3f} | (the script's own ceiling) |

@@ -24,7 +24,8 @@ from gateway.checkout.services import CheckoutService
 from gateway.claims.controllers import read_body
 from gateway.wire import check_id, decode, encoder
 
-CHECKOUT = {"roles": ("checkout", "clerk")}
+CHECKOUT_ROLES = ("checkout", "clerk")
+CHECKOUT = {"roles": CHECKOUT_ROLES}
 QUOTE_PATH = "/v1/checkout/quote"
 RESERVE_PATH = "/v1/checkout/redemptions"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
@@ -110,49 +111,56 @@ class CheckoutController(Controller):
         )
 
 
-@asgi(QUOTE_PATH, opt=CHECKOUT, copy_scope=False, tags=["checkout"])
-async def quote(scope: Scope, receive: Receive, send: Send) -> None:
-    """Prices a cart (documented as `quoteCart`, see `_quote_documented`).
-
-    A raw ASGI handler, like the claim route: Litestar's signature model and response machinery
-    (and its second decoding of the body) cost about as much per quote as the pricing itself.
-    Roles are checked by the gateway middleware, errors go through the app's handlers.
-    """
-    http: Any = scope  # an HTTP scope: the route admits no websockets
-    if http["method"] != "POST":
-        raise MethodNotAllowedException(headers={"Allow": "POST"})
+async def serve_quote(state: State, scope: Any, receive: Receive, send: Send, _: str) -> None:
+    """Prices a cart and sends the quote; refusals raise `GatewayError`."""
     cart = decode(await read_body(receive), Cart)
-    service: CheckoutService = http["litestar_app"].state.checkout
-    payload = await service.quote(cart)
+    payload = await _service(state).quote(cart)
+    await _send_json(send, 200, payload)
+
+
+async def serve_reserve(state: State, scope: Any, receive: Receive, send: Send, _: str) -> None:
+    """Reserves a cart's coupons for an order and sends the redemption (201, or 200 when the
+    order was reserved already with the same cart)."""
+    body = decode(await read_body(receive), RedemptionCreate)
+    role = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":  # the role check has just cached the key's role
+            _, role = state.key_cache.cached(value[7:].strip().decode("latin-1"))
+    created, redemption = await _service(state).reserve(body, str(role))
+    payload = redemption if isinstance(redemption, bytes) else encoder.encode(redemption)
+    await _send_json(send, 201 if created else 200, payload)
+
+
+async def _send_json(send: Send, status: int, payload: bytes) -> None:
     headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
-    start: Any = {"type": "http.response.start", "status": 200, "headers": headers}
+    start: Any = {"type": "http.response.start", "status": status, "headers": headers}
     await send(start)
     body: Any = {"type": "http.response.body", "body": payload}
     await send(body)
 
 
-@asgi(RESERVE_PATH, opt=CHECKOUT, copy_scope=False, tags=["checkout"])
-async def reserve(scope: Scope, receive: Receive, send: Send) -> None:
-    """Reserves a cart's coupons for an order (documented as `reserveRedemption`, see
-    `_reserve_documented`); a raw ASGI handler for the same reasons as the quote."""
+@asgi(QUOTE_PATH, opt=CHECKOUT, copy_scope=False, tags=["checkout"])
+async def quote(scope: Scope, receive: Receive, send: Send) -> None:
+    """Prices a cart (documented as `quoteCart`, see `_quote_documented`).
+
+    POSTs are served in a hot lane before the router (`gateway/ops/lanes.py`); this raw route
+    serves them when the lanes are off (Litestar's signature model and response machinery, and
+    its second decoding of the body, would cost about as much per quote as the pricing itself).
+    """
     http: Any = scope  # an HTTP scope: the route admits no websockets
     if http["method"] != "POST":
         raise MethodNotAllowedException(headers={"Allow": "POST"})
-    body = decode(await read_body(receive), RedemptionCreate)
-    state = http["litestar_app"].state
-    role = None
-    for name, value in http["headers"]:
-        if name == b"authorization":  # the middleware has just cached the key's role
-            _, role = state.key_cache.cached(value[7:].strip().decode("latin-1"))
-    service: CheckoutService = state.checkout
-    created, redemption = await service.reserve(body, str(role))
-    payload = redemption if isinstance(redemption, bytes) else encoder.encode(redemption)
-    headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
-    start: Any = {"type": "http.response.start", "status": 201 if created else 200}
-    start["headers"] = headers
-    await send(start)
-    message: Any = {"type": "http.response.body", "body": payload}
-    await send(message)
+    await serve_quote(http["litestar_app"].state, http, receive, send, "")
+
+
+@asgi(RESERVE_PATH, opt=CHECKOUT, copy_scope=False, tags=["checkout"])
+async def reserve(scope: Scope, receive: Receive, send: Send) -> None:
+    """Reserves a cart's coupons for an order (documented as `reserveRedemption`, see
+    `_reserve_documented`); a hot lane and a raw route, as the quote."""
+    http: Any = scope  # an HTTP scope: the route admits no websockets
+    if http["method"] != "POST":
+        raise MethodNotAllowedException(headers={"Allow": "POST"})
+    await serve_reserve(http["litestar_app"].state, http, receive, send, "")
 
 
 @post(RESERVE_PATH, operation_id="reserveRedemption", status_code=201, tags=["checkout"])

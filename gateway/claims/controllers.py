@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
-import asyncpg
 from litestar import Controller, Request, asgi, post
 from litestar.datastructures import State
 from litestar.exceptions import MethodNotAllowedException
 from litestar.params import FromPath, JSONBody
 from litestar.types import Receive, Scope, Send
-from redis.exceptions import RedisError
 
 from gateway.campaigns.controllers import check_campaign_id
 from gateway.campaigns.services import token_valid
 from gateway.claims.schemas import ClaimRequest, GrantRejection, GrantRequest, GrantResult
 from gateway.claims.services import ClaimService
-from gateway.errors import GatewayError, InvalidRequest, InvalidToken, TooLarge, Unavailable
-from gateway.ops.metrics import metrics
-from gateway.ops.middleware import authorize_roles, send_error
+from gateway.errors import InvalidRequest, InvalidToken, TooLarge
 from gateway.wire import decode, encoder, strict_body
-
-log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 CLAIM_ROUTE = "/v1/campaigns/{campaign_id:str}/claims"
 CLAIM_ROLES = ("front", "clerk", "admin")
-# Failures of a backing service: 503 `unavailable`, as the app's exception handlers answer.
-UNAVAILABLE_ERRORS = (
-    RedisError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    OSError,
-    TimeoutError,
-)
 _CREATED_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -100,54 +84,12 @@ def claim_lane_target(scope: Any) -> str | None:
     return campaign_id if campaign_id and "/" not in campaign_id else None
 
 
-async def claim_lane(
-    state: State, scope: Any, receive: Receive, send: Send, campaign_id: str
-) -> None:
-    """The claim hot path, dispatched before Litestar's router (see `GatewayApp`).
-
-    It does what the router, the exception middleware and `gateway_middleware` do for every
-    other route (role check, error bodies, metrics), without their per-request machinery.
-    """
-    started = time.perf_counter()
-    status = 0
-
-    async def tracked(message: Any) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        await send(message)
-
-    try:
-        await authorize_roles(scope, state.key_cache, CLAIM_ROLES)
-        await serve_claim(state, scope, receive, tracked, campaign_id)
-    except GatewayError as refused:
-        if not status:
-            await send_error(tracked, refused)
-    except UNAVAILABLE_ERRORS as exc:
-        log.warning("backing service unavailable: %r", exc)
-        if not status:
-            await send_error(
-                tracked, Unavailable("a backing service is unavailable, retry shortly")
-            )
-    except Exception:
-        log.exception("unexpected error on POST %s", scope["path"])
-        if not status:
-            await send_error(
-                tracked,
-                GatewayError(
-                    "unexpected error; it has been logged", code="internal_error", status=500
-                ),
-            )
-    finally:
-        metrics.observe("POST", CLAIM_ROUTE, status or 500, time.perf_counter() - started)
-
-
 @asgi(CLAIM_ROUTE, opt={"roles": CLAIM_ROLES}, copy_scope=False, tags=["claims"])
 async def claim(scope: Scope, receive: Receive, send: Send) -> None:
     """Claims one coupon for a member: the flash-sale hot path (documented as `claimCoupon`).
 
-    POSTs are served by `claim_lane` before the router; this route documents the path and
-    answers other methods (405).
+    POSTs are served in a hot lane before the router (`gateway/ops/lanes.py`); this route
+    serves them when the lanes are off, documents the path and answers other methods (405).
     """
     http: Any = scope  # an HTTP scope: the route admits no websockets
     if http["method"] != "POST":

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -705,3 +707,63 @@ async def test_the_raw_reserve_route_keeps_auth_and_records_the_actor(
     )
     assert actor == "clerk"
     assert await coupon_state(client, auth, code) == "reserved"
+
+
+async def test_the_hot_lanes_answer_quotes_and_reservations_as_the_router_does(
+    client: Any, auth: dict[str, dict[str, str]]
+) -> None:
+    # Quotes and reservations are served before Litestar's router (GatewayApp.hot_lanes); the
+    # same requests through the router must get the same statuses, codes and bodies.
+    json_type = {"Content-Type": "application/json"}
+    line = {"sku": "SKU-1", "category": "food", "unit_price": 52000, "qty": 1}
+    cart = {"member_id": "m-lanes", "channel": "online", "lines": [line]}
+
+    async def answers(lane: bool) -> list[tuple[int, str]]:
+        app: Any = client.app
+        app.hot_lanes = lane
+        order = {**cart, "order_id": f"o-lanes-{lane}-{uuid.uuid4().hex[:8]}"}
+        requests: list[tuple[str, dict[str, str], bytes]] = [
+            ("/v1/checkout/quote", auth["checkout"], json.dumps(cart).encode()),
+            ("/v1/checkout/quote", auth["checkout"], json.dumps({**cart, "x": 1}).encode()),
+            ("/v1/checkout/quote", auth["checkout"], b'{"member_id":'),
+            ("/v1/checkout/quote", {}, json.dumps(cart).encode()),
+            ("/v1/checkout/quote", auth["front"], json.dumps(cart).encode()),
+            ("/v1/checkout/quote", auth["checkout"], b"x" * (1024 * 1024 + 1)),
+            ("/v1/checkout/redemptions", auth["checkout"], json.dumps(order).encode()),
+            ("/v1/checkout/redemptions", auth["checkout"], json.dumps(order).encode()),
+            ("/v1/checkout/redemptions", auth["checkout"], json.dumps(cart).encode()),
+            ("/v1/checkout/redemptions", {"Authorization": "Bearer no"}, b"{}"),
+            ("/v1/checkout/redemptions", auth["front"], json.dumps(order).encode()),
+        ]
+        out = []
+        for url, headers, body in requests:
+            response = await client.post(url, content=body, headers={**json_type, **headers})
+            payload = response.json()
+            if response.status_code >= 300:
+                out.append((response.status_code, payload["code"]))
+            elif "order_id" in payload:
+                out.append((response.status_code, payload["state"]))
+            else:
+                out.append((response.status_code, json.dumps(payload, sort_keys=True)))
+        return out
+
+    try:
+        via_lane = await answers(True)
+        via_router = await answers(False)
+    finally:
+        app: Any = client.app
+        app.hot_lanes = True
+    assert via_lane == via_router
+    assert [status for status, _ in via_lane] == [
+        200,
+        400,
+        400,
+        401,
+        403,
+        413,
+        201,
+        200,
+        400,
+        401,
+        403,
+    ]

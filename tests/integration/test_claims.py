@@ -439,7 +439,7 @@ async def test_metrics_count_the_pipeline_round_trips_and_ledger_rows(
 async def test_the_claim_lane_answers_exactly_as_the_router_does(
     client: Client, auth: Auth
 ) -> None:
-    # Claims are served before Litestar's router (GatewayApp.claim_lane). The same requests
+    # Claims are served before Litestar's router (GatewayApp.hot_lanes). The same requests
     # through the router must get the same statuses and error codes.
     campaign = await live_campaign(client, auth["admin"], stock=100, per_member_limit=1)
     path = f"/v1/campaigns/{campaign['id']}/claims"
@@ -448,7 +448,7 @@ async def test_the_claim_lane_answers_exactly_as_the_router_does(
 
     async def answers(lane: bool) -> list[tuple[int, str]]:
         app: Any = client.app
-        app.claim_lane = lane
+        app.hot_lanes = lane
         member = unique()
         requests: list[tuple[str, dict[str, str], bytes]] = [
             (path, front, f'{{"member_id":"{member}","channel":"online"}}'.encode()),
@@ -476,7 +476,7 @@ async def test_the_claim_lane_answers_exactly_as_the_router_does(
         via_router = await answers(False)
     finally:
         app: Any = client.app
-        app.claim_lane = True
+        app.hot_lanes = True
     assert via_lane == via_router
     assert via_lane[:2] == [(201, "coupon"), (409, "limit_reached")]
     assert [status for status, _ in via_lane[2:]] == [
