@@ -247,6 +247,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: http_error,
             RedisError: unavailable,
             asyncpg.PostgresConnectionError: unavailable,
+            # deadlock_detected / serialization_failure: nothing was changed, a retry is safe
+            asyncpg.exceptions.TransactionRollbackError: unavailable,
             asyncpg.InterfaceError: unavailable,
             OSError: unavailable,
             TimeoutError: unavailable,

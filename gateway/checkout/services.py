@@ -368,7 +368,14 @@ class Settler:
         try:
             order_ids = list(batch)
             actors = [actor for actor, _ in batch.values()]
-            rows = await self.pool.fetch(SETTLE, order_ids, self.clock.now_ms(), actors)
+            for attempt in range(3):
+                try:
+                    rows = await self.pool.fetch(SETTLE, order_ids, self.clock.now_ms(), actors)
+                    break
+                except asyncpg.exceptions.TransactionRollbackError:
+                    # A deadlock or serialization failure rolled the batch back whole: retry.
+                    if attempt == 2:
+                        raise
         except Exception as exc:  # noqa: BLE001 - not swallowed: every waiter of the batch gets it
             for future in waiters:
                 if not future.done():

@@ -33,6 +33,7 @@ Handler = Callable[[State, Any, Receive, Send, str], Awaitable[None]]
 UNAVAILABLE_ERRORS = (
     RedisError,
     asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.TransactionRollbackError,  # deadlock or serialization: retry is safe
     asyncpg.InterfaceError,
     OSError,
     TimeoutError,

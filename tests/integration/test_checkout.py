@@ -767,3 +767,31 @@ async def test_the_hot_lanes_answer_quotes_and_reservations_as_the_router_does(
         401,
         403,
     ]
+
+
+async def test_a_deadlock_in_postgres_is_a_503_to_retry_never_a_500(
+    client: Any, auth: dict[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Postgres rolls a statement back whole on a deadlock or serialization failure: the caller
+    # is told to retry (503 unavailable), through the hot lane and through the router alike.
+    from gateway.checkout.services import CheckoutService
+
+    async def deadlocked(self: CheckoutService, cart: Any) -> bytes:
+        raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+
+    monkeypatch.setattr(CheckoutService, "quote", deadlocked)
+    cart = {
+        "member_id": "m-deadlock",
+        "channel": "online",
+        "lines": [{"sku": "A", "category": "food", "unit_price": 100, "qty": 1}],
+    }
+    app: Any = client.app
+    answers = []
+    try:
+        for lane in (True, False):
+            app.hot_lanes = lane
+            response = await client.post("/v1/checkout/quote", json=cart, headers=auth["checkout"])
+            answers.append((response.status_code, response.json()["code"]))
+    finally:
+        app.hot_lanes = True
+    assert answers == [(503, "unavailable"), (503, "unavailable")]
