@@ -22,12 +22,15 @@ from gateway.campaigns.controllers import CampaignController
 from gateway.campaigns.services import CampaignService
 from gateway.checkout.controllers import (
     CHECKOUT_ROLES,
+    COMMIT_ROUTE,
     QUOTE_PATH,
     RESERVE_PATH,
     CheckoutController,
+    commit_lane_target,
     document_raw_routes,
     quote,
     reserve,
+    serve_commit,
     serve_quote,
     serve_reserve,
 )
@@ -174,7 +177,7 @@ def _fix_asgi_path_params(app: Litestar) -> None:
 
 class GatewayApp(Litestar):
     """The Litestar app, with the hot lanes (`gateway/ops/lanes.py`) served before the router:
-    claims, quotes and reservations. Everything else goes through Litestar."""
+    claims, quotes, reservations and commits. Everything else goes through Litestar."""
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if self.hot_lanes and scope["type"] == "http" and scope["method"] == "POST":
@@ -194,6 +197,18 @@ class GatewayApp(Litestar):
                     CHECKOUT_ROLES,
                     serve_reserve,
                     "",
+                )
+                return
+            if (order_id := commit_lane_target(scope)) is not None:
+                await serve_lane(
+                    self.state,
+                    scope,
+                    receive,
+                    send,
+                    COMMIT_ROUTE,
+                    CHECKOUT_ROLES,
+                    serve_commit,
+                    order_id,
                 )
                 return
             if (campaign_id := claim_lane_target(scope)) is not None:

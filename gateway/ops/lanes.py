@@ -1,7 +1,8 @@
 """Hot lanes: the few routes a flash sale or a checkout rush hammers, served before the router.
 
-For `POST /v1/campaigns/{id}/claims`, `POST /v1/checkout/quote` and `POST /v1/checkout/redemptions`
-the router, the exception middleware and `gateway_middleware` cost more Python than the work
+For `POST /v1/campaigns/{id}/claims`, `POST /v1/checkout/quote`,
+`POST /v1/checkout/redemptions` and `POST /v1/checkout/redemptions/{order_id}/commit` the
+router, the exception middleware and `gateway_middleware` cost more Python than the work
 itself. `serve_lane` does what they do for every other route (role check from the key cache,
 error bodies, metrics) without their per-request machinery. The routes stay registered with
 Litestar too: they document the paths (OpenAPI) and answer other methods with 405, and with

@@ -734,6 +734,11 @@ async def test_the_hot_lanes_answer_quotes_and_reservations_as_the_router_does(
             ("/v1/checkout/redemptions", auth["checkout"], json.dumps(cart).encode()),
             ("/v1/checkout/redemptions", {"Authorization": "Bearer no"}, b"{}"),
             ("/v1/checkout/redemptions", auth["front"], json.dumps(order).encode()),
+            (f"/v1/checkout/redemptions/{order['order_id']}/commit", auth["front"], b""),
+            (f"/v1/checkout/redemptions/{order['order_id']}/commit", auth["checkout"], b""),
+            (f"/v1/checkout/redemptions/{order['order_id']}/commit", auth["checkout"], b""),
+            ("/v1/checkout/redemptions/o-never-reserved/commit", auth["checkout"], b""),
+            (f"/v1/checkout/redemptions/{'x' * 65}/commit", auth["checkout"], b""),
         ]
         out = []
         for url, headers, body in requests:
@@ -766,7 +771,13 @@ async def test_the_hot_lanes_answer_quotes_and_reservations_as_the_router_does(
         400,
         401,
         403,
+        403,
+        200,
+        200,
+        404,
+        400,
     ]
+    assert via_lane[-4][1] == via_lane[-3][1] == "committed"
 
 
 async def test_a_deadlock_in_postgres_is_a_503_to_retry_never_a_500(
