@@ -46,8 +46,9 @@ class Settings:
     )
     #: How long a claim waits for its ledger commit before answering 503 `ledger_unavailable`.
     ledger_timeout_ms: int = field(default_factory=lambda: _env_int("LEDGER_TIMEOUT_MS", 2000))
-    #: Serve claims, quotes and reservations before Litestar's router (`gateway/ops/lanes.py`);
-    #: `0` routes them like every other request (same answers, more Python per request).
+    #: Serve claims, quotes, reservations and commits before Litestar's router
+    #: (`gateway/ops/lanes.py`); `0` routes them like every other request (same answers, more
+    #: Python per request).
     hot_lanes: bool = field(default_factory=lambda: _env("HOT_LANES", "1") != "0")
     #: Ledger writer threads (connections) per worker: one would make every claim wait for the
     #: batch before its own; a few in flight keep group commit and cut that wait.
