@@ -38,11 +38,17 @@ def _service(state: State) -> CheckoutService:
     return service
 
 
-def actor(request: Request[Any, Any, Any]) -> str:
-    """The caller's role, for the events rows (the guard has just cached it)."""
-    header = request.headers.get("authorization", "")
-    _, role = request.app.state.key_cache.cached(header[7:].strip())
+def scope_actor(state: State, scope: Any) -> str:
+    """The caller's role, for the events rows (the role check has just cached its key)."""
+    role = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            _, role = state.key_cache.cached(value[7:].strip().decode("latin-1"))
     return str(role)
+
+
+def actor(request: Request[Any, Any, Any]) -> str:
+    return scope_actor(request.app.state, request.scope)
 
 
 class CheckoutController(Controller):
@@ -124,11 +130,7 @@ async def serve_reserve(state: State, scope: Any, receive: Receive, send: Send, 
     """Reserves a cart's coupons for an order and sends the redemption (201, or 200 when the
     order was reserved already with the same cart)."""
     body = decode(await read_body(receive), RedemptionCreate)
-    role = None
-    for name, value in scope["headers"]:
-        if name == b"authorization":  # the role check has just cached the key's role
-            _, role = state.key_cache.cached(value[7:].strip().decode("latin-1"))
-    created, redemption = await _service(state).reserve(body, str(role))
+    created, redemption = await _service(state).reserve(body, scope_actor(state, scope))
     payload = redemption if isinstance(redemption, bytes) else encoder.encode(redemption)
     await _send_json(send, 201 if created else 200, payload)
 
@@ -146,11 +148,9 @@ async def serve_commit(
     state: State, scope: Any, receive: Receive, send: Send, order_id: str
 ) -> None:
     """Commits an order (the hot lane of `CheckoutController.commit`, same answers)."""
-    role = None
-    for name, value in scope["headers"]:
-        if name == b"authorization":  # the role check has just cached the key's role
-            _, role = state.key_cache.cached(value[7:].strip().decode("latin-1"))
-    redemption = await _service(state).commit(check_id(order_id, "order_id"), str(role))
+    redemption = await _service(state).commit(
+        check_id(order_id, "order_id"), scope_actor(state, scope)
+    )
     await _send_json(send, 200, encoder.encode(redemption))
 
 

@@ -116,10 +116,6 @@ class ClaimService:
                 future.set_exception(Unavailable("the gateway is shutting down, retry"))
         self._waiting.clear()
 
-    def healthy(self) -> bool:
-        """False while the ledger cannot reach Postgres."""
-        return self._pipe is None or self._pipe.healthy()
-
     def _enqueue(
         self, campaign_id: str, grant: bool, member_id: str, channel: str, idem: str, h: str
     ) -> asyncio.Future[Outcome]:

@@ -18,11 +18,9 @@ class Metrics:
         )
         self.latency_sum: defaultdict[str, float] = defaultdict(float)
         self.alerts: defaultdict[tuple[str, str], int] = defaultdict(int)
+        # Written by recovery; the claim pipeline counts its own (`pipe_counters`).
         self.ledger_batches = 0
         self.ledger_rows = 0
-        self.ledger_failures = 0
-        self.claim_round_trips = 0
-        self.claim_jobs = 0
         #: The claim pipeline's own counters (round trips, jobs, ledger batches, rows, failures),
         #: kept by its threads in Rust; set by the claim service while it runs.
         self.pipe_counters: Callable[[], tuple[int, int, int, int, int]] | None = None
@@ -72,13 +70,13 @@ class Metrics:
             "# TYPE gateway_ledger_rows_total counter",
             f"gateway_ledger_rows_total {self.ledger_rows + rows}",
             "# TYPE gateway_ledger_failures_total counter",
-            f"gateway_ledger_failures_total {self.ledger_failures + failures}",
+            f"gateway_ledger_failures_total {failures}",
             "# HELP gateway_claim_round_trips_total Redis round trips of the claim path.",
             "# TYPE gateway_claim_round_trips_total counter",
-            f"gateway_claim_round_trips_total {self.claim_round_trips + trips}",
+            f"gateway_claim_round_trips_total {trips}",
             "# HELP gateway_claim_jobs_total Claims and grants those round trips carried.",
             "# TYPE gateway_claim_jobs_total counter",
-            f"gateway_claim_jobs_total {self.claim_jobs + jobs}",
+            f"gateway_claim_jobs_total {jobs}",
         ]
         return "\n".join(out) + "\n"
 

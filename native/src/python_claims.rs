@@ -117,16 +117,6 @@ impl ClaimPipe {
         Ok(list)
     }
 
-    /// False while the ledger writers cannot reach Postgres.
-    fn healthy(&self) -> bool {
-        self.pipe.healthy()
-    }
-
-    /// Coupons waiting for Postgres.
-    fn backlog(&self) -> usize {
-        self.pipe.backlog()
-    }
-
     /// `(round_trips, jobs, ledger_batches, ledger_rows, ledger_failures)` so far.
     fn counters(&self) -> (u64, u64, u64, u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;

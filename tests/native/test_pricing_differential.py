@@ -232,6 +232,20 @@ def test_twenty_stackable_codes_are_searched_quickly() -> None:
 JUNK: list[Any] = [None, "x", -1, 10**30, True, 1.5, [], {}, 10_001, 0]
 
 
+def broken_request(req: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
+    """A copy of `req` with one field, drawn among `paths(req)`, removed or set to junk."""
+    path = data.draw(st.sampled_from(paths(req)))
+    broken = copy.deepcopy(req)
+    target: Any = broken
+    for key in path[:-1]:
+        target = target[key]
+    if data.draw(st.booleans()) and isinstance(target, dict):
+        del target[path[-1]]
+    else:
+        target[path[-1]] = data.draw(st.sampled_from(JUNK))
+    return broken
+
+
 def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     out = [prefix] if prefix else []
     if isinstance(value, dict):
@@ -255,15 +269,7 @@ def outcome(price: Any, req: Any) -> tuple[str, Any]:
 def test_bad_input_is_a_value_error_naming_the_field(
     req: dict[str, Any], data: st.DataObject
 ) -> None:
-    path = data.draw(st.sampled_from(paths(req)))
-    broken = copy.deepcopy(req)
-    target: Any = broken
-    for key in path[:-1]:
-        target = target[key]
-    if data.draw(st.booleans()) and isinstance(target, dict):
-        del target[path[-1]]
-    else:
-        target[path[-1]] = data.draw(st.sampled_from(JUNK))
+    broken = broken_request(req, data)
     native = outcome(_native.price, broken)
     assert native == outcome(reference.price, broken)
     if native[0] == "error":

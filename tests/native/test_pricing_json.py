@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import msgspec
@@ -12,7 +11,7 @@ from hypothesis import strategies as st
 
 from gateway import _native
 from tests.native.pricing_data import coupon, line, request
-from tests.native.test_pricing_differential import JUNK, paths, requests, stackable_piles
+from tests.native.test_pricing_differential import broken_request, requests, stackable_piles
 
 
 def price_via_json(req: dict[str, Any]) -> dict[str, Any]:
@@ -37,15 +36,7 @@ def test_price_json_equals_price_on_stackable_piles(req: dict[str, Any]) -> None
 def test_price_json_rejects_exactly_what_price_rejects(
     req: dict[str, Any], data: st.DataObject
 ) -> None:
-    path = data.draw(st.sampled_from(paths(req)))
-    broken = copy.deepcopy(req)
-    target: Any = broken
-    for key in path[:-1]:
-        target = target[key]
-    if data.draw(st.booleans()) and isinstance(target, dict):
-        del target[path[-1]]
-    else:
-        target[path[-1]] = data.draw(st.sampled_from(JUNK))
+    broken = broken_request(req, data)
     try:
         expected: Any = _native.price(broken)
     except ValueError:

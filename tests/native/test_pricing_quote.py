@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 import gc
 from typing import Any
 
@@ -17,9 +16,8 @@ from gateway.checkout.schemas import Quote as QuoteBody
 from gateway.discounts import reference
 from tests.native.pricing_data import coupon, line, request, unknown
 from tests.native.test_pricing_differential import (
-    JUNK,
+    broken_request,
     check_invariants,
-    paths,
     requests,
     stackable_piles,
 )
@@ -69,15 +67,7 @@ def test_quote_object_equals_reference_on_stackable_piles(req: dict[str, Any]) -
 def test_quote_object_rejects_exactly_what_price_rejects(
     req: dict[str, Any], data: st.DataObject
 ) -> None:
-    path = data.draw(st.sampled_from(paths(req)))
-    broken = copy.deepcopy(req)
-    target: Any = broken
-    for key in path[:-1]:
-        target = target[key]
-    if data.draw(st.booleans()) and isinstance(target, dict):
-        del target[path[-1]]
-    else:
-        target[path[-1]] = data.draw(st.sampled_from(JUNK))
+    broken = broken_request(req, data)
     try:
         expected: Any = _native.price(broken)
     except ValueError as error:

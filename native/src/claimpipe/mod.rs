@@ -253,18 +253,8 @@ impl Pipe {
         std::mem::take(&mut *lock(&self.shared.done))
     }
 
-    /// False while the ledger writers cannot reach Postgres.
-    pub fn healthy(&self) -> bool {
-        self.shared.healthy.load(Ordering::Relaxed)
-    }
-
     pub fn counters(&self) -> &Counters {
         &self.shared.counters
-    }
-
-    /// Rows waiting for Postgres.
-    pub fn backlog(&self) -> usize {
-        lock(&self.shared.ledger).rows.len()
     }
 
     /// Stops the threads. Rows not yet written stay in the Redis stream, for recovery.
@@ -647,17 +637,8 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
         let mut c = match connected {
             Ok(c) => c,
             Err(e) => {
-                let mut done: Vec<Outcome> = jobs
-                    .iter()
-                    .map(|job| Outcome::Failed {
-                        ticket: job.ticket,
-                        message: "Redis is unavailable, retry".into(),
-                    })
-                    .collect();
-                done.push(Outcome::Log {
-                    message: format!("could not connect to Redis: {e}"),
-                });
-                shared.complete(done);
+                let log = format!("could not connect to Redis: {e}");
+                shared.complete(unavailable(jobs.iter(), log));
                 continue;
             }
         };
@@ -688,18 +669,9 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
         let replies = match replies {
             Ok(replies) => replies,
             Err(e) => {
-                let mut done: Vec<Outcome> = calls
-                    .iter()
-                    .flat_map(|c| c.jobs.iter())
-                    .map(|(job, _)| Outcome::Failed {
-                        ticket: job.ticket,
-                        message: "Redis is unavailable, retry".into(),
-                    })
-                    .collect();
-                done.push(Outcome::Log {
-                    message: format!("claim round trip to Redis failed: {e}"),
-                });
-                shared.complete(done);
+                let jobs = calls.iter().flat_map(|c| c.jobs.iter().map(|(job, _)| job));
+                let log = format!("claim round trip to Redis failed: {e}");
+                shared.complete(unavailable(jobs, log));
                 continue;
             }
         };
@@ -715,13 +687,8 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
             let results = match reply {
                 Reply::Array(results) if results.len() == call.jobs.len() => results,
                 other => {
-                    done.extend(call.jobs.iter().map(|(job, _)| Outcome::Failed {
-                        ticket: job.ticket,
-                        message: "Redis is unavailable, retry".into(),
-                    }));
-                    done.push(Outcome::Log {
-                        message: format!("claim script failed: {other:?}"),
-                    });
+                    let jobs = call.jobs.iter().map(|(job, _)| job);
+                    done.extend(unavailable(jobs, format!("claim script failed: {other:?}")));
                     continue;
                 }
             };
@@ -743,6 +710,18 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
         }
         shared.complete(done);
     }
+}
+
+/// Every job of `jobs` failed for want of Redis (the caller may retry), and why, for the log.
+fn unavailable<'a>(jobs: impl Iterator<Item = &'a Job>, log: String) -> Vec<Outcome> {
+    let mut done: Vec<Outcome> = jobs
+        .map(|job| Outcome::Failed {
+            ticket: job.ticket,
+            message: "Redis is unavailable, retry".into(),
+        })
+        .collect();
+    done.push(Outcome::Log { message: log });
+    done
 }
 
 fn reload_and_run(cfg: &Config, conn: Option<&mut RedisConn>, call: &Call) -> Reply {
