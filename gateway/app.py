@@ -12,8 +12,6 @@ import asyncpg
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.router import Router
 from redis.exceptions import RedisError
 
@@ -50,6 +48,12 @@ from gateway.clock import clock
 from gateway.coupons.controllers import CouponController
 from gateway.errors import GatewayError
 from gateway.members.controllers import MemberController
+from gateway.openapi import (
+    document_links,
+    document_request_bodies,
+    document_security,
+    openapi_config,
+)
 from gateway.ops.controllers import OpsController
 from gateway.ops.lanes import serve_lane
 from gateway.ops.middleware import gateway_middleware
@@ -251,7 +255,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = GatewayApp(
         route_handlers=[v1, OpsController],
         lifespan=[lifespan],
-        on_startup=[document_claim_route, document_raw_routes],
+        on_startup=[
+            document_claim_route,
+            document_raw_routes,
+            document_security,
+            document_request_bodies,
+            document_links,
+        ],
         state=State({"settings": settings}),
         middleware=[gateway_middleware],
         request_max_body_size=MAX_BODY,
@@ -269,12 +279,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TimeoutError: unavailable,
             Exception: unexpected,
         },
-        openapi_config=OpenAPIConfig(
-            title="Redemption gateway",
-            version="1",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(),
         debug=False,
     )
     _fix_asgi_path_params(app)

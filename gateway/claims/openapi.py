@@ -46,7 +46,10 @@ def claim_operation() -> Operation:
             ),
             "channel": Schema(type=OpenAPIType.STRING, enum=["online", "store"]),
             "token": Schema(
-                one_of=[Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.NULL)],
+                one_of=[
+                    Schema(type=OpenAPIType.STRING, max_length=200),
+                    Schema(type=OpenAPIType.NULL),
+                ],
                 description="the claim link's token; checked when present (403 invalid_token)",
             ),
         },
