@@ -8,7 +8,7 @@ import os
 import sys
 from datetime import timedelta
 
-from gateway.settings import describe, get_settings
+from gateway.settings import describe, get_settings, served_url
 
 DEMO_NAME = "Demo flash sale: 100 off 500"
 
@@ -95,7 +95,7 @@ async def _demo() -> None:
     finally:
         await client.aclose()
         await pool.close()
-    base = f"http://{settings.host}:{settings.port}"
+    base = served_url(settings.host, settings.port)
     print(
         f"\n  demo campaign : {campaign_id}\n"
         f"  claim link    : {link.url}\n"

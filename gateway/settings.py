@@ -63,8 +63,9 @@ class Settings:
     link_secret: str = field(
         default_factory=lambda: _env("LINK_SECRET", "dev-link-secret-change-me")
     )
-    #: Base URL that claim links and QR codes point at (the mall's front end).
-    public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", "http://127.0.0.1:8000"))
+    #: Base URL that claim links and QR codes point at (the mall's front end). Unset: the
+    #: gateway itself, `http://<GATEWAY_HOST>:<GATEWAY_PORT>` (a wildcard host as 127.0.0.1).
+    public_url: str = ""
     #: Seconds a checkout reservation holds its coupons.
     reservation_ttl_s: int = field(default_factory=lambda: _env_int("RESERVATION_TTL_S", 900))
     #: Seconds an API key lookup is cached in process.
@@ -77,6 +78,21 @@ class Settings:
     pg_pool_size: int = field(default_factory=lambda: _env_int("PG_POOL_SIZE", 10))
     #: Log level.
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
+
+    def __post_init__(self) -> None:
+        # A default that depends on two other fields: filled here, after they are read.
+        if not self.public_url:
+            url = _env("PUBLIC_URL", "") or served_url(self.host, self.port)
+            object.__setattr__(self, "public_url", url)
+
+
+def served_url(host: str, port: int) -> str:
+    """The base URL of the gateway served on `host` and `port`, as a client would open it."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 - compared with, not bound to
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{port}"
 
 
 def _durability(raw: str) -> Literal["ledger", "redis"]:
