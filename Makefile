@@ -23,8 +23,12 @@ $(VENV_STAMP): pyproject.toml
 
 venv: $(VENV_STAMP)
 
+# `maturin develop` (not --skip-install) also installs the project itself, editable: the native
+# module in place and the `gateway` console script as .venv/bin/gateway. Its dependencies are
+# already there (the venv stamp), so pip only confirms them.
 build: $(VENV_STAMP)
-	.venv/bin/maturin develop --release -q --skip-install 2>&1 | grep -v '^📦\|^✏️\|^🛠' || true
+	.venv/bin/maturin develop --release -q 2>&1 | grep -v '^📦\|^✏️\|^🛠\|^Requirement already satisfied\|^Ignoring ' || true
+	test -x .venv/bin/gateway
 	$(PY) -c "from gateway import _native; print('native', _native.__version__)"
 
 services:

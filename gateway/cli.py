@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import os
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from gateway.settings import describe, get_settings, served_url
 
@@ -20,15 +21,51 @@ async def _migrate() -> None:
     print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}", file=sys.stderr)
 
 
-async def _create_key(role: str) -> None:
-    from gateway.auth.services import create_key
+def _local(at: datetime | None) -> str:
+    """A time as `gateway` prints it: in GATEWAY_TIME_ZONE, to the second; `-` for none."""
+    if at is None:
+        return "-"
+    return at.astimezone(ZoneInfo(get_settings().time_zone)).isoformat(timespec="seconds")
+
+
+async def _keys(args: argparse.Namespace) -> int:
+    """`gateway keys create|list|revoke`: the key alone on stdout for `create`."""
+    from gateway.auth.services import check_name, create_key, list_keys, revoke_key
     from gateway.store.postgres import create_pool
 
-    pool = await create_pool(get_settings().database_url, 1)
+    settings = get_settings()
+    name = None
+    if args.keys_command == "create":
+        try:
+            name = check_name(args.name)
+        except ValueError as exc:
+            print(f"gateway keys create: {exc}", file=sys.stderr)
+            return 2
+    pool = await create_pool(settings.database_url, 1)
     try:
-        print(await create_key(pool, role))  # type: ignore[arg-type]  # argparse checked choices
+        if args.keys_command == "create":
+            print(await create_key(pool, args.role, name))
+        elif args.keys_command == "list":
+            # Tab-separated: a name may hold spaces, `cut -f` still splits it right.
+            print("id\trole\tname\tcreated\trevoked")
+            for key in await list_keys(pool):
+                print(
+                    f"{key.id}\t{key.role}\t{key.name or '-'}\t"
+                    f"{_local(key.created_at)}\t{_local(key.revoked_at)}"
+                )
+        else:
+            revoked = await revoke_key(pool, args.id)
+            if revoked is None:
+                print(f"gateway keys revoke: no key has the id {args.id}", file=sys.stderr)
+                return 1
+            print(
+                f"key {args.id} revoked at {_local(revoked)}; running "
+                f"gateways refuse it within GATEWAY_KEY_CACHE_TTL_S ({settings.key_cache_ttl_s} s)",
+                file=sys.stderr,
+            )
     finally:
         await pool.close()
+    return 0
 
 
 async def _reconcile() -> int:
@@ -91,7 +128,7 @@ async def _demo() -> None:
             campaign_id = created.id
             await service.move(campaign_id, "publish", "demo")
         link = await service.link(campaign_id, settings.public_url, settings.link_secret)
-        key = await create_key(pool, "admin")
+        key = await create_key(pool, "admin", "demo")
     finally:
         await client.aclose()
         await pool.close()
@@ -135,6 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create a key; prints only the key")
     create.add_argument("--role", required=True, choices=["admin", "clerk", "front", "checkout"])
+    create.add_argument(
+        "--name", help="label recorded as the actor of the key's events (a clerk: 'store-12 Li Na')"
+    )
+    keys_sub.add_parser("list", help="print id, role, name, created, revoked of every key")
+    revoke = keys_sub.add_parser(
+        "revoke", help="revoke a key; gateways refuse it within GATEWAY_KEY_CACHE_TTL_S"
+    )
+    revoke.add_argument("id", type=int, help="the key's id, as `gateway keys list` prints it")
     sub.add_parser("reconcile", help="drain the ledger streams and rebuild Redis counters")
     sub.add_parser("demo", help="ensure a live demo campaign; print an admin key and its link")
     sub.add_parser("serve", help="migrate, reconcile, then serve with granian")
@@ -144,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         asyncio.run(_migrate())
     elif args.command == "keys":
-        asyncio.run(_create_key(args.role))
+        return asyncio.run(_keys(args))
     elif args.command == "reconcile":
         return asyncio.run(_reconcile())
     elif args.command == "demo":

@@ -74,7 +74,8 @@ async def redis_client() -> AsyncIterator[redis.Redis]:
 
 @pytest_asyncio.fixture(scope="session")
 async def keys(client: AsyncTestClient[Any], db: asyncpg.Pool) -> dict[str, str]:
-    return {role: await create_key(db, role) for role in ROLES}
+    # Each named after its role: the actor that events record is the key's name.
+    return {role: await create_key(db, role, role) for role in ROLES}
 
 
 @pytest.fixture(scope="session")

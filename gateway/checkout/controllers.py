@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath, JSONBody
 from litestar.types import Receive, Scope, Send
 
+from gateway.auth.services import caller_of
 from gateway.checkout.idempotency import check_key
 from gateway.checkout.schemas import (
     Cart,
@@ -22,6 +23,7 @@ from gateway.checkout.schemas import (
 )
 from gateway.checkout.services import CheckoutService
 from gateway.claims.controllers import read_body
+from gateway.errors import Unauthorized
 from gateway.wire import check_id, decode, encoder
 
 CHECKOUT_ROLES = ("checkout", "clerk")
@@ -39,12 +41,12 @@ def _service(state: State) -> CheckoutService:
 
 
 def scope_actor(state: State, scope: Any) -> str:
-    """The caller's role, for the events rows (the role check has just cached its key)."""
-    role = None
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            _, role = state.key_cache.cached(value[7:].strip().decode("latin-1"))
-    return str(role)
+    """The actor for the events rows: the name of the caller's key (or `key:<id>`), resolved
+    once by the role check and carried on the scope, never looked up again here."""
+    caller = caller_of(scope)
+    if caller is None:  # every route that records an actor admits only some roles
+        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+    return caller.actor
 
 
 def actor(request: Request[Any, Any, Any]) -> str:
