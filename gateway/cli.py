@@ -159,7 +159,10 @@ def granian_args(target: str, host: str, port: int, workers: int) -> list[str]:
 def _serve() -> None:
     settings = get_settings()
     asyncio.run(_migrate())
-    asyncio.run(_reconcile())
+    # No reconcile before listening: a campaign whose hot state was built for another Redis run
+    # (or lost) is rebuilt by the first claim that meets it, and refuses claims until then
+    # (gateway/store/reconcile.py); dead workers' stream entries are drained in the background
+    # (`recover_forever`). A restart in a flash sale listens within seconds whatever the ledger.
     args = granian_args("gateway.asgi:app", settings.host, settings.port, settings.workers)
     os.execv(sys.executable, args)  # noqa: S606 - replaces this process with the server
 
@@ -182,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("id", type=int, help="the key's id, as `gateway keys list` prints it")
     sub.add_parser("reconcile", help="drain the ledger streams and rebuild Redis counters")
     sub.add_parser("demo", help="ensure a live demo campaign; print an admin key and its link")
-    sub.add_parser("serve", help="migrate, reconcile, then serve with granian")
+    sub.add_parser("serve", help="migrate, then serve with granian")
     sub.add_parser("settings", help="list every GATEWAY_* variable and its default")
     args = parser.parse_args(argv)
 

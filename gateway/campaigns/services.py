@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 INSERT_CAMPAIGN = """
 INSERT INTO campaigns (id, name, kind, amount_off, percent_off, max_discount, min_spend, sku,
     points, scope, channels, claim_starts_at, claim_ends_at, validity, stock_total,
-    per_member_limit, transferable, stackable, low_stock_threshold)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+    per_member_limit, transferable, stackable, low_stock_threshold, link_only)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+    $20)
 RETURNING *
 """
 GET_CAMPAIGN = "SELECT * FROM campaigns WHERE id = $1"
@@ -141,6 +142,7 @@ def hot_state(row: asyncpg.Record, claimed: int, run_id: str = "") -> dict[str, 
         "low": row["low_stock_threshold"],
         "kind": row["kind"],
         "transferable": int(row["transferable"]),
+        "link_only": int(row["link_only"]),
         "run_id": run_id,
     }
 
@@ -184,6 +186,7 @@ class CampaignService:
                 data.transferable,
                 data.stackable,
                 data.low_stock_threshold,
+                data.link_only,
             )
             await conn.execute(INSERT_EVENT, "campaign_created", row["id"], actor, None)
         return await self._campaign(row)
@@ -214,8 +217,13 @@ class CampaignService:
                 claimed = await conn.fetchval(COUNT_CLAIMED, campaign_id)
                 state: Any = hot_state(row, claimed, await redis_run_id(self.redis))
                 await self.redis.hset(keys.meta_key(campaign_id), mapping=state)
-            else:
+            elif row_status != "draft":
                 await self.redis.hset(keys.meta_key(campaign_id), "status", target)
+            # A draft closed without being published has no hot state, and must not get a
+            # partial one: a meta hash with a status but no run id reads as built for another
+            # Redis run (stale_hot_state), which answered claims and grants 503 "Redis
+            # restarted" although it never had. Claims of it are refused `not_live` from the
+            # ledger's status instead.
             await conn.execute(
                 INSERT_EVENT, verb, campaign_id, actor, {"from": row_status, "to": target}
             )
@@ -342,6 +350,7 @@ class CampaignService:
             transferable=row["transferable"],
             stackable=row["stackable"],
             low_stock_threshold=row["low_stock_threshold"],
+            link_only=row["link_only"],
             created_at=iso(row["created_at"]),
             stats=await self.stats(row),
         )
@@ -373,4 +382,6 @@ def link_token(secret: str, campaign_id: str) -> str:
 
 
 def token_valid(secret: str, campaign_id: str, token: str) -> bool:
-    return hmac.compare_digest(link_token(secret, campaign_id), token)
+    """Whether `token` is the campaign's link token. Any other string, including non-ASCII
+    text (which `compare_digest` refuses as `str`), is simply not the token."""
+    return hmac.compare_digest(link_token(secret, campaign_id).encode(), token.encode())

@@ -11,6 +11,7 @@ are ready. Under `ledger` durability a claim is answered once its coupon is comm
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -26,13 +27,15 @@ from gateway.native import ClaimPipe
 from gateway.ops.metrics import metrics
 from gateway.settings import Settings
 from gateway.store import redis as keys
-from gateway.store.reconcile import reconcile_campaign
+from gateway.store.fence import report_forever, worker_id
+from gateway.store.reconcile import rebuild_campaigns
 from gateway.store.redis import Scripts
 from gateway.wire import iso_ms
 
 log = logging.getLogger(__name__)
 
 CAMPAIGN_STATUS = "SELECT status FROM campaigns WHERE id = $1"
+CAMPAIGN_LINK_ONLY = "SELECT link_only FROM campaigns WHERE id = $1"
 INSERT_ALERT = """
 INSERT INTO events (kind, campaign_id, detail, dedup_key) VALUES ($1, $2, $3, $4)
 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
@@ -77,10 +80,13 @@ class ClaimService:
         self._tick: list[int] = []
         self._ticket = 0
         self._static: dict[str, tuple[str, bool]] = {}
+        #: Each campaign's `link_only`, read once: it never changes after creation.
+        self.link_only: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._rebuilding: set[str] = set()
         self._fd = -1
         self._pipe: ClaimPipe | None = None
+        self._report: asyncio.Task[None] | None = None
 
     # -- the pipeline ----------------------------------------------------------------------
 
@@ -100,6 +106,9 @@ class ClaimService:
         )
         asyncio.get_running_loop().add_reader(self._fd, self._drain)
         metrics.pipe_counters = self._pipe.counters
+        self._report = asyncio.get_running_loop().create_task(
+            report_forever(self.pool, worker_id(), self._pipe.inflight), name="ledger-fence"
+        )
 
     async def close(self) -> None:
         """Stops the threads; coupons not yet written stay in the Redis stream for recovery."""
@@ -109,6 +118,10 @@ class ClaimService:
         asyncio.get_running_loop().remove_reader(self._fd)
         metrics.pipe_counters = None
         await asyncio.to_thread(pipe.stop)
+        if self._report is not None:
+            self._report.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._report
         self._drain_outcomes(pipe.take())
         os.close(self._fd)
         for future in self._waiting.values():
@@ -236,6 +249,13 @@ class ClaimService:
             status = await self.pool.fetchval(CAMPAIGN_STATUS, campaign_id)
             if status is None:
                 return CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+            if status in ("live", "paused"):
+                # Published, yet Redis has no state of it: Redis lost its data.
+                self._rebuild(campaign_id)
+                return Unavailable(
+                    "Redis lost the campaign's counters; they are being rebuilt from the "
+                    "ledger: retry"
+                )
             reason = "not_live"
         status_code, detail = REFUSALS[reason]
         return GatewayError(detail, code=reason, status=status_code)
@@ -251,6 +271,21 @@ class ClaimService:
                 return ("", False)
             static = self._static[campaign_id] = (kind.decode(), transferable == b"1")
         return static
+
+    async def read_link_only(self, campaign_id: str) -> bool:
+        """Whether claims of the campaign need its link token (and remembers it in
+        `link_only`): from the hot state once published, so a sale needs no Postgres for it;
+        from the ledger before that. An unknown id is not remembered."""
+        flag = await self.redis.hget(keys.meta_key(campaign_id), "link_only")
+        if flag is not None:
+            linked = flag == b"1"
+        else:
+            value = await self.pool.fetchval(CAMPAIGN_LINK_ONLY, campaign_id)
+            if value is None:
+                return False  # no such campaign: the claim is refused `campaign_not_found`
+            linked = bool(value)
+        self.link_only[campaign_id] = linked
+        return linked
 
     def _coupon(self, campaign_id: str, c: Outcome, kind: str, transferable: bool) -> Coupon:
         # c: (ticket, 1, code, member_id, channel, claimed_ms, from_ms, until_ms)
@@ -276,7 +311,9 @@ class ClaimService:
 
         async def rebuild() -> None:
             try:
-                await reconcile_campaign(self.pool, self.redis, campaign_id)
+                report = await rebuild_campaigns(self.pool, self.redis, self.scripts, [campaign_id])
+                for line in report:
+                    log.warning("rebuild: %s", line)
             except Exception as exc:  # noqa: BLE001 - the next refused claim tries again
                 log.warning("could not rebuild the hot state of %s: %r", campaign_id, exc)
             finally:

@@ -48,14 +48,15 @@ class LedgerRow:
 async def recover_forever(
     pool: asyncpg.Pool, client: redis.Redis, interval_s: float, older_than_ms: int
 ) -> None:
-    """Periodically drains stream entries that no live worker is writing."""
+    """Periodically drains stream entries that no live worker is writing; the first pass at
+    once, so a restarted gateway writes what its dead predecessor left without delay."""
     while True:
-        await asyncio.sleep(interval_s)
         try:
             async with asyncio.timeout(_WRITE_TIMEOUT_S * 4):
                 await recover(pool, client, older_than_ms)
         except Exception as exc:  # noqa: BLE001 - recovery must outlive any failure
             log.warning("ledger recovery failed, will retry: %r", exc)
+        await asyncio.sleep(interval_s)
 
 
 async def write_rows(pool: asyncpg.Pool, rows: list[LedgerRow]) -> None:
@@ -93,22 +94,30 @@ async def recover(pool: asyncpg.Pool, client: redis.Redis, older_than_ms: int) -
     """Writes and deletes stream entries older than `older_than_ms`; returns how many."""
     total = 0
     for record in await pool.fetch(NON_DRAFT_CAMPAIGNS):
-        campaign_id = record["id"]
-        stream = keys.ledger_key(campaign_id)
-        while True:
-            now_ms = int((await client.time())[0]) * 1000
-            upto = f"{max(now_ms - older_than_ms, 0)}" if older_than_ms > 0 else "+"
-            entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(  # type: ignore[assignment]  # bytes: the client does not decode
-                stream, "-", upto, count=1000
-            )
-            if not entries:
-                break
-            rows = [row_from_entry(campaign_id, eid, fields) for eid, fields in entries]
-            await write_rows(pool, rows)
-            await client.xdel(stream, *[r.stream_id for r in rows if r.stream_id])
-            total += len(rows)
-            if len(entries) < 1000:
-                break
+        total += await recover_campaign(pool, client, record["id"], older_than_ms)
     if total:
         log.info("ledger recovery wrote %d entries left in the streams", total)
+    return total
+
+
+async def recover_campaign(
+    pool: asyncpg.Pool, client: redis.Redis, campaign_id: str, older_than_ms: int = 0
+) -> int:
+    """Writes and deletes one campaign's stream entries older than `older_than_ms` (0: all)."""
+    total = 0
+    stream = keys.ledger_key(campaign_id)
+    while True:
+        now_ms = int((await client.time())[0]) * 1000
+        upto = f"{max(now_ms - older_than_ms, 0)}" if older_than_ms > 0 else "+"
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(  # type: ignore[assignment]  # bytes: the client does not decode
+            stream, "-", upto, count=1000
+        )
+        if not entries:
+            break
+        rows = [row_from_entry(campaign_id, eid, fields) for eid, fields in entries]
+        await write_rows(pool, rows)
+        await client.xdel(stream, *[r.stream_id for r in rows if r.stream_id])
+        total += len(rows)
+        if len(entries) < 1000:
+            break
     return total

@@ -1,80 +1,123 @@
-"""`gateway reconcile`: Postgres is the source of truth; rebuild the Redis counters from it.
+"""Rebuilding a campaign's Redis counters from the ledger (Postgres is the source of truth).
 
-First the streams are drained into Postgres (coupons a dead worker left behind), then for every
-published campaign the hot state is compared with the ledger: remaining = stock_total - claimed,
-and each member's count of claimed coupons. Differences are reported and repaired.
+A campaign's hot state is rebuilt when the claim script finds it was built for another Redis
+run (a restart whose AOF may lack its last second) or finds none at all (a Redis that lost its
+data), lazily, by the first claim that meets it; and for every published campaign by
+`gateway reconcile`. A rebuild:
+
+1. takes the campaign's lease (`begin_rebuild.lua`): from then on its claims are refused
+   (`stale_hot_state`, 503 to the caller) and no other worker rebuilds it;
+2. waits at the ledger fence (`fence.py`) until no live worker holds a claim of it that is not
+   in Postgres yet, whichever worker it is;
+3. drains the campaign's stream (entries a dead worker left) into Postgres;
+4. counts the ledger, stages the members' counts under a key of the lease, and swaps them in
+   with the meta hash at once (`finish_rebuild.lua`), which lets claims through again.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
 
-from gateway.campaigns.services import hot_state, redis_run_id
+from gateway.campaigns.services import hot_state
+from gateway.settings import get_settings
 from gateway.store import redis as keys
-from gateway.store.ledger import recover
+from gateway.store.fence import wait_at_fence
+from gateway.store.ledger import recover, recover_campaign
+from gateway.store.redis import Scripts
 
 log = logging.getLogger(__name__)
 
-PUBLISHED = "SELECT * FROM campaigns WHERE status <> 'draft' ORDER BY id"
+PUBLISHED = "SELECT id FROM campaigns WHERE status <> 'draft' ORDER BY id"
 CAMPAIGN = "SELECT * FROM campaigns WHERE id = $1"
 MEMBER_COUNTS = """
 SELECT member_id, count(*) AS held FROM coupons
 WHERE campaign_id = $1 AND source IN ('claim', 'grant') GROUP BY member_id
 """
 
+#: How long a rebuild's lease keeps other workers from starting the same rebuild.
+LEASE_MS = 30_000
+_STAGE_TTL_S = 300
+
 
 async def reconcile(pool: asyncpg.Pool, client: redis.Redis) -> list[str]:
-    """Repairs the hot state of every published campaign; one report line per difference."""
+    """Drains every stream, then rebuilds every published campaign's hot state from the ledger
+    (each refuses claims, 503, for the short while it takes); one report line per difference."""
     drained = await recover(pool, client, 0)
     report = [f"drained {drained} stream entries into the ledger"] if drained else []
-    run_id = await redis_run_id(client)
-    for row in await pool.fetch(PUBLISHED):
-        report += await _rebuild(pool, client, row, run_id)
+    ids = [r["id"] for r in await pool.fetch(PUBLISHED)]
+    report += await rebuild_campaigns(pool, client, Scripts(), ids, force=True)
     for line in report:
         log.warning("reconcile: %s", line)
     return report
 
 
-async def reconcile_campaign(pool: asyncpg.Pool, client: redis.Redis, campaign_id: str) -> None:
-    """Rebuilds one campaign's hot state, e.g. after the claim script found it stale."""
-    row = await pool.fetchrow(CAMPAIGN, campaign_id)
-    if row is None or row["status"] == "draft":
-        return
-    for line in await _rebuild(pool, client, row, await redis_run_id(client)):
-        log.warning("reconcile: %s", line)
+async def rebuild_campaigns(
+    pool: asyncpg.Pool,
+    client: redis.Redis,
+    scripts: Scripts,
+    campaign_ids: list[str],
+    *,
+    force: bool = False,
+) -> list[str]:
+    """Rebuilds the hot state of `campaign_ids` that need it (all of them with `force`)."""
+    settings = get_settings()
+    leases: dict[str, str] = {}
+    for campaign_id in campaign_ids:
+        began, lease = await scripts.begin_rebuild(
+            client,
+            [keys.meta_key(campaign_id)],
+            ["1" if force else "0", LEASE_MS, secrets.token_hex(6)],
+        )
+        if began == 1:
+            leases[campaign_id] = lease.decode()
+    if not leases:
+        return []
+    await wait_at_fence(
+        pool, list(leases), settings.worker_dead_after_s, settings.rebuild_timeout_s
+    )
+    report: list[str] = []
+    for campaign_id, lease in leases.items():
+        report += await _rebuild(pool, client, scripts, campaign_id, lease)
+    return report
 
 
 async def _rebuild(
-    pool: asyncpg.Pool, client: redis.Redis, row: asyncpg.Record, run_id: str
+    pool: asyncpg.Pool, client: redis.Redis, scripts: Scripts, campaign_id: str, lease: str
 ) -> list[str]:
-    campaign_id = row["id"]
-    report: list[str] = []
+    drained = await recover_campaign(pool, client, campaign_id)
+    row = await pool.fetchrow(CAMPAIGN, campaign_id)
+    if row is None:
+        return []
     counts = {r["member_id"]: r["held"] for r in await pool.fetch(MEMBER_COUNTS, campaign_id)}
-    expected = hot_state(row, sum(counts.values()), run_id)
-    members = keys.members_key(campaign_id)
-    raw: dict[bytes, bytes] = await client.hgetall(members)  # type: ignore[assignment]  # bytes: no decoding
-    held = {k.decode(): int(v) for k, v in raw.items()}
-    if held != counts:
-        wrong = sum(1 for m in set(held) | set(counts) if held.get(m) != counts.get(m))
-        report.append(f"{campaign_id}: {wrong} member counts differed, rebuilt")
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.delete(members)
-            items = list(counts.items())
-            for start in range(0, len(items), 1000):
-                pipe.hset(members, mapping=dict(items[start : start + 1000]))
-            await pipe.execute()
-    # The meta hash last: its run id is what lets claims through again.
+    expected = hot_state(row, sum(counts.values()))
     meta = keys.meta_key(campaign_id)
-    current = await client.hgetall(meta)
-    for field in ("status", "stock_total", "remaining", "run_id"):
-        have = current.get(field.encode())
-        want = str(expected[field]).encode()
-        if have != want:
-            report.append(f"{campaign_id}: {field} was {have!r}, now {want.decode()}")
-    mapping: Any = {**expected, "flags": current.get(b"flags", b"0")}
-    await client.hset(meta, mapping=mapping)
+    staged = f"{keys.members_key(campaign_id)}:{lease}"
+    if counts:
+        items = list(counts.items())
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.delete(staged)
+            for start in range(0, len(items), 1000):
+                pipe.hset(staged, mapping=dict(items[start : start + 1000]))
+            pipe.expire(staged, _STAGE_TTL_S)
+            await pipe.execute()
+    before: list[Any] = await client.hmget(meta, "remaining", "stock_total", "status")
+    fields: list[Any] = []
+    for name, value in expected.items():
+        if name != "run_id":
+            fields += [name, value]
+    swapped = await scripts.finish_rebuild(
+        client, [meta, keys.members_key(campaign_id), staged], [lease, int(bool(counts)), *fields]
+    )
+    if not swapped:
+        return [f"{campaign_id}: another rebuild took over"]
+    report = [f"{campaign_id}: drained {drained} stream entries"] if drained else []
+    after = [str(expected["remaining"]), str(expected["stock_total"]), str(expected["status"])]
+    for name, have, want in zip(("remaining", "stock_total", "status"), before, after, strict=True):
+        if have is None or have.decode() != want:
+            report.append(f"{campaign_id}: {name} was {have!r}, now {want}")
     return report

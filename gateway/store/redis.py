@@ -67,9 +67,16 @@ class Scripts:
     def __init__(self) -> None:
         self.claim_coupons = LuaScript("claim_coupons")
         self.change_stock = LuaScript("change_stock")
+        self.begin_rebuild = LuaScript("begin_rebuild")
+        self.finish_rebuild = LuaScript("finish_rebuild")
 
     async def load_all(self, client: redis.Redis) -> None:
-        for script in (self.claim_coupons, self.change_stock):
+        for script in (
+            self.claim_coupons,
+            self.change_stock,
+            self.begin_rebuild,
+            self.finish_rebuild,
+        ):
             await script.load(client)
 
 

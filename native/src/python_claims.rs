@@ -130,6 +130,13 @@ impl ClaimPipe {
         )
     }
 
+    /// The campaigns with claims sent to Redis and not yet committed to Postgres (nor refused):
+    /// a rebuild of their counters from the ledger must wait until they are not (see
+    /// `gateway/store/fence.py`).
+    fn inflight(&self) -> Vec<String> {
+        self.pipe.inflight()
+    }
+
     /// Stops the threads; coupons not yet written stay in the Redis stream for recovery.
     fn stop(&self, py: Python<'_>) {
         py.allow_threads(|| self.pipe.stop());

@@ -155,6 +155,11 @@ struct Shared {
     done: Mutex<Vec<Outcome>>,
     healthy: AtomicBool,
     counters: Counters,
+    /// Per campaign, the claims between "sent to Redis" and "committed to Postgres" (or
+    /// refused): what a rebuild of the campaign's counters from the ledger would miss. A claim
+    /// is counted before its round trip starts, so a snapshot taken after a Redis crash
+    /// includes every coupon that crash may have taken out of Redis but not out of this queue.
+    inflight: Mutex<HashMap<String, u64>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -192,6 +197,26 @@ impl Shared {
     fn log(&self, message: String) {
         self.complete(vec![Outcome::Log { message }]);
     }
+
+    fn inflight_add(&self, campaign_id: &str, n: u64) {
+        if n > 0 {
+            *lock(&self.inflight)
+                .entry(campaign_id.to_string())
+                .or_default() += n;
+        }
+    }
+
+    fn inflight_done<'a>(&self, settled: impl Iterator<Item = (&'a str, u64)>) {
+        let mut inflight = lock(&self.inflight);
+        for (campaign_id, n) in settled {
+            if let Some(count) = inflight.get_mut(campaign_id) {
+                *count = count.saturating_sub(n);
+                if *count == 0 {
+                    inflight.remove(campaign_id);
+                }
+            }
+        }
+    }
 }
 
 /// The running pipeline: its threads stop when `stop` is called (or it is dropped).
@@ -215,6 +240,7 @@ impl Pipe {
             done: Mutex::default(),
             healthy: AtomicBool::new(true),
             counters: Counters::default(),
+            inflight: Mutex::default(),
         });
         let mut threads = Vec::with_capacity(writers + 1);
         let s = Arc::clone(&shared);
@@ -255,6 +281,14 @@ impl Pipe {
 
     pub fn counters(&self) -> &Counters {
         &self.shared.counters
+    }
+
+    /// The campaigns with claims sent to Redis and not yet committed to Postgres (nor
+    /// refused), sorted.
+    pub fn inflight(&self) -> Vec<String> {
+        let mut campaigns: Vec<String> = lock(&self.shared.inflight).keys().cloned().collect();
+        campaigns.sort_unstable();
+        campaigns
     }
 
     /// Stops the threads. Rows not yet written stay in the Redis stream, for recovery.
@@ -643,6 +677,9 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
             }
         };
         let calls = calls_for(cfg, &c.run_id, jobs);
+        for call in &calls {
+            shared.inflight_add(&call.campaign_id, call.jobs.len() as u64);
+        }
         let mut packed = Vec::new();
         for call in &calls {
             packed.extend_from_slice(&call.packed);
@@ -669,6 +706,11 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
         let replies = match replies {
             Ok(replies) => replies,
             Err(e) => {
+                shared.inflight_done(
+                    calls
+                        .iter()
+                        .map(|c| (c.campaign_id.as_str(), c.jobs.len() as u64)),
+                );
                 let jobs = calls.iter().flat_map(|c| c.jobs.iter().map(|(job, _)| job));
                 let log = format!("claim round trip to Redis failed: {e}");
                 shared.complete(unavailable(jobs, log));
@@ -677,7 +719,10 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
         };
         let mut rows = Vec::new();
         let mut done = Vec::new();
+        // Per call, the claims that end here (refused, failed, or answered without a row).
+        let mut settled: Vec<(&str, u64)> = Vec::with_capacity(calls.len());
         for (call, reply) in calls.iter().zip(replies) {
+            let rows_before = rows.len();
             let reply = match reply {
                 Reply::Error(e) if e.starts_with("NOSCRIPT") => {
                     reload_and_run(cfg, conn.as_mut(), call)
@@ -689,6 +734,7 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
                 other => {
                     let jobs = call.jobs.iter().map(|(job, _)| job);
                     done.extend(unavailable(jobs, format!("claim script failed: {other:?}")));
+                    settled.push((&call.campaign_id, call.jobs.len() as u64));
                     continue;
                 }
             };
@@ -696,6 +742,10 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
             for ((job, code), result) in call.jobs.iter().zip(&results) {
                 fired |= settle(cfg, call, job, code, result, &mut rows, &mut done).unwrap_or(0);
             }
+            settled.push((
+                &call.campaign_id,
+                (call.jobs.len() - (rows.len() - rows_before)) as u64,
+            ));
             if fired != 0 {
                 done.push(Outcome::Alert {
                     campaign_id: call.campaign_id.clone(),
@@ -703,6 +753,7 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
                 });
             }
         }
+        shared.inflight_done(settled.into_iter());
         if !rows.is_empty() {
             lock(&shared.ledger).rows.extend(rows);
             // One writer takes the lot; waking the others would only split the group commit.
@@ -842,6 +893,11 @@ fn writer_loop(shared: &Shared, config: &postgres::Config) {
             .counters
             .ledger_rows
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let mut committed: HashMap<&str, u64> = HashMap::new();
+        for row in &batch {
+            *committed.entry(row.campaign_id.as_str()).or_default() += 1;
+        }
+        shared.inflight_done(committed.into_iter());
         let mut done = Vec::new();
         {
             let mut inbox = lock(&shared.inbox);
