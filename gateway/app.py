@@ -57,6 +57,7 @@ from gateway.openapi import (
 from gateway.ops.controllers import OpsController
 from gateway.ops.lanes import serve_lane
 from gateway.ops.middleware import gateway_middleware
+from gateway.ops.ratelimit import ClaimLimits
 from gateway.settings import Settings, get_settings
 from gateway.store.ledger import recover_forever
 from gateway.store.postgres import create_pool
@@ -88,6 +89,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         asyncio.create_task(
             sweep_forever(pool, clock, 1.0, settings.idempotency_ttl_s), name="reservation-sweeper"
         ),
+        asyncio.create_task(app.state.claim_limits.prune_forever(), name="rate-limit-prune"),
     ]
     app.state.update(
         pool=pool,
@@ -128,7 +130,7 @@ def _error_response(status: int, code: str, detail: str, **extra: Any) -> Respon
 
 
 def gateway_error(_: Request, exc: GatewayError) -> Response[Any]:  # type: ignore[type-arg]
-    return Response(exc.body(), status_code=exc.status)
+    return Response(exc.body(), status_code=exc.status, headers=exc.headers())
 
 
 def validation_error(_: Request, exc: ValidationException) -> Response[Any]:  # type: ignore[type-arg]
@@ -262,7 +264,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             document_request_bodies,
             document_links,
         ],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "claim_limits": ClaimLimits(settings)}),
         middleware=[gateway_middleware],
         request_max_body_size=MAX_BODY,
         exception_handlers={

@@ -25,6 +25,10 @@ class GatewayError(Exception):
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "detail": self.detail, **self.extra}
 
+    def headers(self) -> dict[str, str]:
+        """Response headers the error adds (most add none)."""
+        return {}
+
 
 class InvalidRequest(GatewayError):
     status = 400
@@ -118,6 +122,20 @@ class RecipientNotRegistered(Unprocessable):
 
 class SameMember(Unprocessable):
     code = "same_member"
+
+
+class RateLimited(GatewayError):
+    """429: over a rate limit; `Retry-After` says when a request would be admitted."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class TooLarge(GatewayError):

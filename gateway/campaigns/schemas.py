@@ -62,6 +62,8 @@ class CampaignCreate(Struct, kw_only=True):
     transferable: bool = False
     stackable: bool = False
     low_stock_threshold: Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)] = 0
+    #: Claims need the campaign's link token (403 `invalid_token` without it). Fixed at creation.
+    link_only: bool = False
 
 
 class CampaignUpdate(Struct):
@@ -107,6 +109,7 @@ class Campaign(Out):
     transferable: bool
     stackable: bool
     low_stock_threshold: int
+    link_only: bool
     created_at: str
     stats: Stats
 

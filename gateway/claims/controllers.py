@@ -55,15 +55,21 @@ async def serve_claim(
     body = await read_body(receive)
     data = decode(body, ClaimRequest)
     campaign_id = check_campaign_id(campaign_id)
-    if data.token is not None and not token_valid(
-        state.settings.link_secret, campaign_id, data.token
+    service: ClaimService = state.claims
+    if data.token is not None:
+        if not token_valid(state.settings.link_secret, campaign_id, data.token):
+            raise InvalidToken("the claim link's token is not valid for this campaign")
+    elif service.link_only.get(campaign_id) or (
+        campaign_id not in service.link_only and await service.read_link_only(campaign_id)
     ):
-        raise InvalidToken("the claim link's token is not valid for this campaign")
+        raise InvalidToken("this campaign is claimed through its link only: the token is missing")
     idem = None
     for name, value in scope["headers"]:
         if name == b"idempotency-key":
             idem = check_idempotency_key(value.decode("latin-1"))
-    service: ClaimService = state.claims
+    # Counted last: a request refused for free above costs no token; one refused here takes
+    # no stock (nothing has reached Redis).
+    state.claim_limits.check_member(campaign_id, data.member_id, idem)
     coupon = await service.claim(campaign_id, data.member_id, data.channel, idem, body)
     payload = encoder.encode(coupon)
     headers = [*_CREATED_HEADERS, (b"content-length", str(len(payload)).encode())]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.openapi.spec import (
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
     Operation,
@@ -84,13 +85,23 @@ def claim_operation() -> Operation:
             "201": _json(Reference(ref="#/components/schemas/Coupon"), "the coupon"),
             "400": _json(_ERROR, "invalid_request: the field is named in detail"),
             "401": _json(_ERROR, "unauthorized"),
-            "403": _json(_ERROR, "forbidden, invalid_token"),
+            "403": _json(
+                _ERROR, "forbidden, invalid_token (also: no token for a link_only campaign)"
+            ),
             "404": _json(_ERROR, "campaign_not_found"),
             "409": _json(
                 _ERROR,
                 "not_live, not_started, ended, sold_out, limit_reached, idempotency_mismatch",
             ),
             "413": _json(_ERROR, "request_too_large"),
+            "429": OpenAPIResponse(
+                description=(
+                    "rate_limited: the member is over GATEWAY_CLAIM_RATE_PER_MEMBER; "
+                    "Retry-After says in how many seconds"
+                ),
+                headers={"Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER))},
+                content={"application/json": OpenAPIMediaType(schema=_ERROR)},
+            ),
             "503": _json(_ERROR, "ledger_unavailable (retry with the same Idempotency-Key)"),
         },
     )

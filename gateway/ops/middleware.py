@@ -58,7 +58,11 @@ async def send_error(send: Send, error: GatewayError) -> None:
     start: Any = {
         "type": "http.response.start",
         "status": error.status,
-        "headers": [*_JSON, (b"content-length", str(len(body)).encode())],
+        "headers": [
+            *_JSON,
+            (b"content-length", str(len(body)).encode()),
+            *((k.lower().encode(), v.encode()) for k, v in error.headers().items()),
+        ],
     }
     await send(start)
     await send({"type": "http.response.body", "body": body, "more_body": False})
