@@ -6,7 +6,6 @@ The README's configuration table lists the same fields with the same defaults.
 from __future__ import annotations
 
 import ipaddress
-import ipaddress
 import os
 from dataclasses import dataclass, field, fields
 from functools import cache
@@ -23,53 +22,6 @@ def _env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SystemExit(f"GATEWAY_{name} must be an integer, got {raw!r}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class Rate:
-    """A rate limit: `per_second` tokens a second, at most `burst` saved up (`0/0`: no limit)."""
-
-    per_second: float
-    burst: int
-
-    @property
-    def enabled(self) -> bool:
-        return self.per_second > 0
-
-    def __str__(self) -> str:
-        return f"{self.per_second:g}/{self.burst}" if self.enabled else "off"
-
-
-def parse_rate(name: str, raw: str) -> Rate:
-    """`"5/10"`: 5 requests a second with a burst of 10; `"5"`: burst 5; `"off"` or `"0"`: none."""
-    text = raw.strip().lower()
-    if text in ("", "0", "off"):
-        return Rate(0.0, 0)
-    rate, _, burst = text.partition("/")
-    try:
-        per_second = float(rate)
-        saved = int(burst) if burst else max(1, int(per_second))
-    except ValueError:
-        per_second, saved = 0.0, 0
-    if not (0 < per_second < float("inf")) or saved < 1:
-        raise SystemExit(f"GATEWAY_{name} must read like 5/10 (per second/burst), got {raw!r}")
-    return Rate(per_second, saved)
-
-
-def _env_rate(name: str, default: str) -> Rate:
-    return parse_rate(name, _env(name, default))
-
-
-def _env_networks(name: str) -> tuple[str, ...]:
-    """A comma-separated list of addresses or CIDR networks, each checked."""
-    raw = _env(name, "")
-    parts = tuple(part.strip() for part in raw.split(",") if part.strip())
-    for part in parts:
-        try:
-            ipaddress.ip_network(part, strict=False)
-        except ValueError:
-            raise SystemExit(f"GATEWAY_{name}: {part!r} is not an address or network") from None
-    return parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,23 +136,6 @@ class Settings:
     pg_pool_size: int = field(default_factory=lambda: _env_int("PG_POOL_SIZE", 10))
     #: Log level.
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
-    #: Claims per member of one campaign, `<per second>/<burst>`, on every claim route (429
-    #: `rate_limited` beyond it; `off` for none). Counted in each worker process: with N
-    #: workers a member who spreads requests over all of them gets up to N times this. A retry
-    #: with the same Idempotency-Key as the member's last admitted claim is not counted again.
-    claim_rate_per_member: Rate = field(
-        default_factory=lambda: _env_rate("CLAIM_RATE_PER_MEMBER", "5/10")
-    )
-    #: Claims per client address on the public pages' routes (API-key callers are not limited
-    #: per address). Generous: a carrier's NAT puts many members behind one address.
-    claim_rate_per_ip: Rate = field(
-        default_factory=lambda: _env_rate("CLAIM_RATE_PER_IP", "50/100")
-    )
-    #: Proxies (addresses or CIDR networks, comma-separated) whose `X-Forwarded-For` is
-    #: believed: the client is the right-most address in it that is not one of them.
-    trusted_proxies: tuple[str, ...] = field(
-        default_factory=lambda: _env_networks("TRUSTED_PROXIES")
-    )
     #: Claims per member of one campaign, `<per second>/<burst>`, on every claim route (429
     #: `rate_limited` beyond it; `off` for none). Counted in each worker process: with N
     #: workers a member who spreads requests over all of them gets up to N times this. A retry

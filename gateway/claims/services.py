@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 CAMPAIGN_STATUS = "SELECT status FROM campaigns WHERE id = $1"
 CAMPAIGN_LINK_ONLY = "SELECT link_only FROM campaigns WHERE id = $1"
-CAMPAIGN_LINK_ONLY = "SELECT link_only FROM campaigns WHERE id = $1"
 INSERT_ALERT = """
 INSERT INTO events (kind, campaign_id, detail, dedup_key) VALUES ($1, $2, $3, $4)
 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
@@ -81,8 +80,6 @@ class ClaimService:
         self._tick: list[int] = []
         self._ticket = 0
         self._static: dict[str, tuple[str, bool]] = {}
-        #: Each campaign's `link_only`, read once: it never changes after creation.
-        self.link_only: dict[str, bool] = {}
         #: Each campaign's `link_only`, read once: it never changes after creation.
         self.link_only: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -274,21 +271,6 @@ class ClaimService:
                 return ("", False)
             static = self._static[campaign_id] = (kind.decode(), transferable == b"1")
         return static
-
-    async def read_link_only(self, campaign_id: str) -> bool:
-        """Whether claims of the campaign need its link token (and remembers it in
-        `link_only`): from the hot state once published, so a sale needs no Postgres for it;
-        from the ledger before that. An unknown id is not remembered."""
-        flag = await self.redis.hget(keys.meta_key(campaign_id), "link_only")
-        if flag is not None:
-            linked = flag == b"1"
-        else:
-            value = await self.pool.fetchval(CAMPAIGN_LINK_ONLY, campaign_id)
-            if value is None:
-                return False  # no such campaign: the claim is refused `campaign_not_found`
-            linked = bool(value)
-        self.link_only[campaign_id] = linked
-        return linked
 
     async def read_link_only(self, campaign_id: str) -> bool:
         """Whether claims of the campaign need its link token (and remembers it in
