@@ -1,16 +1,34 @@
-"""HTTP routes of coupon reads."""
+"""HTTP routes of coupons: reads, and revoke / reissue (transfers are in gateway/transfers)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
+from gateway.checkout.controllers import actor
+from gateway.checkout.idempotency import check_key
+from gateway.clock import clock
 from gateway.coupons import services
-from gateway.coupons.schemas import Coupon, Wallet
-from gateway.wire import check_id
+from gateway.coupons.schemas import Coupon, ReissueRequest, RevokeRequest, Wallet
+from gateway.wire import check_id, decode
+
+#: In-store staff and operators revoke and reissue (the clerk's coupon desk).
+DESK = {"roles": ("admin", "clerk")}
+
+
+def _service(state: State) -> services.CouponService:
+    return services.CouponService(state.pool, clock, state.settings.idempotency_ttl_s)
+
+
+def _answer(status: int, encoded: bytes) -> Response[Coupon]:
+    return Response(
+        encoded,  # type: ignore[arg-type]  # pre-encoded bytes
+        status_code=status,
+        media_type="application/json",
+    )
 
 
 class CouponController(Controller):
@@ -40,3 +58,41 @@ class CouponController(Controller):
         """A member's coupons, newest first, optionally only those in `state`."""
         check_id(member_id, "member_id")
         return Wallet(coupons=await services.member_coupons(state.pool, member_id, coupon_state))
+
+    @post("/coupons/{code:str}/revoke", operation_id="revokeCoupon", opt=DESK, status_code=200)
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        code: FromPath[str],
+        data: JSONBody[RevokeRequest],
+    ) -> Response[Coupon]:
+        """Withdraws an active coupon: 200 the coupon, now `revoked` (final: it can no longer
+        be quoted, reserved, transferred or reissued). The reason (1..200 characters) is kept
+        in the coupon's `coupon_revoked` event with the caller's key name. Refusals:
+        `coupon_not_found` 404, `not_active` 409 (reserved, redeemed, expired, transferred or
+        already revoked), `invalid_request` 400 (reason missing, blank or too long). Optional
+        Idempotency-Key: a retry gets the first answer."""
+        body = decode(await request.body(), RevokeRequest)
+        key = check_key(request.headers.get("idempotency-key"))
+        return _answer(*await _service(state).revoke(code, body, actor(request), key))
+
+    @post("/coupons/{code:str}/reissue", operation_id="reissueCoupon", opt=DESK, status_code=201)
+    async def reissue(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        code: FromPath[str],
+        data: JSONBody[ReissueRequest],
+    ) -> Response[Coupon]:
+        """Replaces an active coupon with a new code (补发新券: the member lost it, the code
+        leaked): 201 the new coupon, same campaign, member, validity (`valid_from`,
+        `valid_until`), channel and transferability; the old code turns `revoked`. Their
+        events (`coupon_revoked`, `coupon_reissued`) name each other and the reason. No stock
+        is taken and the member's claim count is unchanged. Of concurrent reissues of one code
+        exactly one succeeds. Refusals: `coupon_not_found` 404, `not_active` 409 (not active,
+        or its validity has ended), `invalid_request` 400 (reason missing, blank or too long).
+        Optional Idempotency-Key: a retry gets the first answer (the same new code)."""
+        body = decode(await request.body(), ReissueRequest)
+        key = check_key(request.headers.get("idempotency-key"))
+        return _answer(*await _service(state).reissue(code, body, actor(request), key))

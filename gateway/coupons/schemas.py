@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from gateway.wire import Out
+from typing import Annotated
+
+import msgspec
+
+from gateway.wire import Out, Struct
+
+#: A clerk's or operator's reason for a revocation or a reissue.
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 
 
 class Coupon(Out):
@@ -21,3 +28,15 @@ class Coupon(Out):
 
 class Wallet(Out):
     coupons: list[Coupon]
+
+
+class RevokeRequest(Struct):
+    """Why the coupon is withdrawn (kept in its event): 1..200 characters."""
+
+    reason: Reason
+
+
+class ReissueRequest(Struct):
+    """Why the coupon is replaced (kept in both coupons' events): 1..200 characters."""
+
+    reason: Reason

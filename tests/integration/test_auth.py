@@ -33,6 +33,8 @@ ROUTES: list[tuple[str, str, Any, tuple[str, ...], int]] = [
     ("GET", "/v1/members/{member}/coupons", None, ("admin", "front", "clerk"), 200),
     ("POST", "/v1/coupons/{fresh_code}/transfer", "transfer", ("front", "admin"), 201),
     ("GET", "/v1/coupons/{code}/path", None, ("admin", "front"), 200),
+    ("POST", "/v1/coupons/{fresh_code}/revoke", {"reason": "lost"}, ("admin", "clerk"), 200),
+    ("POST", "/v1/coupons/{fresh_code}/reissue", {"reason": "lost"}, ("admin", "clerk"), 201),
     ("PUT", "/v1/tiers/{tier}", "tier", ("admin",), 200),
     ("POST", "/v1/checkout/quote", "cart", CHECKOUT, 200),
     ("POST", "/v1/checkout/redemptions", "order", CHECKOUT, 201),
@@ -110,7 +112,7 @@ async def test_roles(
 
     async def target() -> str:
         fresh = code
-        if "{fresh_code}" in path:  # a transfer succeeds once per coupon
+        if "{fresh_code}" in path:  # a transfer, revoke or reissue succeeds once per coupon
             claimed = await client.post(
                 f"/v1/campaigns/{campaign['id']}/claims",
                 json={"member_id": member, "channel": "online"},
