@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -41,81 +42,71 @@ _ERROR = Schema(
 )
 
 #: (source operation, its status, target operation, parameters, request body): the values are
-#: OpenAPI runtime expressions; a request body is merged into the generated one.
-_LINKS: list[tuple[str, str, str, dict[str, str], dict[str, Any] | None]] = []
+#: OpenAPI runtime expressions; a request body is merged into the generated one. A few links
+#: each, along the way a campaign goes (create, publish, claim, reserve, commit, refund), so
+#: that a client following them at random still gets to the end.
+_Link = tuple[str, str, str, dict[str, str], dict[str, Any] | None]
+_CAMPAIGN = {"path.campaign_id": "$response.body#/id"}
+_SAME_CAMPAIGN = {"path.campaign_id": "$request.path.campaign_id"}
+_ORDER = {"path.order_id": "$response.body#/order_id"}
 
 
-def _link_from_campaign(source: str, status: str, id_expression: str) -> None:
-    targets = (
-        "getCampaign",
-        "updateCampaign",
-        "publishCampaign",
-        "pauseCampaign",
-        "resumeCampaign",
-        "closeCampaign",
-        "changeStock",
-        "campaignLink",
-        "campaignQrSvg",
-        "campaignQrPng",
-        "claimCoupon",
-        "grantCoupons",
-    )
-    for target in targets:
-        _LINKS.append((source, status, target, {"path.campaign_id": id_expression}, None))
-
-
-def _link_from_coupon(source: str, status: str, pointer: str) -> None:
-    code = f"$response.body#{pointer}/code"
+def _coupon_links(source: str, status: str, pointer: str, targets: tuple[str, ...]) -> list[_Link]:
+    code = {"path.code": f"$response.body#{pointer}/code"}
     member = f"$response.body#{pointer}/member_id"
-    for target in ("getCoupon", "transferPath"):
-        _LINKS.append((source, status, target, {"path.code": code}, None))
-    _LINKS.append(
-        (source, status, "transferCoupon", {"path.code": code}, {"from_member_id": member})
-    )
-    _LINKS.append((source, status, "memberCoupons", {"path.member_id": member}, None))
-    _LINKS.append((source, status, "getMember", {"path.member_id": member}, None))
-    cart = {"member_id": member, "coupon_codes": [code]}
-    _LINKS.append((source, status, "quoteCart", {}, cart))
-    _LINKS.append((source, status, "reserveRedemption", {}, cart))
+    cart = {"member_id": member, "coupon_codes": [f"$response.body#{pointer}/code"]}
+    links: dict[str, _Link] = {
+        "getCoupon": (source, status, "getCoupon", code, None),
+        "transferPath": (source, status, "transferPath", code, None),
+        "transferCoupon": (source, status, "transferCoupon", code, {"from_member_id": member}),
+        "revokeCoupon": (source, status, "revokeCoupon", code, None),
+        "reissueCoupon": (source, status, "reissueCoupon", code, None),
+        "memberCoupons": (source, status, "memberCoupons", {"path.member_id": member}, None),
+        "quoteCart": (source, status, "quoteCart", {}, cart),
+        "reserveRedemption": (source, status, "reserveRedemption", {}, cart),
+    }
+    return [links[target] for target in targets]
 
 
-def _link_from_order(source: str, status: str) -> None:
-    order = "$response.body#/order_id"
-    targets = ("getRedemption", "commitRedemption", "cancelRedemption", "refundRedemption")
-    for target in targets:
-        _LINKS.append((source, status, target, {"path.order_id": order}, None))
-
-
-for _source, _status in (
-    ("createCampaign", "201"),
-    ("getCampaign", "200"),
-    ("updateCampaign", "200"),
-    ("publishCampaign", "200"),
-    ("pauseCampaign", "200"),
-    ("resumeCampaign", "200"),
-):
-    _link_from_campaign(_source, _status, "$response.body#/id")
-_LINKS.append(
-    (
-        "campaignLink",
-        "200",
+_LINKS: list[_Link] = [
+    *[
+        ("createCampaign", "201", target, _CAMPAIGN, None)
+        for target in ("publishCampaign", "updateCampaign", "campaignLink", "closeCampaign")
+    ],
+    ("updateCampaign", "200", "publishCampaign", _CAMPAIGN, None),
+    *[
+        ("publishCampaign", "200", target, _CAMPAIGN, None)
+        for target in ("claimCoupon", "grantCoupons", "changeStock", "pauseCampaign")
+    ],
+    ("pauseCampaign", "200", "resumeCampaign", _CAMPAIGN, None),
+    ("pauseCampaign", "200", "closeCampaign", _CAMPAIGN, None),
+    ("resumeCampaign", "200", "claimCoupon", _CAMPAIGN, None),
+    ("changeStock", "200", "claimCoupon", _SAME_CAMPAIGN, None),
+    ("changeStock", "200", "getCampaign", _SAME_CAMPAIGN, None),
+    ("campaignLink", "200", "claimCoupon", _SAME_CAMPAIGN, {"token": "$response.body#/token"}),
+    ("campaignLink", "200", "campaignQrSvg", _SAME_CAMPAIGN, None),
+    ("campaignLink", "200", "campaignQrPng", _SAME_CAMPAIGN, None),
+    *_coupon_links(
         "claimCoupon",
-        {"path.campaign_id": "$request.path.campaign_id"},
-        {"token": "$response.body#/token"},
-    )
-)
-_link_from_campaign("changeStock", "200", "$request.path.campaign_id")
-_link_from_coupon("claimCoupon", "201", "")
-_link_from_coupon("transferCoupon", "201", "")
-_link_from_coupon("getCoupon", "200", "")
-_link_from_coupon("grantCoupons", "200", "/granted/0")
-_link_from_order("reserveRedemption", "201")
-_link_from_order("commitRedemption", "200")
-_link_from_order("getRedemption", "200")
-for _target in ("getMember", "memberCoupons"):
-    _LINKS.append(
-        ("putMember", "200", _target, {"path.member_id": "$response.body#/member_id"}, None)
-    )
+        "201",
+        "",
+        ("reserveRedemption", "quoteCart", "transferCoupon", "getCoupon", "revokeCoupon"),
+    ),
+    *_coupon_links(
+        "grantCoupons", "200", "/granted/0", ("reserveRedemption", "memberCoupons", "reissueCoupon")
+    ),
+    *_coupon_links("transferCoupon", "201", "", ("transferPath", "quoteCart")),
+    *[
+        ("reserveRedemption", "201", target, _ORDER, None)
+        for target in ("commitRedemption", "cancelRedemption", "getRedemption")
+    ],
+    ("commitRedemption", "200", "refundRedemption", _ORDER, None),
+    ("commitRedemption", "200", "getRedemption", _ORDER, None),
+    *[
+        ("putMember", "200", target, {"path.member_id": "$response.body#/member_id"}, None)
+        for target in ("getMember", "memberCoupons")
+    ],
+]
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -201,13 +192,15 @@ def _request_types() -> list[type[Struct]]:
 
 
 def document_request_bodies(app: Litestar) -> None:
-    """On start-up: request bodies refuse unknown fields (`wire.Struct` forbids them), which
-    Litestar's generated schemas do not say."""
-    components = app.openapi_schema.components.schemas
-    for kind in _request_types():
-        component = components.get(kind.__name__)
-        if isinstance(component, Schema) and component.properties is not None:
-            component.additional_properties = False
+    """On start-up: the request bodies' schemas as msgspec states them, the types that decode
+    the requests. Litestar's own drop what msgspec checks inside lists (the pattern of each
+    `member_ids` item), write integer bounds as floats (so generated stock is `940.0`, a 400)
+    and leave out that unknown fields are refused (`wire.Struct`)."""
+    _, definitions = msgspec.json.schema_components(
+        _request_types()[1:], ref_template="#/components/schemas/{name}"
+    )
+    components: dict[str, Any] = app.openapi_schema.components.schemas
+    components.update(definitions)
 
 
 def document_links(app: Litestar) -> None:

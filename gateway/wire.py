@@ -25,6 +25,9 @@ PositiveCents = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
 #: Rates in basis points (1500 = 15% off).
 BasisPoints = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
 Count = Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)]
+#: Free text that is stored (names, reasons): any character but NUL, which Postgres `text` and
+#: `jsonb` cannot hold (asyncpg raises, which was a 500).
+TEXT_PATTERN = r"^[^\x00]*$"
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from gateway.wire import (
+    TEXT_PATTERN,
     AwareDatetime,
     BasisPoints,
     Cents,
@@ -20,7 +21,7 @@ from gateway.wire import (
 Kind = Literal["percent", "amount", "threshold", "exchange", "gift", "points"]
 Channel = Literal["online", "store"]
 Status = Literal["draft", "live", "paused", "closed"]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 
 
 class Scope(Struct):

@@ -20,8 +20,6 @@ from litestar.openapi.spec import (
 )
 from litestar.openapi.spec.enums import OpenAPIType
 
-from gateway.wire import ID_PATTERN
-
 PATH = "/v1/campaigns/{campaign_id}/claims"
 _ERROR = Schema(
     type=OpenAPIType.OBJECT,
@@ -37,24 +35,9 @@ def _json(schema: Schema | Reference, description: str) -> OpenAPIResponse:
 
 
 def claim_operation() -> Operation:
-    body = Schema(
-        type=OpenAPIType.OBJECT,
-        required=["member_id", "channel"],
-        additional_properties=False,
-        properties={
-            "member_id": Schema(
-                type=OpenAPIType.STRING, pattern=ID_PATTERN, min_length=1, max_length=64
-            ),
-            "channel": Schema(type=OpenAPIType.STRING, enum=["online", "store"]),
-            "token": Schema(
-                one_of=[
-                    Schema(type=OpenAPIType.STRING, max_length=200),
-                    Schema(type=OpenAPIType.NULL),
-                ],
-                description="the claim link's token; checked when present (403 invalid_token)",
-            ),
-        },
-    )
+    # `ClaimRequest`, the type that decodes the body (`gateway.openapi.document_request_bodies`
+    # puts it in the components)
+    body = Reference(ref="#/components/schemas/ClaimRequest")
     return Operation(
         operation_id="claimCoupon",
         tags=["claims"],
