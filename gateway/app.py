@@ -56,6 +56,7 @@ from gateway.openapi import (
 )
 from gateway.ops.controllers import OpsController
 from gateway.ops.lanes import serve_lane
+from gateway.ops.metrics import metrics_dir, publish_forever
 from gateway.ops.middleware import gateway_middleware
 from gateway.ops.ratelimit import ClaimLimits
 from gateway.settings import Settings, get_settings
@@ -90,6 +91,14 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             sweep_forever(pool, clock, 1.0, settings.idempotency_ttl_s), name="reservation-sweeper"
         ),
         asyncio.create_task(app.state.claim_limits.prune_forever(), name="rate-limit-prune"),
+        asyncio.create_task(
+            publish_forever(
+                metrics_dir(settings.metrics_dir, settings.port)
+                if settings.workers > 1 or settings.metrics_dir
+                else None
+            ),
+            name="metrics-publish",
+        ),
     ]
     app.state.update(
         pool=pool,

@@ -153,6 +153,10 @@ class Settings:
     trusted_proxies: tuple[str, ...] = field(
         default_factory=lambda: _env_networks("TRUSTED_PROXIES")
     )
+    #: Where the workers of one host share their counters so that one `/metrics` scrape shows
+    #: them all (used when `GATEWAY_WORKERS` > 1 or when set). Unset: `<tmp>/gateway-metrics-
+    #: <port>`. Local to the host; totals carry on across restarts while it lives.
+    metrics_dir: str = field(default_factory=lambda: _env("METRICS_DIR", ""))
 
     def __post_init__(self) -> None:
         # A default that depends on two other fields: filled here, after they are read.

@@ -40,5 +40,5 @@ class OpsController(Controller):
 
     @get("/metrics", operation_id="metrics", media_type="text/plain; version=0.0.4")
     async def metrics(self) -> str:
-        """Prometheus text format."""
-        return metrics.render()
+        """Prometheus text format: the whole gateway, every worker's counters summed."""
+        return await metrics.scrape()
