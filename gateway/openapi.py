@@ -71,12 +71,18 @@ def _coupon_links(source: str, status: str, pointer: str, targets: tuple[str, ..
 _LINKS: list[_Link] = [
     *[
         ("createCampaign", "201", target, _CAMPAIGN, None)
-        for target in ("publishCampaign", "updateCampaign", "campaignLink", "closeCampaign")
+        for target in ("publishCampaign", "updateCampaign")
     ],
     ("updateCampaign", "200", "publishCampaign", _CAMPAIGN, None),
     *[
         ("publishCampaign", "200", target, _CAMPAIGN, None)
-        for target in ("claimCoupon", "grantCoupons", "changeStock", "pauseCampaign")
+        for target in (
+            "claimCoupon",
+            "grantCoupons",
+            "campaignLink",
+            "changeStock",
+            "pauseCampaign",
+        )
     ],
     ("pauseCampaign", "200", "resumeCampaign", _CAMPAIGN, None),
     ("pauseCampaign", "200", "closeCampaign", _CAMPAIGN, None),
