@@ -1,6 +1,6 @@
 """Type stub of the compiled Rust core, checked against the binary with `mypy.stubtest`."""
 
-from typing import Any, final
+from typing import Any, Literal, final
 
 __all__ = [
     "WRITE_COUPONS",
@@ -10,6 +10,7 @@ __all__ = [
     "_price_core_ns",
     "_price_lookup_floor",
     "_price_parse_only",
+    "_price_quote_within",
     "new_code",
     "new_codes",
     "normalize_code",
@@ -83,6 +84,12 @@ class Quote:
     @property
     def points_earned(self) -> int: ...
     @property
+    def search(self) -> Literal["exact", "bounded"]:
+        """`exact`: the best set; `bounded`: the search stopped at its work budget."""
+    @property
+    def work(self) -> int:
+        """The engine's work on this cart in line operations (deterministic, budgeted)."""
+    @property
     def member_lines(self) -> list[dict[str, Any]]: ...
     @property
     def applied(self) -> list[dict[str, Any]]: ...
@@ -96,5 +103,6 @@ class Quote:
 
 def price_json(request: bytes, /) -> bytes: ...
 def _price_parse_only(request: dict[str, Any], /) -> None: ...
+def _price_quote_within(request: dict[str, Any], work_budget: int, /) -> Quote: ...
 def _price_core_ns(request: dict[str, Any], iterations: int, /) -> int: ...
 def _price_lookup_floor(request: dict[str, Any], /) -> int: ...

@@ -89,6 +89,9 @@ class Quote(Out):
     points_earned: int
     applied: list[AppliedCoupon]
     rejected: list[RejectedCode]
+    #: "exact": the best combination of the codes; "bounded": the engine stopped at its work
+    #: budget and this is the best combination it found (docs/PRICING.md, "The search").
+    search: Literal["exact", "bounded"]
 
 
 class RefundedLine(Out):

@@ -19,8 +19,8 @@ use crate::pricing::validate::{
     check_code_count, check_coupon, check_line, check_line_count, check_member,
 };
 use crate::pricing::{
-    json, price_valid, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line,
-    LineShare, Member, Quote, Request, Text,
+    json, price_valid, price_within, Candidate, Channel, Coupon, CouponKind, CouponState,
+    InputError, Line, LineShare, Member, Quote, Request, Text, WORK_BUDGET,
 };
 
 /// Where a field sits in the request; formatted only when there is an error to report.
@@ -484,8 +484,19 @@ fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<Parsed<'py>> {
 }
 
 fn run_core(request: &Request) -> PyResult<Quote> {
-    catch_unwind(AssertUnwindSafe(|| price_valid(request)))
+    run_core_within(request, WORK_BUDGET)
+}
+
+fn run_core_within(request: &Request, budget: u64) -> PyResult<Quote> {
+    catch_unwind(AssertUnwindSafe(|| price_within(request, budget)))
         .map_err(|_| PyRuntimeError::new_err("the pricing engine failed on this request (a bug)"))
+}
+
+/// `run_core` with the GIL released: a hard cart takes up to the work budget (tens of ms), and
+/// the other requests of the process must not wait for it. The request borrows the caller's
+/// strings, which `Parsed` keeps alive, and the engine runs no Python code.
+fn run_core_released(py: Python<'_>, request: &Request) -> PyResult<Quote> {
+    py.allow_threads(|| run_core(request))
 }
 
 // The quote is about a hundred small dicts for a 20-line cart, and with the stable ABI every
@@ -626,6 +637,11 @@ fn quote_to_py<'py>(
         intern!(py, "rejected"),
         &rejected_to_py(py, quote, codes)?,
     )?;
+    put(
+        &out,
+        intern!(py, "search"),
+        &PyString::intern_bound(py, quote.search.as_str()),
+    )?;
     Ok(out)
 }
 
@@ -669,6 +685,19 @@ impl PyQuote {
     #[getter]
     fn points_earned(&self) -> i128 {
         self.quote.points_earned
+    }
+
+    /// `"exact"`: the chosen set is the best; `"bounded"`: the search stopped at its work budget
+    /// and this is the best set it found.
+    #[getter]
+    fn search(&self) -> &'static str {
+        self.quote.search.as_str()
+    }
+
+    /// The engine's work on this cart, in line operations: deterministic, what the budget counts.
+    #[getter]
+    fn work(&self) -> u64 {
+        self.quote.work
     }
 
     /// The member discount's shares, `[{"line", "sku", "discount"}]`; built on first read and
@@ -764,7 +793,7 @@ fn value_error(e: InputError) -> PyErr {
 #[pyo3(signature = (request, /))]
 fn price<'py>(request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
     let parsed = parse_request(request).map_err(value_error)?;
-    let quote = run_core(parsed.request())?;
+    let quote = run_core_released(request.py(), parsed.request())?;
     quote_to_py(request.py(), &quote, &parsed.echo.skus, &parsed.echo.codes)
 }
 
@@ -773,7 +802,7 @@ fn price<'py>(request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
 #[pyo3(signature = (request, /))]
 fn price_quote(request: &Bound<'_, PyAny>) -> PyResult<PyQuote> {
     let mut parsed = parse_request(request).map_err(value_error)?;
-    let quote = run_core(parsed.request())?;
+    let quote = run_core_released(request.py(), parsed.request())?;
     Ok(PyQuote {
         quote,
         skus: std::mem::take(&mut parsed.echo.skus),
@@ -834,7 +863,9 @@ fn price_many<'py>(requests: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>>
 #[pyfunction]
 #[pyo3(signature = (request, /))]
 fn price_json<'py>(py: Python<'py>, request: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    let answer = catch_unwind(AssertUnwindSafe(|| json::price_json(request)))
+    // The bytes object cannot change, so its buffer is read with the GIL released.
+    let answer = py
+        .allow_threads(|| catch_unwind(AssertUnwindSafe(|| json::price_json(request))))
         .map_err(|_| PyRuntimeError::new_err("the pricing engine failed on this request (a bug)"))?
         .map_err(value_error)?;
     Ok(PyBytes::new_bound(py, &answer))
@@ -904,6 +935,22 @@ fn _price_lookup_floor(request: &Bound<'_, PyDict>) -> PyResult<usize> {
     Ok(found)
 }
 
+/// `price_quote` with another work budget, for the tests of the bounded search.
+#[pyfunction]
+#[pyo3(signature = (request, work_budget, /))]
+fn _price_quote_within(request: &Bound<'_, PyAny>, work_budget: u64) -> PyResult<PyQuote> {
+    let mut parsed = parse_request(request).map_err(value_error)?;
+    let quote = run_core_within(parsed.request(), work_budget)?;
+    Ok(PyQuote {
+        quote,
+        skus: std::mem::take(&mut parsed.echo.skus),
+        codes: std::mem::take(&mut parsed.echo.codes),
+        member_lines: GILOnceCell::new(),
+        applied: GILOnceCell::new(),
+        rejected: GILOnceCell::new(),
+    })
+}
+
 /// Converts and checks a request without pricing it: the input half of the binding's cost.
 #[pyfunction]
 #[pyo3(signature = (request, /))]
@@ -932,6 +979,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyQuote>()?;
     m.add_function(wrap_pyfunction!(price_json, m)?)?;
     m.add_function(wrap_pyfunction!(_price_parse_only, m)?)?;
+    m.add_function(wrap_pyfunction!(_price_quote_within, m)?)?;
     m.add_function(wrap_pyfunction!(_price_lookup_floor, m)?)?;
     m.add_function(wrap_pyfunction!(_price_core_ns, m)?)?;
     Ok(())

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.discounts import reference
+
 NOW = 1_800_000_000
 DAY = 86_400
 
@@ -74,3 +76,21 @@ def request(
         "member": member_policy if member_policy is not None else member(),
         "coupons": coupons or [],
     }
+
+
+def reference_price(req: Any) -> dict[str, Any]:
+    """The reference's quote, with the engine's `search` field: the reference prices every
+    candidate set, so its answer is always the exact one."""
+    return {**reference.price(req), "search": "exact"}
+
+
+def assert_optimal(req: dict[str, Any], native: dict[str, Any]) -> None:
+    """An exact search gives the reference's quote; a bounded one (past the work budget) a
+    valid quote saving no more than the best."""
+    expected = reference_price(req)
+    if native["search"] == "exact":
+        assert native == expected
+    else:
+        assert native["search"] == "bounded"
+        saved = native["member_discount"] + native["coupon_discount"]
+        assert saved <= expected["member_discount"] + expected["coupon_discount"]

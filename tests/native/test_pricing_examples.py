@@ -10,7 +10,16 @@ import pytest
 
 from gateway import _native
 from gateway.discounts import reference
-from tests.native.pricing_data import DAY, NOW, coupon, line, member, request, unknown
+from tests.native.pricing_data import (
+    DAY,
+    NOW,
+    coupon,
+    line,
+    member,
+    reference_price,
+    request,
+    unknown,
+)
 
 Engine = Callable[[dict[str, Any]], Any]
 
@@ -182,5 +191,5 @@ def test_price_many_prices_each_request(price: Engine) -> None:
         request([line(unit_price=p)], [coupon("X", "percent", percent_off=1000)])
         for p in (999, 5000)
     ]
-    assert _native.price_many(reqs) == reference.price_many(reqs)
+    assert _native.price_many(reqs) == [reference_price(r) for r in reqs]
     assert [q["coupon_discount"] for q in _native.price_many(reqs)] == [99, 500]

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from gateway import _native
 from gateway.checkout.schemas import Quote as QuoteBody
-from gateway.discounts import reference
-from tests.native.pricing_data import coupon, line, request, unknown
+from tests.native.pricing_data import coupon, line, reference_price, request, unknown
 from tests.native.test_pricing_differential import (
     broken_request,
     check_invariants,
@@ -31,11 +30,12 @@ FIELDS = [
     "points_earned",
     "applied",
     "rejected",
+    "search",
 ]
 
 
 def check_quote(req: dict[str, Any]) -> None:
-    expected = reference.price(req)
+    expected = reference_price(req)
     quote = _native.price_quote(req)
     # Attributes first, so that the lists are built lazily before `to_dict()` runs.
     for field in FIELDS:

@@ -2,9 +2,9 @@
 //! split of every discount over its lines. The rules are in the module docs (`pricing`).
 
 use super::errors::InputError;
-use super::model::{Applied, CouponKind, LineShare, Quote, Reason, Rejected, Request};
+use super::model::{Applied, CouponKind, LineShare, Quote, Reason, Rejected, Request, Search};
 use super::rules::{self, LineSet, Offer};
-use super::split::largest_remainder;
+use super::split::{largest_remainder, largest_remainder_in};
 use super::validate::{check_request, FULL_RATE};
 
 /// Validates and prices one request.
@@ -13,9 +13,19 @@ pub fn price(request: &Request) -> Result<Quote, InputError> {
     Ok(price_valid(request))
 }
 
+/// The most work (`Quote::work`, line operations) the search for the best set may do before it
+/// stops and answers the best set found so far (`Search::Bounded`). About 20 ms of engine time
+/// on the development machine (docs/PRICING.md, "Worst cases"): the contract's 50 ms with room.
+pub const WORK_BUDGET: u64 = 6_000_000;
+
 /// Prices a request that already passed `validate::check_request` (the binding validates as
 /// it converts). Every amount stays within i64 for such a request; products use i128.
 pub fn price_valid(request: &Request) -> Quote {
+    price_within(request, WORK_BUDGET)
+}
+
+/// `price_valid` with another work budget (tests use small ones to reach `Search::Bounded`).
+pub fn price_within(request: &Request, budget: u64) -> Quote {
     let amounts: Vec<i64> = request.lines.iter().map(|l| l.unit_price * l.qty).collect();
     let subtotal: i64 = amounts.iter().sum();
     let qty: Vec<i64> = request.lines.iter().map(|l| l.qty).collect();
@@ -70,7 +80,8 @@ pub fn price_valid(request: &Request) -> Quote {
     }
 
     let cart = Cart { base, qty };
-    let coupon_plan = best_coupon_set(&cart, &offers);
+    let mut scratch = Scratch::default();
+    let (coupon_plan, exact) = best_coupon_set(&cart, &offers, budget, &mut scratch);
     let (member_applies, chosen) = if member.coupons_on_member_price || member_discount == 0 {
         (true, coupon_plan.mask)
     } else {
@@ -81,7 +92,7 @@ pub fn price_valid(request: &Request) -> Quote {
             .filter(|o| !o.coupon.kind.is_monetary())
             .cloned()
             .collect();
-        let mut member_plan = best_coupon_set(&cart, &non_monetary);
+        let (mut member_plan, _) = best_coupon_set(&cart, &non_monetary, budget, &mut scratch);
         member_plan.savings = member_discount;
         // Ties go to the member discount: the same price, and the coupons stay in the wallet.
         if coupon_plan.beats(&member_plan) {
@@ -98,7 +109,6 @@ pub fn price_valid(request: &Request) -> Quote {
         .collect();
     chosen_offers.sort_by_key(|o| (o.coupon.kind.phase(), o.index));
     let mut left = cart.base.clone();
-    let mut scratch = Scratch::default();
     let mut applied: Vec<Applied> = Vec::with_capacity(chosen_offers.len());
     for offer in chosen_offers {
         let mut shares = Vec::new();
@@ -159,8 +169,17 @@ pub fn price_valid(request: &Request) -> Quote {
         points_earned,
         applied,
         rejected,
+        search: if exact {
+            Search::Exact
+        } else {
+            Search::Bounded
+        },
+        work: scratch.work,
     }
 }
+
+/// The work of splitting a discount over one line (`apply`), in line reads.
+const SPLIT_LINE_WORK: u64 = 4;
 
 /// `floor(amount * rate / 10000)` for a non-negative amount and a rate of 0..=10000.
 fn percent_of(amount: i64, rate: i64) -> i64 {
@@ -173,10 +192,14 @@ struct Cart {
     qty: Vec<i64>,
 }
 
+/// Buffers reused by every `apply` of a call, and the call's work counter.
 #[derive(Default)]
 struct Scratch {
     weights: Vec<i64>,
     shares: Vec<i64>,
+    remainders: Vec<(i128, usize)>,
+    /// Line operations so far (`Quote::work`).
+    work: u64,
 }
 
 enum Mode<'s> {
@@ -192,6 +215,13 @@ enum Mode<'s> {
 /// Applies one coupon to what is `left` of the lines and returns its discount.
 fn apply(cart: &Cart, offer: &Offer, left: &mut [i64], mode: Mode, scratch: &mut Scratch) -> i64 {
     let coupon = offer.coupon;
+    // A split line costs a division, a remainder and its part of the selection: about four
+    // times a line read (the unit), so that work stays proportional to time.
+    let per_line = match mode {
+        Mode::Lump => 1,
+        Mode::Exact(_) | Mode::Split => SPLIT_LINE_WORK,
+    };
+    scratch.work += per_line * offer.eligible.len() as u64;
     let discount = match coupon.kind {
         CouponKind::Gift | CouponKind::Points => return 0,
         CouponKind::Exchange => {
@@ -245,7 +275,12 @@ fn apply(cart: &Cart, offer: &Offer, left: &mut [i64], mode: Mode, scratch: &mut
             scratch
                 .weights
                 .extend(offer.eligible.iter().map(|&l| left[l]));
-            largest_remainder(discount, &scratch.weights, &mut scratch.shares);
+            largest_remainder_in(
+                discount,
+                &scratch.weights,
+                &mut scratch.shares,
+                &mut scratch.remainders,
+            );
             let record = match mode {
                 Mode::Exact(shares) => Some(shares),
                 _ => None,
@@ -267,8 +302,9 @@ fn apply(cart: &Cart, offer: &Offer, left: &mut [i64], mode: Mode, scratch: &mut
     discount
 }
 
-/// The most `offer` could still take from `left` (its discount never grows as `left` shrinks).
-fn upper_bound_now(cart: &Cart, offer: &Offer, left: &[i64]) -> i64 {
+/// The most `offer` could still take, with `remaining` left on its eligible lines (exchange
+/// reads its lines one by one from `left`): its discount never grows as `left` shrinks.
+fn upper_bound_now(cart: &Cart, offer: &Offer, left: &[i64], remaining: i64) -> i64 {
     let coupon = offer.coupon;
     match coupon.kind {
         CouponKind::Gift | CouponKind::Points => 0,
@@ -279,16 +315,12 @@ fn upper_bound_now(cart: &Cart, offer: &Offer, left: &[i64]) -> i64 {
             .max()
             .unwrap_or(0),
         CouponKind::Percent => {
-            let remaining: i64 = offer.eligible.iter().map(|&l| left[l]).sum();
             let discount = percent_of(remaining, coupon.percent_off.unwrap_or(0));
             coupon
                 .max_discount
                 .map_or(discount, |cap| discount.min(cap))
         }
-        CouponKind::Amount | CouponKind::Threshold => {
-            let remaining: i64 = offer.eligible.iter().map(|&l| left[l]).sum();
-            coupon.amount_off.unwrap_or(0).min(remaining)
-        }
+        CouponKind::Amount | CouponKind::Threshold => coupon.amount_off.unwrap_or(0).min(remaining),
     }
 }
 
@@ -330,17 +362,22 @@ impl Choice {
 }
 
 /// The best set of `offers` (empty only when there is no offer): every non-stackable offer
-/// alone, or any non-empty set of stackable ones.
-fn best_coupon_set(cart: &Cart, offers: &[Offer]) -> Choice {
+/// alone, or any non-empty set of stackable ones; and whether it is surely the best (false when
+/// the search of the stackable money coupons stopped at `budget`).
+fn best_coupon_set(
+    cart: &Cart,
+    offers: &[Offer],
+    budget: u64,
+    scratch: &mut Scratch,
+) -> (Choice, bool) {
     let mut best = Choice::NONE;
     if offers.is_empty() {
         best.savings = 0;
-        return best;
+        return (best, true);
     }
-    let mut scratch = Scratch::default();
     for offer in offers.iter().filter(|o| !o.coupon.stackable) {
         let mut left = cart.base.clone();
-        let savings = apply(cart, offer, &mut left, Mode::Split, &mut scratch);
+        let savings = apply(cart, offer, &mut left, Mode::Split, scratch);
         let choice = Choice {
             savings,
             non_monetary: u32::from(!offer.coupon.kind.is_monetary()),
@@ -374,9 +411,32 @@ fn best_coupon_set(cart: &Cart, offers: &[Offer]) -> Choice {
         .iter()
         .filter(|o| o.coupon.stackable && o.coupon.kind.is_monetary())
         .collect();
+    let mut exact = true;
     if !money.is_empty() {
         money.sort_by_key(|o| (o.coupon.kind.phase(), o.index));
-        let found = Search::new(cart, money).run();
+        // A coupon that takes nothing from the untouched cart takes nothing from any part of it
+        // (a discount never grows as what is left shrinks) and changes nothing for the others:
+        // every set holding it ties with the same set without it, which has fewer coupons.
+        // Such coupons are left out of the search; one of them only matters when all are.
+        let first = money.iter().map(|o| o.index).min().unwrap_or(0);
+        money.retain(|o| {
+            scratch.work += o.eligible.len() as u64;
+            let remaining = o.eligible.iter().map(|&l| cart.base[l]).sum();
+            upper_bound_now(cart, o, &cart.base, remaining) > 0
+        });
+        let found = if money.is_empty() {
+            Choice {
+                savings: 0,
+                non_monetary: 0,
+                count: 1,
+                mask: 1 << first,
+            }
+        } else {
+            let mut search = BestSet::new(cart, money, budget, scratch);
+            let found = search.run();
+            exact = !search.stopped;
+            found
+        };
         let with_gifts = Choice {
             savings: found.savings,
             non_monetary: gifts.non_monetary,
@@ -387,37 +447,58 @@ fn best_coupon_set(cart: &Cart, offers: &[Offer]) -> Choice {
             best = with_gifts;
         }
     }
-    best
+    (best, exact)
 }
 
 /// Branch and bound over the subsets of the stackable money coupons, in application order.
 ///
-/// The incumbent starts as the whole set (usually the best already), and a branch is cut when
-/// its upper bound cannot beat the incumbent: the money saved so far, plus the smaller of (a)
-/// the sum of each remaining coupon's discount on the untouched cart (a coupon never saves more
-/// on less) and (b) what is left on the lines the remaining coupons can reach. A branch that can
-/// at best tie is also cut once it holds more coupons than the incumbent (ties prefer fewer).
-struct Search<'c, 'o> {
+/// The incumbent starts as the whole set (usually the best already, as adding a coupon only
+/// loses money through rounding), improved by dropping single coupons while that helps; a
+/// branch is then cut when its upper bound cannot beat the incumbent: the money saved so far,
+/// plus the smaller of (a) the sum of each remaining coupon's discount on the untouched cart
+/// (a coupon never saves more on less), (b) what is left on the lines the remaining coupons can
+/// reach, (c) the sum of what each remaining coupon could take from what is left now, (d) the
+/// same with compounding percent groups (`chained_bound`). A branch that can at best tie is
+/// also cut once it holds more coupons than the incumbent (ties prefer fewer).
+///
+/// The bounds read sums over lines, which the search takes per line class: the lines covered
+/// by exactly the same coupons, which every coupon reads together (a cart of 200 lines over
+/// four skus has at most a few dozen classes). Every line and class read is counted in
+/// `Scratch::work`; past the budget the search stops where it is (`stopped`).
+struct BestSet<'c, 'o, 's> {
     cart: &'c Cart,
     offers: Vec<&'o Offer<'o>>,
     /// Whether a later coupon can see how this one is split over its lines (else `Mode::Lump`).
     needs_split: Vec<bool>,
     /// `suffix_bound[p]`: the sum of the standalone discounts of offers `p..`.
     suffix_bound: Vec<i64>,
-    /// `reach[p]`: the lines that offers `p..` can take money from.
+    /// The lines of each line class.
+    class_lines: Vec<Vec<usize>>,
+    /// The classes each offer covers, and `reach[p]`: the classes that offers `p..` cover.
+    offer_classes: Vec<Vec<usize>>,
     reach: Vec<Vec<usize>>,
     /// Percent offers grouped by eligible lines: `percent_group[p]` is offer `p`'s group (an
-    /// index into `groups`, which holds each group's lines), `None` for other kinds.
+    /// index into `groups`, which holds each group's classes), `None` for other kinds.
     percent_group: Vec<Option<usize>>,
     groups: Vec<Vec<usize>>,
     /// `left` per number of coupons taken so far (the search's stack).
     levels: Vec<Vec<i64>>,
-    scratch: Scratch,
+    /// What is left on each class, at the node being bounded.
+    class_left: Vec<i64>,
+    scratch: &'s mut Scratch,
+    /// The work counter's value at which the search stops.
+    limit: u64,
+    stopped: bool,
     best: Choice,
 }
 
-impl<'c, 'o> Search<'c, 'o> {
-    fn new(cart: &'c Cart, offers: Vec<&'o Offer<'o>>) -> Self {
+impl<'c, 'o, 's> BestSet<'c, 'o, 's> {
+    fn new(
+        cart: &'c Cart,
+        offers: Vec<&'o Offer<'o>>,
+        budget: u64,
+        scratch: &'s mut Scratch,
+    ) -> Self {
         let n = offers.len();
         // A coupon's split is invisible to the coupons after it when each of them either misses
         // its lines or covers all of them (then only the sum counts) and is itself invisible.
@@ -433,16 +514,48 @@ impl<'c, 'o> Search<'c, 'o> {
                         || offers[q].coupon.kind == CouponKind::Exchange)
             });
         }
-        let mut scratch = Scratch::default();
+        let limit = scratch.work.saturating_add(budget);
         let mut suffix_bound = vec![0i64; n + 1];
-        let mut reach = vec![Vec::new(); n + 1];
-        let mut union = LineSet::default();
         for p in (0..n).rev() {
             let mut left = cart.base.clone();
-            let alone = apply(cart, offers[p], &mut left, Mode::Lump, &mut scratch);
+            let alone = apply(cart, offers[p], &mut left, Mode::Lump, scratch);
             suffix_bound[p] = suffix_bound[p + 1] + alone;
-            union = union.union(&offers[p].eligible_set);
-            reach[p] = union.lines();
+        }
+        // Line classes: lines with the same covering offers (at most 20, so a u32 each).
+        let mut cover = vec![0u32; cart.base.len()];
+        for (p, offer) in offers.iter().enumerate() {
+            for &l in &offer.eligible {
+                cover[l] |= 1 << p;
+            }
+        }
+        let mut class_cover: Vec<u32> = Vec::new();
+        let mut class_lines: Vec<Vec<usize>> = Vec::new();
+        let mut class_of = vec![usize::MAX; cart.base.len()];
+        for (l, &c) in cover.iter().enumerate() {
+            if c == 0 {
+                continue;
+            }
+            let k = match class_cover.iter().position(|&k| k == c) {
+                Some(k) => k,
+                None => {
+                    class_cover.push(c);
+                    class_lines.push(Vec::new());
+                    class_cover.len() - 1
+                }
+            };
+            class_lines[k].push(l);
+            class_of[l] = k;
+        }
+        scratch.work += (cart.base.len() * (1 + class_cover.len())) as u64;
+        let classes_of = |set: u32| -> Vec<usize> {
+            (0..class_cover.len())
+                .filter(|&k| class_cover[k] & set != 0)
+                .collect()
+        };
+        let offer_classes: Vec<Vec<usize>> = (0..n).map(|p| classes_of(1 << p)).collect();
+        let mut reach = vec![Vec::new(); n + 1];
+        for (p, r) in reach.iter_mut().enumerate().take(n) {
+            *r = classes_of(u32::MAX.checked_shl(p as u32).unwrap_or(0));
         }
         let mut percent_group = vec![None; n];
         let mut group_sets: Vec<LineSet> = Vec::new();
@@ -455,23 +568,29 @@ impl<'c, 'o> Search<'c, 'o> {
                 Some(g) => g,
                 None => {
                     group_sets.push(offer.eligible_set);
-                    groups.push(offer.eligible.clone());
+                    groups.push(offer_classes[p].clone());
                     groups.len() - 1
                 }
             };
             percent_group[p] = Some(g);
         }
         let levels = vec![cart.base.clone(); n + 1];
-        Search {
+        let class_left = vec![0; class_lines.len()];
+        BestSet {
             cart,
             offers,
             needs_split,
             suffix_bound,
+            class_lines,
+            offer_classes,
             reach,
             percent_group,
             groups,
             levels,
+            class_left,
             scratch,
+            limit,
+            stopped: false,
             best: Choice::NONE,
         }
     }
@@ -484,28 +603,54 @@ impl<'c, 'o> Search<'c, 'o> {
         }
     }
 
-    fn run(mut self) -> Choice {
-        // The incumbent: everything.
-        let mut left = self.cart.base.clone();
-        let mut all = Choice {
-            savings: 0,
-            non_monetary: 0,
-            count: 0,
-            mask: 0,
-        };
-        for p in 0..self.offers.len() {
+    /// The money saved by the offers at the positions in `taken` (one bit per position).
+    fn evaluate(&mut self, taken: u32) -> i64 {
+        let n = self.offers.len();
+        let mut left = std::mem::take(&mut self.levels[n]);
+        left.copy_from_slice(&self.cart.base);
+        let mut savings = 0;
+        for p in (0..n).filter(|p| taken & (1 << p) != 0) {
             let mode = self.mode(p);
-            all.savings += apply(
-                self.cart,
-                self.offers[p],
-                &mut left,
-                mode,
-                &mut self.scratch,
-            );
-            all.count += 1;
-            all.mask |= 1 << self.offers[p].index;
+            savings += apply(self.cart, self.offers[p], &mut left, mode, self.scratch);
         }
-        self.best = all;
+        self.levels[n] = left;
+        savings
+    }
+
+    fn choice(&self, taken: u32, savings: i64) -> Choice {
+        Choice {
+            savings,
+            non_monetary: 0,
+            count: taken.count_ones(),
+            mask: (0..self.offers.len())
+                .filter(|p| taken & (1 << p) != 0)
+                .fold(0, |mask, p| mask | 1 << self.offers[p].index),
+        }
+    }
+
+    fn run(&mut self) -> Choice {
+        // The incumbent: everything, then the best set one coupon smaller, while that is
+        // better (rounding, caps and the fixed order are what can make a coupon lose money).
+        let n = self.offers.len();
+        let mut taken: u32 = if n == 32 { u32::MAX } else { (1 << n) - 1 };
+        let all = self.evaluate(taken);
+        self.best = self.choice(taken, all);
+        while taken.count_ones() > 1 && self.scratch.work <= self.limit {
+            let mut step = None;
+            for p in (0..n).filter(|p| taken & (1 << p) != 0) {
+                let smaller = taken & !(1 << p);
+                let savings = self.evaluate(smaller);
+                let choice = self.choice(smaller, savings);
+                if choice.beats(&self.best) {
+                    self.best = choice;
+                    step = Some(smaller);
+                }
+            }
+            match step {
+                Some(smaller) => taken = smaller,
+                None => break,
+            }
+        }
         self.visit(0, 0, 0, 0);
         self.best
     }
@@ -525,16 +670,16 @@ impl<'c, 'o> Search<'c, 'o> {
         }
     }
 
-    /// A bound on what offers `p..` can still take from `left`, tighter than the sum of their
-    /// `caps` where percent coupons share lines: percent coupons with the same eligible lines
-    /// compound. Such a group, applied in order to the `x` left on its lines, takes at most
+    /// A bound on what offers `p..` can still take, tighter than the sum of their `caps` where
+    /// percent coupons share lines: percent coupons with the same eligible lines compound.
+    /// Such a group, applied in order to the `x` left on its lines, takes at most
     /// `x - h_k(...h_1(x))` with `h(y) = y - floor(y * rate / 10000)`, whatever else the set
     /// holds: every `h` and every `y - h(...)` is non-decreasing with slope at most 1, so other
     /// coupons taking from those lines first, between or after, and caps, only lower the
     /// group's take. The group's sum depends on its lines' total alone, which the search's
     /// `Mode::Lump` keeps exact (it is used only where every later coupon covers all or none of
     /// the lines), so the bound holds on the search's `left`. Other kinds count their cap.
-    fn chained_bound(&self, p: usize, left: &[i64], caps: &[i64]) -> i64 {
+    fn chained_bound(&mut self, p: usize, caps: &[i64]) -> i64 {
         let mut bound = 0;
         let mut seen = 0u64;
         for (q, cap) in (p..self.offers.len()).zip(caps) {
@@ -547,7 +692,8 @@ impl<'c, 'o> Search<'c, 'o> {
                 continue;
             }
             seen |= 1 << g;
-            let start: i64 = self.groups[g].iter().map(|&l| left[l]).sum();
+            self.scratch.work += self.groups[g].len() as u64;
+            let start: i64 = self.groups[g].iter().map(|&k| self.class_left[k]).sum();
             let mut x = start;
             let mut group_caps = 0;
             for (r, cap) in (q..self.offers.len()).zip(&caps[q - p..]) {
@@ -563,28 +709,43 @@ impl<'c, 'o> Search<'c, 'o> {
 
     /// At offer `p`, with `count` coupons taken (their `left` in `levels[count]`).
     fn visit(&mut self, p: usize, savings: i64, count: u32, mask: u32) {
+        if self.scratch.work > self.limit {
+            self.stopped = true;
+            return;
+        }
         if p == self.offers.len() {
             self.consider(savings, count, mask);
             return;
         }
         let depth = count as usize;
-        let reachable: i64 = self.reach[p].iter().map(|&l| self.levels[depth][l]).sum();
+        let left = &self.levels[depth];
+        let mut reachable = 0;
+        for &k in &self.reach[p] {
+            let sum = self.class_lines[k].iter().map(|&l| left[l]).sum();
+            self.scratch.work += self.class_lines[k].len() as u64;
+            self.class_left[k] = sum;
+            reachable += sum;
+        }
         let mut bound = savings + self.suffix_bound[p].min(reachable);
         if bound < self.best.savings {
             return;
         }
         // The cheap bound did not settle it: bound each remaining coupon by what it could take
-        // from what is left now (dearer, much tighter deep in the tree).
-        let left = &self.levels[depth];
-        let mut caps: Vec<i64> = self.offers[p..]
-            .iter()
-            .map(|o| upper_bound_now(self.cart, o, left))
-            .collect();
+        // from what is left now (much tighter deep in the tree).
+        let mut caps: Vec<i64> = Vec::with_capacity(self.offers.len() - p);
+        for q in p..self.offers.len() {
+            let remaining = self.offer_classes[q]
+                .iter()
+                .map(|&k| self.class_left[k])
+                .sum();
+            self.scratch.work += self.offer_classes[q].len() as u64;
+            caps.push(upper_bound_now(self.cart, self.offers[q], left, remaining));
+        }
         bound = bound.min(savings + caps.iter().sum::<i64>());
         if bound < self.best.savings {
             return;
         }
-        bound = bound.min(savings + self.chained_bound(p, left, &caps));
+        bound = bound.min(savings + self.chained_bound(p, &caps));
         if bound < self.best.savings {
             return;
         }
@@ -614,7 +775,7 @@ impl<'c, 'o> Search<'c, 'o> {
         let (below, above) = self.levels.split_at_mut(depth + 1);
         let next = &mut above[0];
         next.copy_from_slice(&below[depth]);
-        let discount = apply(self.cart, self.offers[p], next, mode, &mut self.scratch);
+        let discount = apply(self.cart, self.offers[p], next, mode, self.scratch);
         let bit = 1 << self.offers[p].index;
         self.visit(p + 1, savings + discount, count + 1, mask | bit);
         // Leave it.

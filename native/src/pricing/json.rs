@@ -280,5 +280,7 @@ pub fn write_quote(out: &mut Vec<u8>, skus: &[&str], codes: &[&str], quote: &Quo
         out.extend_from_slice(r.reason.as_str().as_bytes());
         out.extend_from_slice(b"\"}");
     }
-    out.extend_from_slice(b"]}");
+    out.extend_from_slice(b"],\"search\":\"");
+    out.extend_from_slice(quote.search.as_str().as_bytes());
+    out.extend_from_slice(b"\"}");
 }

@@ -77,9 +77,9 @@ pub mod rules;
 pub mod split;
 pub mod validate;
 
-pub use engine::{price, price_valid};
+pub use engine::{price, price_valid, price_within, WORK_BUDGET};
 pub use errors::InputError;
 pub use model::{
     Applied, Candidate, Channel, Coupon, CouponKind, CouponState, Line, LineShare, Member, Quote,
-    Reason, Rejected, Request, Text,
+    Reason, Rejected, Request, Search, Text,
 };

@@ -225,6 +225,25 @@ pub struct Rejected {
     pub reason: Reason,
 }
 
+/// How far the search for the best set of codes went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    /// Every candidate set was accounted for: the chosen set is the best (docs/PRICING.md).
+    Exact,
+    /// The search stopped at the work budget (`engine::WORK_BUDGET`) and answers the best set
+    /// it had found: a valid quote, maybe not the best one.
+    Bounded,
+}
+
+impl Search {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Search::Exact => "exact",
+            Search::Bounded => "bounded",
+        }
+    }
+}
+
 /// The priced cart. `applied` and `rejected` follow the order of the request's codes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quote {
@@ -238,4 +257,8 @@ pub struct Quote {
     pub points_earned: i128,
     pub applied: Vec<Applied>,
     pub rejected: Vec<Rejected>,
+    pub search: Search,
+    /// The engine's work on this cart, in line operations (every line or line class read or
+    /// written): deterministic, unlike its time, so tests and the budget count it.
+    pub work: u64,
 }
