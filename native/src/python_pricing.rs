@@ -940,7 +940,10 @@ fn _price_lookup_floor(request: &Bound<'_, PyDict>) -> PyResult<usize> {
 #[pyo3(signature = (request, work_budget, /))]
 fn _price_quote_within(request: &Bound<'_, PyAny>, work_budget: u64) -> PyResult<PyQuote> {
     let mut parsed = parse_request(request).map_err(value_error)?;
-    let quote = run_core_within(parsed.request(), work_budget)?;
+    let lent = parsed.request();
+    let quote = request
+        .py()
+        .allow_threads(|| run_core_within(lent, work_budget))?;
     Ok(PyQuote {
         quote,
         skus: std::mem::take(&mut parsed.echo.skus),
