@@ -5,6 +5,10 @@ section for docs/BENCHMARKS.md. Everything runs on one thread, so figures are pe
 
 Cases: (i) 5 lines and 1 coupon; (ii) 20 lines and 8 candidate codes (1 non-stackable,
 7 stackable with overlapping scopes, caps and an exchange) so the best-set search has work.
+
+`python loadtests/bench_pricing.py --worst [SEEDS]` instead prices the hard families of
+tests/native/pricing_families.py (200 lines, 20 codes; seeds 0..SEEDS-1, default 24) and prints
+the worst by work, with their engine time (best of 5) and whether the search was exact.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway import _native
 from gateway.checkout.schemas import Quote
 from gateway.discounts import reference
+from tests.native.pricing_families import FAMILIES
 
 NOW = 1_800_000_000
 
@@ -264,5 +269,33 @@ def main() -> None:
     )
 
 
+def worst(seeds: int) -> None:
+    """The hard families' worst cases: work (deterministic) and engine time (best of 5)."""
+    rows = []
+    for name, family in sorted(FAMILIES.items()):
+        for seed in range(seeds):
+            req = family(seed)
+            quote = _native.price_quote(req)
+            ms = min(_native._price_core_ns(req, 1) for _ in range(5)) / 1e6
+            rows.append((quote.work, ms, f"{name}({seed})", quote.search))
+    print(f"## Pricing worst cases (`python loadtests/bench_pricing.py --worst {seeds}`)")
+    print()
+    print(f"{platform.machine()}, Python {sys.version.split()[0]}; engine time best of 5.")
+    print()
+    print("| family | work | engine ms | search |")
+    print("| --- | ---: | ---: | --- |")
+    for work, ms, name, search in sorted(rows, reverse=True)[:10]:
+        print(f"| {name} | {work:,} | {ms:.1f} | {search} |")
+    exact = sum(1 for row in rows if row[3] == "exact")
+    print()
+    print(
+        f"{len(rows)} carts: {exact} exact, {len(rows) - exact} bounded; the slowest "
+        f"{max(r[1] for r in rows):.1f} ms, the most work {max(r[0] for r in rows):,}."
+    )
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "--worst":
+        worst(int(sys.argv[2]) if len(sys.argv) > 2 else 24)
+    else:
+        main()
