@@ -64,7 +64,9 @@
 //! money is left, once the set would grow past the best set's size). Percent coupons with the
 //! same eligible lines are bounded together, as they compound (`Search::chained_bound`). Adding a coupon almost
 //! never lowers the total (caps and the fixed order can make it), so the whole set is usually
-//! optimal and most branches die at once; the search stays exact in every case.
+//! optimal and most branches die at once. Every line operation counts in `Quote::work`; past
+//! `engine::WORK_BUDGET` the search stops and the quote says `Search::Bounded` (the best set
+//! found so far) instead of `Search::Exact` (docs/PRICING.md, "Worst cases").
 //!
 //! # Points
 //! `points_earned = points_per_yuan * (total / 100) + sum(points of applied points coupons)`.
