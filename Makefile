@@ -13,7 +13,7 @@ export GATEWAY_DATABASE_URL ?= $(LOCAL_PG)/gateway
 TEST_REDIS_URL ?= $(if $(filter $(LOCAL_REDIS)/0,$(GATEWAY_REDIS_URL)),$(LOCAL_REDIS)/1,$(GATEWAY_REDIS_URL))
 TEST_DATABASE_URL ?= $(if $(filter $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)),$(LOCAL_PG)/gateway_test,$(GATEWAY_DATABASE_URL))
 
-.PHONY: run test lint fmt build venv services services-stop migrate bench loadtest clean
+.PHONY: run test drills lint fmt build venv services services-stop migrate bench loadtest clean
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -55,6 +55,12 @@ test: build services
 	GATEWAY_REDIS_URL=$(TEST_REDIS_URL) GATEWAY_DATABASE_URL=$(TEST_DATABASE_URL) \
 	  $(PY) -m pytest
 	$(MAKE) lint
+
+# The crash drills alone (they also run in `make test`): a storm of claims while Redis,
+# Postgres or a gateway worker is killed with SIGKILL (tests/drills).
+drills: build services
+	GATEWAY_REDIS_URL=$(TEST_REDIS_URL) GATEWAY_DATABASE_URL=$(TEST_DATABASE_URL) \
+	  $(PY) -m pytest tests/drills
 
 lint: $(VENV_STAMP)
 	.venv/bin/ruff check gateway tests loadtests

@@ -152,7 +152,10 @@ def granian_args(target: str, host: str, port: int, workers: int) -> list[str]:
     return [
         sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop",
         "--host", host, "--port", str(port), "--workers", str(workers), "--no-ws",
-        "--backlog", "2048", "--log-level", "warning", target,
+        "--backlog", "2048", "--log-level", "warning",
+        # A worker killed mid-sale comes back (its coupons are drained from the streams and
+        # the ledger fence stops waiting for it); without this granian stops every worker.
+        "--respawn-failed-workers", "--respawn-interval", "0.5", target,
     ]  # fmt: skip
 
 
