@@ -15,12 +15,16 @@ import hashlib
 import secrets
 import time
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import asyncpg
 import msgspec
 
 from gateway.clock import Clock, clock
+from gateway.errors import Unauthorized
+
+if TYPE_CHECKING:
+    from litestar import Request
 
 Role = Literal["admin", "clerk", "front", "checkout"]
 ROLES: tuple[Role, ...] = ("admin", "clerk", "front", "checkout")
@@ -109,6 +113,20 @@ def caller_of(scope: Any) -> Caller | None:
     """The caller that the role check resolved for this request (None on routes without one)."""
     found: Caller | None = scope.get(CALLER_SCOPE_KEY)
     return found
+
+
+def scope_actor(scope: Any) -> str:
+    """The actor for the events rows: the name of the caller's key (or `key:<id>`), resolved
+    once by the role check and carried on the scope, never looked up again here."""
+    caller = caller_of(scope)
+    if caller is None:  # every route that records an actor admits only some roles
+        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+    return caller.actor
+
+
+def actor(request: Request[Any, Any, Any]) -> str:
+    """The actor of every event written on behalf of `request` (see `scope_actor`)."""
+    return scope_actor(request.scope)
 
 
 class KeyCache:

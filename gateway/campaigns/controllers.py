@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
+from gateway.auth.services import actor
 from gateway.campaigns.schemas import (
     Campaign,
     CampaignCreate,
@@ -45,7 +46,7 @@ class CampaignController(Controller):
     ) -> Response[Campaign]:
         """Creates a campaign in `draft`."""
         data = await strict_body(request, CampaignCreate)
-        return Response(await _service(state).create(data, "admin"), status_code=201)
+        return Response(await _service(state).create(data, actor(request)), status_code=201)
 
     @get("/", operation_id="listCampaigns", opt=ADMIN)
     async def list_campaigns(self, state: State) -> CampaignList:
@@ -67,27 +68,35 @@ class CampaignController(Controller):
     ) -> Campaign:
         """Edits name, claim_ends_at, validity (for later claims) or low_stock_threshold."""
         data = await strict_body(request, CampaignUpdate)
-        return await _service(state).update(check_campaign_id(campaign_id), data, "admin")
+        return await _service(state).update(check_campaign_id(campaign_id), data, actor(request))
 
     @post("/{campaign_id:str}/publish", operation_id="publishCampaign", opt=ADMIN, status_code=200)
-    async def publish(self, state: State, campaign_id: FromPath[str]) -> Campaign:
+    async def publish(
+        self, request: Request[Any, Any, Any], state: State, campaign_id: FromPath[str]
+    ) -> Campaign:
         """draft → live: loads the hot state into Redis."""
-        return await _service(state).move(check_campaign_id(campaign_id), "publish", "admin")
+        return await _service(state).move(check_campaign_id(campaign_id), "publish", actor(request))
 
     @post("/{campaign_id:str}/pause", operation_id="pauseCampaign", opt=ADMIN, status_code=200)
-    async def pause(self, state: State, campaign_id: FromPath[str]) -> Campaign:
+    async def pause(
+        self, request: Request[Any, Any, Any], state: State, campaign_id: FromPath[str]
+    ) -> Campaign:
         """live → paused."""
-        return await _service(state).move(check_campaign_id(campaign_id), "pause", "admin")
+        return await _service(state).move(check_campaign_id(campaign_id), "pause", actor(request))
 
     @post("/{campaign_id:str}/resume", operation_id="resumeCampaign", opt=ADMIN, status_code=200)
-    async def resume(self, state: State, campaign_id: FromPath[str]) -> Campaign:
+    async def resume(
+        self, request: Request[Any, Any, Any], state: State, campaign_id: FromPath[str]
+    ) -> Campaign:
         """paused → live."""
-        return await _service(state).move(check_campaign_id(campaign_id), "resume", "admin")
+        return await _service(state).move(check_campaign_id(campaign_id), "resume", actor(request))
 
     @post("/{campaign_id:str}/close", operation_id="closeCampaign", opt=ADMIN, status_code=200)
-    async def close(self, state: State, campaign_id: FromPath[str]) -> Campaign:
+    async def close(
+        self, request: Request[Any, Any, Any], state: State, campaign_id: FromPath[str]
+    ) -> Campaign:
         """→ closed (final)."""
-        return await _service(state).move(check_campaign_id(campaign_id), "close", "admin")
+        return await _service(state).move(check_campaign_id(campaign_id), "close", actor(request))
 
     @post("/{campaign_id:str}/stock", operation_id="changeStock", opt=ADMIN, status_code=200)
     async def stock(
@@ -99,7 +108,9 @@ class CampaignController(Controller):
     ) -> StockLevel:
         """Raises or lowers the stock at once; never below what is claimed."""
         data = await strict_body(request, StockChange)
-        return await _service(state).change_stock(check_campaign_id(campaign_id), data, "admin")
+        return await _service(state).change_stock(
+            check_campaign_id(campaign_id), data, actor(request)
+        )
 
     @get("/{campaign_id:str}/link", operation_id="campaignLink", opt=ADMIN)
     async def link(self, state: State, campaign_id: FromPath[str]) -> Link:

@@ -11,7 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath, JSONBody
 from litestar.types import Receive, Scope, Send
 
-from gateway.auth.services import caller_of
+from gateway.auth.services import actor, scope_actor
 from gateway.checkout.idempotency import check_key
 from gateway.checkout.schemas import (
     Cart,
@@ -23,7 +23,6 @@ from gateway.checkout.schemas import (
 )
 from gateway.checkout.services import CheckoutService
 from gateway.claims.controllers import read_body
-from gateway.errors import Unauthorized
 from gateway.wire import check_id, decode, encoder
 
 CHECKOUT_ROLES = ("checkout", "clerk")
@@ -38,19 +37,6 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 def _service(state: State) -> CheckoutService:
     service: CheckoutService = state.checkout
     return service
-
-
-def scope_actor(state: State, scope: Any) -> str:
-    """The actor for the events rows: the name of the caller's key (or `key:<id>`), resolved
-    once by the role check and carried on the scope, never looked up again here."""
-    caller = caller_of(scope)
-    if caller is None:  # every route that records an actor admits only some roles
-        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    return caller.actor
-
-
-def actor(request: Request[Any, Any, Any]) -> str:
-    return scope_actor(request.app.state, request.scope)
 
 
 class CheckoutController(Controller):
@@ -132,7 +118,7 @@ async def serve_reserve(state: State, scope: Any, receive: Receive, send: Send, 
     """Reserves a cart's coupons for an order and sends the redemption (201, or 200 when the
     order was reserved already with the same cart)."""
     body = decode(await read_body(receive), RedemptionCreate)
-    created, redemption = await _service(state).reserve(body, scope_actor(state, scope))
+    created, redemption = await _service(state).reserve(body, scope_actor(scope))
     payload = redemption if isinstance(redemption, bytes) else encoder.encode(redemption)
     await _send_json(send, 201 if created else 200, payload)
 
@@ -150,9 +136,7 @@ async def serve_commit(
     state: State, scope: Any, receive: Receive, send: Send, order_id: str
 ) -> None:
     """Commits an order (the hot lane of `CheckoutController.commit`, same answers)."""
-    redemption = await _service(state).commit(
-        check_id(order_id, "order_id"), scope_actor(state, scope)
-    )
+    redemption = await _service(state).commit(check_id(order_id, "order_id"), scope_actor(scope))
     await _send_json(send, 200, encoder.encode(redemption))
 
 

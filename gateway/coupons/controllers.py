@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from gateway.checkout.controllers import actor
+from gateway.auth.services import actor
 from gateway.checkout.idempotency import check_key
 from gateway.clock import clock
 from gateway.coupons import services

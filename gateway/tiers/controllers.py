@@ -8,6 +8,7 @@ from litestar import Controller, Request, put
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
+from gateway.auth.services import actor
 from gateway.errors import InvalidRequest
 from gateway.members.schemas import Tier
 from gateway.tiers import services
@@ -34,4 +35,4 @@ class TierController(Controller):
         if tier not in TIERS:
             raise InvalidRequest(f"tier: must be one of {', '.join(TIERS)}")
         data = await strict_body(request, TierPut)
-        return await services.put_tier(state.pool, tier, data, "admin")
+        return await services.put_tier(state.pool, tier, data, actor(request))
