@@ -121,6 +121,9 @@ def openapi_config() -> OpenAPIConfig:
         title="Redemption gateway",
         version="1",
         path="/schema",
+        # A route's docstring is its operation's description: one text for readers of the code
+        # and of the document.
+        use_handler_docstrings=True,
         render_plugins=[SwaggerRenderPlugin()],
         components=Components(
             security_schemes={

@@ -195,7 +195,7 @@ def document_raw_routes(app: Litestar) -> None:
     above, to the app's OpenAPI document (raw ASGI routes are left out of it)."""
     stub = Litestar(
         route_handlers=[_quote_documented, _reserve_documented],
-        openapi_config=OpenAPIConfig(title="stub", version="1"),
+        openapi_config=OpenAPIConfig(title="stub", version="1", use_handler_docstrings=True),
     ).openapi_schema
     schema = app.openapi_schema
     if schema.paths is None or stub.paths is None:
