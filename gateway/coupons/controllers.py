@@ -71,8 +71,8 @@ class CouponController(Controller):
         be quoted, reserved, transferred or reissued). The reason (1..200 characters) is kept
         in the coupon's `coupon_revoked` event with the caller's key name. Refusals:
         `coupon_not_found` 404, `not_active` 409 (reserved, redeemed, expired, transferred or
-        already revoked), `invalid_request` 400 (reason missing, blank or too long). Optional
-        Idempotency-Key: a retry gets the first answer."""
+        already revoked), `invalid_request` 400 (reason missing, blank, too long or with NUL).
+        Optional Idempotency-Key: a retry gets the first answer."""
         body = decode(await request.body(), RevokeRequest)
         key = check_key(request.headers.get("idempotency-key"))
         return _answer(*await _service(state).revoke(code, body, actor(request), key))
@@ -91,8 +91,8 @@ class CouponController(Controller):
         events (`coupon_revoked`, `coupon_reissued`) name each other and the reason. No stock
         is taken and the member's claim count is unchanged. Of concurrent reissues of one code
         exactly one succeeds. Refusals: `coupon_not_found` 404, `not_active` 409 (not active,
-        or its validity has ended), `invalid_request` 400 (reason missing, blank or too long).
-        Optional Idempotency-Key: a retry gets the first answer (the same new code)."""
+        or its validity has ended), `invalid_request` 400 (reason missing, blank, too long or
+        with NUL). Optional Idempotency-Key: a retry gets the first answer (the same new code)."""
         body = decode(await request.body(), ReissueRequest)
         key = check_key(request.headers.get("idempotency-key"))
         return _answer(*await _service(state).reissue(code, body, actor(request), key))

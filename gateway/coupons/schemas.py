@@ -6,10 +6,11 @@ from typing import Annotated
 
 import msgspec
 
-from gateway.wire import Out, Struct
+from gateway.wire import TEXT_PATTERN, Out, Struct
 
-#: A clerk's or operator's reason for a revocation or a reissue.
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+#: A clerk's or operator's reason for a revocation or a reissue; stored in the events' `detail`
+#: (jsonb), so no NUL (see `TEXT_PATTERN`).
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
 
 
 class Coupon(Out):
