@@ -431,9 +431,17 @@ def refunded_lines(row: asyncpg.Record) -> list[dict[str, Any]]:
     ]
 
 
+def stored_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A redemption's pricing result as stored with it. Rows reserved before quotes said how they
+    were searched (issue 10) have no `search`: the engine then always searched exhaustively."""
+    if "search" not in result:
+        return {**result, "search": "exact"}
+    return result
+
+
 def redemption_dict(row: asyncpg.Record) -> dict[str, Any]:
     return {
-        **row["result"],
+        **stored_result(row["result"]),
         "order_id": row["order_id"],
         "member_id": row["member_id"],
         "state": row["state"],
@@ -610,7 +618,7 @@ class CheckoutService:
         now_ms = self.clock.now_ms()
         settled = await self.settler.settle(order_id, actor)
         if settled is not None:
-            result = _json_decoder.decode(settled["result"])
+            result = stored_result(_json_decoder.decode(settled["result"]))
             if settled["redeemed"] != len(result["applied"]):  # never expected
                 log.error("order %s committed %d coupon(s)", order_id, settled["redeemed"])
             committed = {

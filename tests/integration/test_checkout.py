@@ -806,3 +806,33 @@ async def test_a_deadlock_in_postgres_is_a_503_to_retry_never_a_500(
     finally:
         app.hot_lanes = True
     assert answers == [(503, "unavailable"), (503, "unavailable")]
+
+
+async def test_a_redemption_stored_before_quotes_had_search_loads_as_exact_and_settles(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    # Rows reserved before the work budget (issue 10) store a result without `search`, which
+    # Redemption requires: reading or settling such an order was a 500.
+    member = unique()
+    first, second = await coupon(client, auth, member), await coupon(client, auth, member)
+    kept, dropped = unique("o"), unique("o")
+    assert (await reserve(client, auth, kept, cart(member, [first]))).status_code == 201
+    assert (await reserve(client, auth, dropped, cart(member, [second]))).status_code == 201
+    stripped = await db.execute(
+        "UPDATE redemptions SET result = result - 'search' WHERE order_id = ANY($1::text[])",
+        [kept, dropped],
+    )
+    assert stripped == "UPDATE 2"
+
+    def exact(response: Any, state: str) -> None:
+        assert response.status_code in (200, 201), response.text
+        assert response.json()["search"] == "exact" and response.json()["state"] == state
+
+    path = f"/v1/checkout/redemptions/{kept}"
+    exact(await client.get(path, headers=auth["checkout"]), "reserved")
+    exact(await reserve(client, auth, kept, cart(member, [first])), "reserved")  # a retry
+    exact(await move(client, auth, kept, "commit"), "committed")
+    exact(await move(client, auth, kept, "commit"), "committed")  # idempotent, from the row
+    exact(await move(client, auth, kept, "refund", {"lines": []}), "refunded")
+    exact(await client.get(path, headers=auth["checkout"]), "refunded")
+    exact(await move(client, auth, dropped, "cancel"), "cancelled")
