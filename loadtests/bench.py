@@ -67,10 +67,12 @@ def env(**extra: str) -> dict[str, str]:
 
 
 class Server:
-    def __init__(self, command: list[str], **extra: str) -> None:
+    def __init__(self, command: list[str], cwd: Path = ROOT, **extra: str) -> None:
+        if cwd != ROOT:  # another tree's `gateway` package first (see `--before`)
+            extra = {"PYTHONPATH": str(cwd), **extra}
         self.process = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=cwd,
             env=env(**extra),
             start_new_session=True,
             stdout=subprocess.DEVNULL,
@@ -571,6 +573,91 @@ def checkout_only(results: dict[str, Any]) -> str:
     )
 
 
+def build_tree(ref: str) -> Path:
+    """A copy of the gateway at git `ref` with its own native module, under .data/."""
+    tree = ROOT / ".data" / f"bench-tree-{ref}"
+    if not (tree / "gateway").exists():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", ref], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    if not list((tree / "gateway").glob("_native*.so")):
+        log(f"building the native module of {ref}")
+        wheels = tree / "wheels"
+        subprocess.run(
+            [
+                str(ROOT / ".venv" / "bin" / "maturin"),
+                "build",
+                "--release",
+                "-q",
+                "-o",
+                str(wheels),
+            ],
+            cwd=tree,
+            env=dict(os.environ, CARGO_TARGET_DIR=str(ROOT / "target" / "bench-tree")),
+            check=True,
+        )
+        wheel = next(wheels.glob("*.whl"))
+        subprocess.run(
+            [
+                "unzip",
+                "-o",
+                "-j",
+                "-q",
+                str(wheel),
+                "gateway/_native*.so",
+                "-d",
+                str(tree / "gateway"),
+            ],
+            check=True,
+        )
+    return tree
+
+
+def claims_cpu(label: str, cwd: Path) -> dict[str, Any]:
+    log(f"(b) claims: {label}")
+    server = Server([sys.executable, "-m", "gateway", "serve"], cwd=cwd)
+    try:
+        key = cli("keys", "create", "--role", "admin")
+        campaign_id = new_campaign({"Authorization": f"Bearer {key}"}, 100_000_000, label)
+        url = BASE + CLAIM_PATH.format(campaign_id)
+        return measure(url, "claims.lua", f"r{uuid.uuid4().hex[:6]}", key, server=server)
+    finally:
+        server.stop()
+
+
+def before_after(ref: str, rounds: int) -> str:
+    """CPU per claim of the gateway at `ref` and of this tree, alternated in one run."""
+    tree = build_tree(ref)
+    results: dict[str, Any] = {}
+    bench_empty_handler(results)
+    rows = [
+        f"| (a) empty Litestar handler | {results['a']['rps']:,.0f} | "
+        + " | ".join(f"{results['a']['cpu_us'][p]:.0f}" for p in ("server", "postgres", "redis"))
+        + f" | {sum(results['a']['cpu_us'].values()):.0f} |"
+    ]
+    for n in range(rounds):
+        for label, cwd in ((f"before ({ref})", tree), ("after (this tree)", ROOT)):
+            r = claims_cpu(label, cwd)
+            cpu = r["cpu_us"]
+            rows.append(
+                f"| (b) {label}, round {n + 1} | {r['rps']:,.0f} | "
+                + " | ".join(f"{cpu[p]:.0f}" for p in ("server", "postgres", "redis"))
+                + f" | {sum(cpu.values()):.0f} |"
+            )
+    return "\n".join(
+        [
+            f"Command: `.venv/bin/python loadtests/bench.py --before {ref} --rounds {rounds}` "
+            f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC; wrk as above).",
+            "",
+            "| case | req/s | server µs | Postgres µs | Redis µs | stack µs per request |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            *rows,
+        ]
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -578,9 +665,18 @@ def main() -> int:
         choices=("checkout",),
         help="run only the empty handler and this part; print the figures, leave the docs",
     )
+    parser.add_argument(
+        "--before",
+        metavar="REF",
+        help="measure the claims' CPU of git REF and of this tree, alternated; print, leave the docs",
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of --before")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk (make bench installs it)")
+    if args.before:
+        print(before_after(args.before, args.rounds))
+        return 0
     results: dict[str, Any] = {}
     bench_empty_handler(results)
     if args.only == "checkout":
