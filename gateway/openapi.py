@@ -29,7 +29,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 from litestar.openapi.spec.enums import OpenAPIType
-from litestar.routes import ASGIRoute, HTTPRoute
+from litestar.routes import HTTPRoute
 
 from gateway.wire import Struct
 
@@ -157,16 +157,11 @@ def _operation(app: Litestar, path: str, method: str) -> Operation | None:
 
 
 def document_security(app: Litestar) -> None:
-    """On start-up, after the hand-documented routes: each operation's roles and 401/403."""
+    """On start-up: each operation's roles and 401/403."""
     for route in app.routes:
-        handlers: list[tuple[dict[str, Any], str]]
-        if isinstance(route, HTTPRoute):
-            handlers = [(h.opt, m) for h in route.route_handlers for m in h.http_methods]
-        elif isinstance(route, ASGIRoute):  # the raw routes are documented as POSTs
-            handlers = [(route.route_handler.opt, "POST")]
-        else:
+        if not isinstance(route, HTTPRoute):
             continue
-        for opt, method in handlers:
+        for opt, method in [(h.opt, m) for h in route.route_handlers for m in h.http_methods]:
             operation = _operation(app, route.path_format, method)
             if operation is None:
                 continue

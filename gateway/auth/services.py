@@ -21,7 +21,8 @@ import asyncpg
 import msgspec
 
 from gateway.clock import Clock, clock
-from gateway.errors import Unauthorized
+from gateway.errors import Forbidden, Unauthorized
+from gateway.http import header
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -38,7 +39,7 @@ REVOKE_KEY = """
 UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING revoked_at
 """
 
-#: Where `authorize_roles` leaves the request's `Caller` on the ASGI scope.
+#: Where `authorize` leaves the request's `Caller` on the ASGI scope.
 CALLER_SCOPE_KEY = "gateway.caller"
 
 # Bounds the cache so a flood of random keys cannot grow memory without limit.
@@ -107,6 +108,25 @@ async def revoke_key(pool: asyncpg.Pool, key_id: int) -> datetime | None:
     """Revokes key `key_id` (again: a no-op); when it was revoked, or None for no such key."""
     revoked: datetime | None = await pool.fetchval(REVOKE_KEY, key_id)
     return revoked
+
+
+async def authorize(scope: Any, keys: KeyCache, roles: tuple[str, ...]) -> Caller:
+    """The role check of every route: refuses the request (401/403) unless its API key has one
+    of `roles`; leaves the caller (role and actor) on the scope for the events the request
+    writes (`caller_of`, `actor`)."""
+    bearer = header(scope, b"authorization")
+    if bearer is None or not bearer.startswith(b"Bearer "):
+        raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
+    key = bearer[7:].strip().decode("latin-1")
+    hit, caller = keys.cached(key)
+    if not hit:
+        caller = await keys.caller(key)
+    if caller is None:
+        raise Unauthorized("unknown API key")
+    if caller.role not in roles:
+        raise Forbidden(f"role {caller.role!r} may not call this route")
+    scope[CALLER_SCOPE_KEY] = caller
+    return caller
 
 
 def caller_of(scope: Any) -> Caller | None:

@@ -4,55 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, asgi, post
+from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
-from litestar.exceptions import MethodNotAllowedException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
-from litestar.types import Receive, Scope, Send
 
 from gateway.campaigns.controllers import check_campaign_id
 from gateway.campaigns.services import token_valid
 from gateway.claims.schemas import ClaimRequest, GrantRejection, GrantRequest, GrantResult
 from gateway.claims.services import ClaimService
-from gateway.errors import InvalidRequest, InvalidToken, TooLarge
+from gateway.coupons.schemas import Coupon
+from gateway.errors import InvalidToken
+from gateway.http import ErrorBody, IdempotencyKey, idempotency_key, json_response
 from gateway.wire import decode, encoder, strict_body
 
-MAX_BODY = 1024 * 1024
 CLAIM_ROUTE = "/v1/campaigns/{campaign_id:str}/claims"
 CLAIM_ROLES = ("front", "clerk", "admin")
-_CREATED_HEADERS = [(b"content-type", b"application/json")]
 
 
-def check_idempotency_key(key: str | None) -> str | None:
-    if key is not None and not (1 <= len(key) <= 128 and key.isascii() and key.isprintable()):
-        raise InvalidRequest("Idempotency-Key: must be 1..128 printable ASCII characters")
-    return key
-
-
-async def read_body(receive: Receive) -> bytes:
-    """The request body, refusing more than 1 MiB (413) without buffering it all."""
-    message: Any = await receive()
-    body: bytes = message.get("body", b"")
-    if not message.get("more_body"):
-        if len(body) > MAX_BODY:
-            raise TooLarge("the body is over 1 MiB")
-        return body
-    chunks, size = [body], len(body)
-    while message.get("more_body"):
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise TooLarge("the body is over 1 MiB")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def serve_claim(
-    state: State, scope: Any, receive: Receive, send: Send, campaign_id: str
-) -> None:
-    """Claims one coupon for a member and sends the 201; refusals raise `GatewayError`."""
-    body = await read_body(receive)
+async def claim_lane(state: State, scope: Any, body: bytes, campaign_id: str) -> tuple[int, bytes]:
+    """Claims one coupon for a member: (201, the coupon); refusals raise `GatewayError`."""
     data = decode(body, ClaimRequest)
     campaign_id = check_campaign_id(campaign_id)
     service: ClaimService = state.claims
@@ -63,50 +34,57 @@ async def serve_claim(
         campaign_id not in service.link_only and await service.read_link_only(campaign_id)
     ):
         raise InvalidToken("this campaign is claimed through its link only: the token is missing")
-    idem = None
-    for name, value in scope["headers"]:
-        if name == b"idempotency-key":
-            idem = check_idempotency_key(value.decode("latin-1"))
+    idem = idempotency_key(scope)
     # Counted last: a request refused for free above costs no token; one refused here takes
     # no stock (nothing has reached Redis).
     state.claim_limits.check_member(campaign_id, data.member_id, idem)
     coupon = await service.claim(campaign_id, data.member_id, data.channel, idem, body)
-    payload = encoder.encode(coupon)
-    headers = [*_CREATED_HEADERS, (b"content-length", str(len(payload)).encode())]
-    start: Any = {"type": "http.response.start", "status": 201, "headers": headers}
-    await send(start)
-    body_message: Any = {"type": "http.response.body", "body": payload}
-    await send(body_message)
+    return 201, encoder.encode(coupon)
 
 
-def claim_lane_target(scope: Any) -> str | None:
-    """The campaign id when `scope` is a claim (`POST /v1/campaigns/{id}/claims`), else None."""
-    if scope["type"] != "http" or scope["method"] != "POST":
-        return None
-    path: str = scope["path"]
-    if not (path.startswith("/v1/campaigns/") and path.endswith("/claims")):
-        return None
-    campaign_id = path[14:-7]
-    return campaign_id if campaign_id and "/" not in campaign_id else None
-
-
-@asgi(CLAIM_ROUTE, opt={"roles": CLAIM_ROLES}, copy_scope=False, tags=["claims"])
-async def claim(scope: Scope, receive: Receive, send: Send) -> None:
-    """Claims one coupon for a member: the flash-sale hot path (documented as `claimCoupon`).
-
-    POSTs are served in a hot lane before the router (`gateway/ops/lanes.py`); this route
-    serves them when the lanes are off, documents the path and answers other methods (405).
-    """
-    http: Any = scope  # an HTTP scope: the route admits no websockets
-    if http["method"] != "POST":
-        raise MethodNotAllowedException(headers={"Allow": "POST"})
-    state = http["litestar_app"].state
-    await serve_claim(state, http, receive, send, http["path_params"]["campaign_id"])
+def _refusal(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
 class ClaimController(Controller):
     path = "/v1/campaigns"
     tags = ["claims"]  # noqa: RUF012 - Litestar reads a plain list
+
+    @post(
+        "/{campaign_id:str}/claims",
+        operation_id="claimCoupon",
+        opt={"roles": CLAIM_ROLES},
+        status_code=201,
+        responses={
+            400: _refusal("invalid_request: the field is named in detail"),
+            403: _refusal("forbidden, invalid_token (also: no token for a link_only campaign)"),
+            404: _refusal("campaign_not_found"),
+            409: _refusal(
+                "not_live, not_started, ended, sold_out, limit_reached, idempotency_mismatch"
+            ),
+            413: _refusal("request_too_large"),
+            429: _refusal(
+                "rate_limited: the member is over GATEWAY_CLAIM_RATE_PER_MEMBER; "
+                "Retry-After says in how many seconds"
+            ),
+            503: _refusal("ledger_unavailable (retry with the same Idempotency-Key)"),
+        },
+    )
+    async def claim(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        campaign_id: FromPath[str],
+        data: JSONBody[ClaimRequest],
+        idempotency: IdempotencyKey = None,
+    ) -> Response[Coupon]:
+        """Claims one coupon for a member: the flash-sale hot path. Roles: front, clerk, admin.
+        A 201 is a promise: the coupon is in the durable ledger (or will be after any crash)."""
+        # Served by the claim lane (`ops/lanes.py`) unless GATEWAY_HOT_LANES=0; both run
+        # `claim_lane` on the raw body (decoded strictly: `data` is here for the document).
+        return json_response(
+            await claim_lane(state, request.scope, await request.body(), campaign_id)
+        )
 
     @post(
         "/{campaign_id:str}/grants",

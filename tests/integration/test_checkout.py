@@ -15,6 +15,7 @@ from litestar.testing import AsyncTestClient
 from gateway.checkout.services import sweep
 from gateway.clock import clock
 from gateway.native import new_code
+from gateway.ops.lanes import hot_lanes
 from gateway.settings import get_settings
 from tests.conftest import live_campaign, unique
 
@@ -712,7 +713,7 @@ async def test_the_raw_reserve_route_keeps_auth_and_records_the_actor(
 async def test_the_hot_lanes_answer_quotes_and_reservations_as_the_router_does(
     client: Any, auth: dict[str, dict[str, str]]
 ) -> None:
-    # Quotes and reservations are served before Litestar's router (GatewayApp.hot_lanes); the
+    # Quotes and reservations are served before Litestar's router (gateway.ops.lanes); the
     # same requests through the router must get the same statuses, codes and bodies.
     json_type = {"Content-Type": "application/json"}
     line = {"sku": "SKU-1", "category": "food", "unit_price": 52000, "qty": 1}
@@ -720,7 +721,7 @@ async def test_the_hot_lanes_answer_quotes_and_reservations_as_the_router_does(
 
     async def answers(lane: bool) -> list[tuple[int, str]]:
         app: Any = client.app
-        app.hot_lanes = lane
+        hot_lanes(app).enabled = lane
         order = {**cart, "order_id": f"o-lanes-{lane}-{uuid.uuid4().hex[:8]}"}
         requests: list[tuple[str, dict[str, str], bytes]] = [
             ("/v1/checkout/quote", auth["checkout"], json.dumps(cart).encode()),
@@ -757,7 +758,7 @@ async def test_the_hot_lanes_answer_quotes_and_reservations_as_the_router_does(
         via_router = await answers(False)
     finally:
         app: Any = client.app
-        app.hot_lanes = True
+        hot_lanes(app).enabled = True
     assert via_lane == via_router
     assert [status for status, _ in via_lane] == [
         200,
@@ -800,11 +801,11 @@ async def test_a_deadlock_in_postgres_is_a_503_to_retry_never_a_500(
     answers = []
     try:
         for lane in (True, False):
-            app.hot_lanes = lane
+            hot_lanes(app).enabled = lane
             response = await client.post("/v1/checkout/quote", json=cart, headers=auth["checkout"])
             answers.append((response.status_code, response.json()["code"]))
     finally:
-        app.hot_lanes = True
+        hot_lanes(app).enabled = True
     assert answers == [(503, "unavailable"), (503, "unavailable")]
 
 

@@ -12,6 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.clock import clock
+from gateway.ops.lanes import hot_lanes
 from tests.conftest import campaign_body, live_campaign, unique
 
 Client = AsyncTestClient[Any]
@@ -439,7 +440,7 @@ async def test_metrics_count_the_pipeline_round_trips_and_ledger_rows(
 async def test_the_claim_lane_answers_exactly_as_the_router_does(
     client: Client, auth: Auth
 ) -> None:
-    # Claims are served before Litestar's router (GatewayApp.hot_lanes). The same requests
+    # Claims are served before Litestar's router (gateway.ops.lanes). The same requests
     # through the router must get the same statuses and error codes.
     campaign = await live_campaign(client, auth["admin"], stock=100, per_member_limit=1)
     path = f"/v1/campaigns/{campaign['id']}/claims"
@@ -448,7 +449,7 @@ async def test_the_claim_lane_answers_exactly_as_the_router_does(
 
     async def answers(lane: bool) -> list[tuple[int, str]]:
         app: Any = client.app
-        app.hot_lanes = lane
+        hot_lanes(app).enabled = lane
         member = unique()
         requests: list[tuple[str, dict[str, str], bytes]] = [
             (path, front, f'{{"member_id":"{member}","channel":"online"}}'.encode()),
@@ -476,7 +477,7 @@ async def test_the_claim_lane_answers_exactly_as_the_router_does(
         via_router = await answers(False)
     finally:
         app: Any = client.app
-        app.hot_lanes = True
+        hot_lanes(app).enabled = True
     assert via_lane == via_router
     assert via_lane[:2] == [(201, "coupon"), (409, "limit_reached")]
     assert [status for status, _ in via_lane[2:]] == [

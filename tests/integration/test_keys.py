@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from gateway.auth.services import hash_key
 from gateway.clock import clock
+from gateway.ops.lanes import hot_lanes
 from tests.conftest import live_campaign, unique
 from tests.integration.test_cli import ROOT, run_gateway
 
@@ -209,11 +210,11 @@ async def test_the_actor_is_the_one_authenticated_even_if_the_key_cache_expires_
                  "content-length": str(len(body))},
         stream=_ClockMovingBody(body, past_the_key_cache),
     )  # fmt: skip
-    app.hot_lanes = lane
+    hot_lanes(app).enabled = lane
     try:
         reserved = await client.send(request)
     finally:
-        app.hot_lanes = True
+        hot_lanes(app).enabled = True
     assert reserved.status_code == 201, reserved.text
     assert await order_actors(db, order) == {"reserve": "till 3"}
 

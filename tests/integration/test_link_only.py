@@ -8,6 +8,7 @@ import pytest
 import redis.asyncio as redis
 from litestar.testing import AsyncTestClient
 
+from gateway.ops.lanes import hot_lanes
 from tests.conftest import campaign_body, live_campaign, unique
 
 Client = AsyncTestClient[Any]
@@ -49,7 +50,7 @@ async def test_a_link_only_campaign_refuses_claims_without_its_token(
     client: Client, auth: Auth, lane: bool
 ) -> None:
     app: Any = client.app
-    app.hot_lanes = lane
+    hot_lanes(app).enabled = lane
     try:
         campaign = await live_campaign(client, auth["admin"], link_only=True)
         cid = campaign["id"]
@@ -66,7 +67,7 @@ async def test_a_link_only_campaign_refuses_claims_without_its_token(
         stats = (await client.get(f"/v1/campaigns/{cid}", headers=auth["admin"])).json()["stats"]
         assert stats["claimed"] == 1  # the refusals took no stock
     finally:
-        app.hot_lanes = True
+        hot_lanes(app).enabled = True
 
 
 async def test_a_campaign_that_is_not_link_only_takes_claims_without_a_token(
