@@ -8,7 +8,6 @@ import hmac
 import io
 import logging
 import secrets
-from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -35,8 +34,9 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.store import redis as keys
+from gateway.store.hot_state import hot_state, redis_run_id
 from gateway.store.redis import Scripts
-from gateway.wire import iso, to_ms
+from gateway.wire import iso
 
 log = logging.getLogger(__name__)
 
@@ -118,42 +118,6 @@ def _validity_json(validity: Validity) -> dict[str, Any]:
 
 def new_campaign_id() -> str:
     return "cmp_" + secrets.token_hex(8)
-
-
-def hot_state(row: asyncpg.Record, claimed: int, run_id: str = "") -> dict[str, Any]:
-    """The fields the claim script reads, as stored in `{c:<id>}:meta`.
-
-    `run_id` is the Redis server's run id when the state was built from Postgres: after a Redis
-    restart the AOF may have lost its last second, so the scripts refuse a state whose run id
-    is not the running server's until it has been rebuilt (`reconcile_campaign`)."""
-    validity = row["validity"]
-    fixed = validity["mode"] == "fixed"
-    return {
-        "status": row["status"],
-        "starts": to_ms(row["claim_starts_at"]),
-        "ends": to_ms(row["claim_ends_at"]),
-        "limit": row["per_member_limit"],
-        "stock_total": row["stock_total"],
-        "remaining": row["stock_total"] - claimed,
-        "vmode": validity["mode"],
-        "vdays": 0 if fixed else validity["days"],
-        "vfrom": _iso_ms(validity["starts_at"]) if fixed else 0,
-        "vuntil": _iso_ms(validity["ends_at"]) if fixed else 0,
-        "low": row["low_stock_threshold"],
-        "kind": row["kind"],
-        "transferable": int(row["transferable"]),
-        "link_only": int(row["link_only"]),
-        "run_id": run_id,
-    }
-
-
-async def redis_run_id(client: redis.Redis) -> str:
-    info = await client.info("server")
-    return str(info["run_id"])
-
-
-def _iso_ms(text: str) -> int:
-    return to_ms(datetime.fromisoformat(text))
 
 
 class CampaignService:

@@ -6,6 +6,14 @@ claims to Postgres with `WRITE_COUPONS` (one statement per batch; replays are ha
 to `ON CONFLICT DO NOTHING`) and then deletes their stream entries. Only recovery, here, reads
 the stream back: entries older than a few seconds were left by a worker that died, and are
 written with the same statement.
+
+What recovery costs when nobody claims must not grow with the number of campaigns (DESIGN.md
+"Idle cost"). So it visits only the campaigns of the active set (`LEDGER_ACTIVE_KEY`): the claim
+pipeline marks a campaign there (one `ZADD` per round trip, before its script calls, with Redis's
+clock as the score) and recovery takes it off once its stream is empty and the mark is older than
+the recovery age (`forget_active.lua`, which leaves a campaign marked again since). An idle tick is
+two commands: `TIME` and `ZRANGE`. `gateway reconcile` still drains every campaign
+(`recover_all`).
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import redis.asyncio as redis
 from gateway.native import WRITE_COUPONS
 from gateway.ops.metrics import metrics
 from gateway.store import redis as keys
+from gateway.store.redis import LuaScript
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +36,13 @@ NON_DRAFT_CAMPAIGNS = "SELECT id FROM campaigns WHERE status <> 'draft'"
 
 # Longest a recovery batch may take.
 _WRITE_TIMEOUT_S = 5.0
+# Most stream entries read (and written to Postgres) at once.
+_BATCH = 1000
+# A mark younger than this is never forgotten, whatever the recovery age: the round trip that
+# set it may not have run its script yet.
+_QUIET_MS = 1000
+# Recovery's own: the background task is given no `Scripts` (loaded on first NOSCRIPT).
+_FORGET_ACTIVE = LuaScript("forget_active")
 
 
 @dataclass(slots=True)
@@ -91,12 +107,31 @@ def row_from_entry(campaign_id: str, entry_id: bytes, fields: dict[bytes, bytes]
 
 
 async def recover(pool: asyncpg.Pool, client: redis.Redis, older_than_ms: int) -> int:
-    """Writes and deletes stream entries older than `older_than_ms`; returns how many."""
+    """Writes and deletes the stream entries older than `older_than_ms` of the campaigns in the
+    active set, and forgets those whose streams are empty; returns how many entries."""
+    now_ms = await _redis_now_ms(client)
+    upto = max(now_ms - older_than_ms, 0)
+    quiet_before = now_ms - max(older_than_ms, _QUIET_MS)
+    marked: list[tuple[bytes, float]] = await client.zrange(  # type: ignore[assignment]  # bytes: the client does not decode
+        keys.LEDGER_ACTIVE_KEY, 0, -1, withscores=True
+    )
     total = 0
-    for record in await pool.fetch(NON_DRAFT_CAMPAIGNS):
-        total += await recover_campaign(pool, client, record["id"], older_than_ms)
+    for member, score in marked:
+        campaign_id = member.decode()
+        total += await _drain(pool, client, campaign_id, str(upto))
+        if score <= quiet_before and not await client.xlen(keys.ledger_key(campaign_id)):
+            await _FORGET_ACTIVE(client, [keys.LEDGER_ACTIVE_KEY], [campaign_id, int(score)])
     if total:
         log.info("ledger recovery wrote %d entries left in the streams", total)
+    return total
+
+
+async def recover_all(pool: asyncpg.Pool, client: redis.Redis) -> int:
+    """Writes and deletes every entry of every non-draft campaign's stream, marked or not
+    (`gateway reconcile`, with no worker running); returns how many."""
+    total = 0
+    for record in await pool.fetch(NON_DRAFT_CAMPAIGNS):
+        total += await recover_campaign(pool, client, record["id"])
     return total
 
 
@@ -104,13 +139,19 @@ async def recover_campaign(
     pool: asyncpg.Pool, client: redis.Redis, campaign_id: str, older_than_ms: int = 0
 ) -> int:
     """Writes and deletes one campaign's stream entries older than `older_than_ms` (0: all)."""
+    if older_than_ms <= 0:
+        return await _drain(pool, client, campaign_id, "+")
+    upto = max(await _redis_now_ms(client) - older_than_ms, 0)
+    return await _drain(pool, client, campaign_id, str(upto))
+
+
+async def _drain(pool: asyncpg.Pool, client: redis.Redis, campaign_id: str, upto: str) -> int:
+    """Writes and deletes the campaign's stream entries up to the id `upto`, a batch at a time."""
     total = 0
     stream = keys.ledger_key(campaign_id)
     while True:
-        now_ms = int((await client.time())[0]) * 1000
-        upto = f"{max(now_ms - older_than_ms, 0)}" if older_than_ms > 0 else "+"
         entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(  # type: ignore[assignment]  # bytes: the client does not decode
-            stream, "-", upto, count=1000
+            stream, "-", upto, count=_BATCH
         )
         if not entries:
             break
@@ -118,6 +159,11 @@ async def recover_campaign(
         await write_rows(pool, rows)
         await client.xdel(stream, *[r.stream_id for r in rows if r.stream_id])
         total += len(rows)
-        if len(entries) < 1000:
+        if len(entries) < _BATCH:
             break
     return total
+
+
+async def _redis_now_ms(client: redis.Redis) -> int:
+    seconds, micros = await client.time()
+    return int(seconds) * 1000 + int(micros) // 1000

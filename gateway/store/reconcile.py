@@ -23,11 +23,11 @@ from typing import Any
 import asyncpg
 import redis.asyncio as redis
 
-from gateway.campaigns.services import hot_state
 from gateway.settings import get_settings
 from gateway.store import redis as keys
 from gateway.store.fence import wait_at_fence
-from gateway.store.ledger import recover, recover_campaign
+from gateway.store.hot_state import hot_state
+from gateway.store.ledger import recover_all, recover_campaign
 from gateway.store.redis import Scripts
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ _STAGE_TTL_S = 300
 async def reconcile(pool: asyncpg.Pool, client: redis.Redis) -> list[str]:
     """Drains every stream, then rebuilds every published campaign's hot state from the ledger
     (each refuses claims, 503, for the short while it takes); one report line per difference."""
-    drained = await recover(pool, client, 0)
+    drained = await recover_all(pool, client)
     report = [f"drained {drained} stream entries into the ledger"] if drained else []
     ids = [r["id"] for r in await pool.fetch(PUBLISHED)]
     report += await rebuild_campaigns(pool, client, Scripts(), ids, force=True)
@@ -96,7 +96,7 @@ async def _rebuild(
     counts = {r["member_id"]: r["held"] for r in await pool.fetch(MEMBER_COUNTS, campaign_id)}
     expected = hot_state(row, sum(counts.values()))
     meta = keys.meta_key(campaign_id)
-    staged = f"{keys.members_key(campaign_id)}:{lease}"
+    staged = keys.staged_members_key(campaign_id, lease)
     if counts:
         items = list(counts.items())
         async with client.pipeline(transaction=False) as pipe:

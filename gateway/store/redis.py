@@ -1,6 +1,8 @@
 """Redis: the client, the Lua scripts (one file each under `lua/`) and the key names.
 
 All keys of a campaign share the hash tag `{c:<id>}`, so every script touches one Cluster slot.
+The key names are defined here and, for the claim pipeline, once in Rust
+(`native/src/claimpipe/mod.rs`, the functions of the same names).
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ def ledger_key(campaign_id: str) -> str:
 
 def idem_key(campaign_id: str, key: str) -> str:
     return f"{{c:{campaign_id}}}:idem:{key}"
+
+
+def staged_members_key(campaign_id: str, lease: str) -> str:
+    """The members hash a rebuild stages from the ledger under its lease."""
+    return f"{members_key(campaign_id)}:{lease}"
+
+
+#: Sorted set: campaign id -> when a claim round trip last touched its stream (ms, Redis
+#: clock). Ledger recovery visits only these campaigns (`ledger.py`). Not hash-tagged: no
+#: script touches it, so it may live on any Cluster node.
+LEDGER_ACTIVE_KEY = "gateway:ledger:active"
 
 
 class LuaScript:

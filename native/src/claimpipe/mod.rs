@@ -16,7 +16,7 @@
 
 pub mod resp;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, BufReader, Write};
 use std::net::TcpStream;
 use std::os::fd::RawFd;
@@ -380,6 +380,9 @@ struct RedisConn {
     /// current for as long as the connection lives. The script compares it with the one the
     /// campaign's hot state was built for.
     run_id: String,
+    /// Redis's clock minus ours (ms), read at connect: the active set's scores are Redis time,
+    /// the clock recovery compares them with.
+    clock_offset_ms: i64,
 }
 
 impl RedisConn {
@@ -397,6 +400,7 @@ impl RedisConn {
             reader: BufReader::with_capacity(64 * 1024, stream.try_clone()?),
             writer: stream,
             run_id: String::new(),
+            clock_offset_ms: 0,
         };
         if let Some(password) = &addr.password {
             let mut args = vec!["AUTH".to_string()];
@@ -416,7 +420,20 @@ impl RedisConn {
                     .map(|id| id.trim().to_string())
             })
             .unwrap_or_default();
+        let before = now_ms();
+        let time = conn.call(&["TIME".to_string()])?;
+        let after = now_ms();
+        if let Reply::Array(parts) = &time {
+            let seconds = number_at(parts, 0).unwrap_or(0);
+            let micros = number_at(parts, 1).unwrap_or(0);
+            conn.clock_offset_ms = seconds * 1000 + micros / 1000 - (before + after) / 2;
+        }
         Ok(conn)
+    }
+
+    /// Now, on Redis's clock (ms).
+    fn redis_now_ms(&self) -> i64 {
+        now_ms() + self.clock_offset_ms
     }
 
     /// One command, one reply; an error reply is an error.
@@ -444,9 +461,28 @@ struct Call {
     packed: Vec<u8>,
 }
 
-fn meta_key(c: &str) -> String {
-    format!("{{c:{c}}}:meta")
+// The key names, as `gateway/store/redis.py` defines them. All keys of a campaign share the
+// hash tag `{c:<id>}`, so the script touches one Cluster slot.
+
+fn meta_key(campaign_id: &str) -> String {
+    format!("{{c:{campaign_id}}}:meta")
 }
+
+fn members_key(campaign_id: &str) -> String {
+    format!("{{c:{campaign_id}}}:members")
+}
+
+fn ledger_key(campaign_id: &str) -> String {
+    format!("{{c:{campaign_id}}}:ledger")
+}
+
+fn idem_key(campaign_id: &str, key: &str) -> String {
+    format!("{{c:{campaign_id}}}:idem:{key}")
+}
+
+/// Sorted set: campaign id -> when a round trip last touched its stream (ms, Redis clock).
+/// Ledger recovery visits only these campaigns (`gateway/store/ledger.py`).
+const LEDGER_ACTIVE_KEY: &str = "gateway:ledger:active";
 
 fn call_for(
     cfg: &Config,
@@ -458,8 +494,8 @@ fn call_for(
 ) -> Call {
     let mut keys = vec![
         meta_key(campaign_id),
-        format!("{{c:{campaign_id}}}:members"),
-        format!("{{c:{campaign_id}}}:ledger"),
+        members_key(campaign_id),
+        ledger_key(campaign_id),
     ];
     let mut records = String::with_capacity(jobs.len() * 48);
     let mut with_codes = Vec::with_capacity(jobs.len());
@@ -467,7 +503,7 @@ fn call_for(
         let code = codes::new_code().unwrap_or_default();
         let mut index = 0;
         if !job.idem.is_empty() {
-            keys.push(format!("{{c:{campaign_id}}}:idem:{}", job.idem));
+            keys.push(idem_key(campaign_id, &job.idem));
             index = keys.len();
         }
         if !records.is_empty() {
@@ -515,6 +551,28 @@ fn call_for(
         jobs: with_codes,
         packed,
     }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// One `ZADD` that marks the calls' campaigns as having stream entries, for recovery. It goes
+/// before the script calls in the same write: a script that ran (and added a stream entry)
+/// always follows its campaign's mark, even when the connection breaks halfway.
+fn mark_active(out: &mut Vec<u8>, calls: &[Call], now_ms: i64) {
+    let score = now_ms.to_string();
+    let mut args: Vec<&str> = vec!["ZADD", LEDGER_ACTIVE_KEY];
+    let mut seen = HashSet::new();
+    for call in calls {
+        if seen.insert(call.campaign_id.as_str()) {
+            args.push(&score);
+            args.push(&call.campaign_id);
+        }
+    }
+    resp::encode(out, args.iter());
 }
 
 /// Groups claims by campaign, source and clock reading, in arrival order.
@@ -681,18 +739,22 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
             shared.inflight_add(&call.campaign_id, call.jobs.len() as u64);
         }
         let mut packed = Vec::new();
+        let marks = usize::from(!calls.is_empty());
+        if marks == 1 {
+            mark_active(&mut packed, &calls, c.redis_now_ms());
+        }
         for call in &calls {
             packed.extend_from_slice(&call.packed);
         }
         for (campaign_id, ids) in &deletes {
-            let key = format!("{{c:{campaign_id}}}:ledger");
+            let key = ledger_key(campaign_id);
             let args = ["XDEL", key.as_str()]
                 .into_iter()
                 .chain(ids.iter().map(String::as_str));
             let args: Vec<&str> = args.collect();
             resp::encode(&mut packed, args.iter());
         }
-        let count = calls.len() + deletes.len();
+        let count = marks + calls.len() + deletes.len();
         shared.counters.round_trips.fetch_add(1, Ordering::Relaxed);
         let jobs_sent: usize = calls.iter().map(|c| c.jobs.len()).sum();
         shared
@@ -704,7 +766,16 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
             conn = Some(c);
         }
         let replies = match replies {
-            Ok(replies) => replies,
+            // The mark's reply (a count) tells nothing; a failed mark leaves the campaign to
+            // `gateway reconcile` should its worker die before committing (logged below).
+            Ok(mut replies) => {
+                if marks == 1 {
+                    if let Reply::Error(e) = replies.remove(0) {
+                        shared.log(format!("could not mark campaigns for ledger recovery: {e}"));
+                    }
+                }
+                replies
+            }
             Err(e) => {
                 shared.inflight_done(
                     calls
@@ -986,6 +1057,20 @@ mod tests {
         assert!(text.contains("m2\x1f"), "{text}");
         assert!(text.contains("\x1f4\x1fh"), "{text}");
         assert!(text.ends_with("$3\r\nrid\r\n"), "{text}");
+    }
+
+    #[test]
+    fn marks_each_campaign_of_a_round_trip_once_in_one_zadd() {
+        let jobs = vec![job(1, "a", 5, ""), job(2, "b", 5, ""), job(3, "a", 6, "")];
+        let calls = calls_for(&cfg(), "rid", jobs);
+        let mut out = Vec::new();
+        mark_active(&mut out, &calls, 42);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "*6\r\n$4\r\nZADD\r\n$21\r\ngateway:ledger:active\r\n\
+             $2\r\n42\r\n$1\r\na\r\n$2\r\n42\r\n$1\r\nb\r\n"
+        );
     }
 
     #[test]
