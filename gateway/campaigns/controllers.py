@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.auth.services import actor
 from gateway.campaigns.schemas import (
@@ -15,12 +15,13 @@ from gateway.campaigns.schemas import (
     CampaignList,
     CampaignUpdate,
     Link,
+    Status,
     StockChange,
     StockLevel,
 )
 from gateway.campaigns.services import CampaignService
 from gateway.errors import CampaignNotFound
-from gateway.wire import _ID_RE, strict_body
+from gateway.wire import _ID_RE, TEXT_PATTERN, strict_body
 
 ADMIN = {"roles": ("admin",)}
 
@@ -49,9 +50,31 @@ class CampaignController(Controller):
         return Response(await _service(state).create(data, actor(request)), status_code=201)
 
     @get("/", operation_id="listCampaigns", opt=ADMIN)
-    async def list_campaigns(self, state: State) -> CampaignList:
-        """Every campaign, newest first."""
-        return CampaignList(campaigns=await _service(state).list())
+    async def list_campaigns(
+        self,
+        state: State,
+        status: Annotated[Status | None, QueryParameter(description="Only this status.")] = None,
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                description="Only names containing this text (case-insensitive).",
+                min_length=1,
+                max_length=200,
+                pattern=TEXT_PATTERN,
+            ),
+        ] = None,
+        limit: Annotated[int, QueryParameter(description="Page size.", ge=1, le=200)] = 50,
+        before: Annotated[
+            str | None,
+            QueryParameter(description="The `next` cursor of the previous page.", max_length=200),
+        ] = None,
+    ) -> CampaignList:
+        """Campaigns newest first, filtered by `status` and by `q` in the name, a page of
+        `limit` (1..200, default 50) at a time: `next` is the cursor of the following page
+        (pass it as `before`), null on the last. A bad parameter is 400 `invalid_request`
+        naming it."""
+        campaigns, cursor = await _service(state).list(limit, status, q, before)
+        return CampaignList(campaigns=campaigns, next=cursor)
 
     @get("/{campaign_id:str}", operation_id="getCampaign", opt=ADMIN)
     async def get_campaign(self, state: State, campaign_id: FromPath[str]) -> Campaign:

@@ -117,6 +117,8 @@ class Campaign(Out):
 
 class CampaignList(Out):
     campaigns: list[Campaign]
+    #: The cursor of the next page (`before=`), or null on the last.
+    next: str | None = None
 
 
 class StockLevel(Out):

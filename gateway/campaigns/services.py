@@ -8,6 +8,7 @@ import hmac
 import io
 import logging
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -36,7 +37,7 @@ from gateway.errors import (
 from gateway.store import redis as keys
 from gateway.store.hot_state import hot_state, redis_run_id
 from gateway.store.redis import Scripts
-from gateway.wire import iso
+from gateway.wire import _ID_RE, iso
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,25 @@ RETURNING *
 """
 GET_CAMPAIGN = "SELECT * FROM campaigns WHERE id = $1"
 LOCK_CAMPAIGN = "SELECT * FROM campaigns WHERE id = $1 FOR UPDATE"
-LIST_CAMPAIGNS = "SELECT * FROM campaigns ORDER BY created_at DESC, id DESC LIMIT $1"
+# One page of the list with each row's ledger counts, newest first, after the cursor
+# (created_at, id) when there is one: a keyset walk of the index campaigns_newest.
+LIST_CAMPAIGNS = """
+SELECT c.*, k.claimed, k.redeemed
+FROM (
+    SELECT * FROM campaigns
+    WHERE ($1::text IS NULL OR status = $1)
+      AND ($2::text IS NULL OR strpos(lower(name), lower($2)) > 0)
+      AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::text))
+    ORDER BY created_at DESC, id DESC
+    LIMIT $5
+) c
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE source IN ('claim', 'grant')) AS claimed,
+           count(*) FILTER (WHERE state = 'redeemed') AS redeemed
+    FROM coupons WHERE campaign_id = c.id
+) k
+ORDER BY c.created_at DESC, c.id DESC
+"""
 SET_STATUS = "UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1 RETURNING *"
 SET_STOCK = "UPDATE campaigns SET stock_total = $2, updated_at = now() WHERE id = $1 RETURNING *"
 UPDATE_CAMPAIGN = """
@@ -158,9 +177,43 @@ class CampaignService:
     async def get(self, campaign_id: str) -> Campaign:
         return await self._campaign(await self._row(campaign_id))
 
-    async def list(self, limit: int = 200) -> list[Campaign]:
-        rows = await self.pool.fetch(LIST_CAMPAIGNS, limit)
-        return [await self._campaign(row) for row in rows]
+    async def list(
+        self,
+        limit: int = 50,
+        status: str | None = None,
+        q: str | None = None,
+        before: str | None = None,
+    ) -> tuple[list[Campaign], str | None]:
+        """A page of campaigns, newest first, and the cursor of the next page (None: the last).
+
+        Two round trips whatever the page's size: one statement for the rows and their ledger
+        counts, one pipelined HMGET per published row for the live counters."""
+        after = decode_cursor(before) if before is not None else None
+        rows = await self.pool.fetch(
+            LIST_CAMPAIGNS,
+            status,
+            q,
+            after[0] if after else None,
+            after[1] if after else None,
+            limit + 1,
+        )
+        page, more = rows[:limit], len(rows) > limit
+        published = [row for row in page if row["status"] != "draft"]
+        hot: dict[str, list[Any]] = {}
+        if published:
+            replies = await keys.pipelined(
+                self.redis,
+                [("HMGET", keys.meta_key(r["id"]), "stock_total", "remaining") for r in published],
+            )
+            for row, reply in zip(published, replies, strict=True):
+                if isinstance(reply, Exception):
+                    raise reply
+                hot[row["id"]] = reply
+        campaigns = [
+            campaign_of(row, stats_of(row, row["claimed"], row["redeemed"], hot.get(row["id"])))
+            for row in page
+        ]
+        return campaigns, encode_cursor(page[-1]) if more else None
 
     async def _row(self, campaign_id: str) -> asyncpg.Record:
         row = await self.pool.fetchrow(GET_CAMPAIGN, campaign_id)
@@ -274,50 +327,13 @@ class CampaignService:
 
     async def stats(self, row: asyncpg.Record) -> Stats:
         counts = await self.pool.fetchrow(COUNT_CLAIMED, row["id"])
-        stock_total, remaining = row["stock_total"], row["stock_total"] - counts["claimed"]
+        hot: list[Any] | None = None
         if row["status"] != "draft":
-            hot: list[Any] = await self.redis.hmget(
-                keys.meta_key(row["id"]), "stock_total", "remaining"
-            )
-            if hot[0] is not None:
-                stock_total, remaining = int(hot[0]), int(hot[1])
-        claimed = stock_total - remaining
-        redeemed = counts["redeemed"]
-        return Stats(
-            stock_total=stock_total,
-            remaining=remaining,
-            claimed=claimed,
-            redeemed=redeemed,
-            claim_rate=claimed / stock_total if stock_total else 0.0,
-            redemption_rate=redeemed / claimed if claimed else 0.0,
-        )
+            hot = await self.redis.hmget(keys.meta_key(row["id"]), "stock_total", "remaining")
+        return stats_of(row, counts["claimed"], counts["redeemed"], hot)
 
     async def _campaign(self, row: asyncpg.Record) -> Campaign:
-        return Campaign(
-            id=row["id"],
-            status=row["status"],
-            name=row["name"],
-            kind=row["kind"],
-            amount_off=row["amount_off"],
-            percent_off=row["percent_off"],
-            max_discount=row["max_discount"],
-            min_spend=row["min_spend"],
-            sku=row["sku"],
-            points=row["points"],
-            scope=row["scope"],
-            channels=list(row["channels"]),
-            claim_starts_at=iso(row["claim_starts_at"]),
-            claim_ends_at=iso(row["claim_ends_at"]),
-            validity=row["validity"],
-            stock=row["stock_total"],
-            per_member_limit=row["per_member_limit"],
-            transferable=row["transferable"],
-            stackable=row["stackable"],
-            low_stock_threshold=row["low_stock_threshold"],
-            link_only=row["link_only"],
-            created_at=iso(row["created_at"]),
-            stats=await self.stats(row),
-        )
+        return campaign_of(row, await self.stats(row))
 
     async def link(self, campaign_id: str, public_url: str, secret: str) -> Link:
         await self._row(campaign_id)
@@ -329,6 +345,72 @@ class CampaignService:
         out = io.BytesIO()
         segno.make(link.url, error="m").save(out, kind=kind, scale=8, border=4)
         return out.getvalue()
+
+
+def stats_of(row: asyncpg.Record, claimed: int, redeemed: int, hot: list[Any] | None) -> Stats:
+    """A campaign's stats from its ledger counts and, once published, the live counters of its
+    hot state (`hot`: its HMGET of stock_total and remaining; None or empty: the ledger's)."""
+    stock_total, remaining = row["stock_total"], row["stock_total"] - claimed
+    if hot and hot[0] is not None:
+        stock_total, remaining = int(hot[0]), int(hot[1])
+    claimed = stock_total - remaining
+    return Stats(
+        stock_total=stock_total,
+        remaining=remaining,
+        claimed=claimed,
+        redeemed=redeemed,
+        claim_rate=claimed / stock_total if stock_total else 0.0,
+        redemption_rate=redeemed / claimed if claimed else 0.0,
+    )
+
+
+def campaign_of(row: asyncpg.Record, stats: Stats) -> Campaign:
+    return Campaign(
+        id=row["id"],
+        status=row["status"],
+        name=row["name"],
+        kind=row["kind"],
+        amount_off=row["amount_off"],
+        percent_off=row["percent_off"],
+        max_discount=row["max_discount"],
+        min_spend=row["min_spend"],
+        sku=row["sku"],
+        points=row["points"],
+        scope=row["scope"],
+        channels=list(row["channels"]),
+        claim_starts_at=iso(row["claim_starts_at"]),
+        claim_ends_at=iso(row["claim_ends_at"]),
+        validity=row["validity"],
+        stock=row["stock_total"],
+        per_member_limit=row["per_member_limit"],
+        transferable=row["transferable"],
+        stackable=row["stackable"],
+        low_stock_threshold=row["low_stock_threshold"],
+        link_only=row["link_only"],
+        created_at=iso(row["created_at"]),
+        stats=stats,
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def encode_cursor(row: asyncpg.Record) -> str:
+    """The opaque cursor of the page after `row`: its place in the list, (created_at, id)."""
+    micros = (row["created_at"] - _EPOCH) // timedelta(microseconds=1)
+    return base64.urlsafe_b64encode(f"{micros}:{row['id']}".encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The place a cursor of `encode_cursor` stands for; anything else is 400 naming `before`."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        micros, campaign_id = text.split(":", 1)
+        if not _ID_RE.match(campaign_id):
+            raise ValueError(campaign_id)
+        return _EPOCH + timedelta(microseconds=int(micros)), campaign_id
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
+        raise InvalidRequest("before: not a cursor of this list") from exc
 
 
 async def _locked(conn: asyncpg.Connection, campaign_id: str) -> asyncpg.Record:
