@@ -12,17 +12,22 @@ in it, then runs RESERVE (one statement, its own transaction); a commit joins th
 (group commit). Every answer is sent after its statement committed.
 
 Pricing is the native engine's pure function: this module loads the member, the tier policy and
-the candidate coupons, calls it once, and persists what it answered.
+the candidate coupons, calls it once, and persists what it answered. A cart big enough to keep
+the engine busy for more than about half a millisecond is priced on a pricing thread (the engine
+releases the GIL), so that the event loop goes on serving claims meanwhile; see `off_loop`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import calendar
+import functools
 import hashlib
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -49,6 +54,7 @@ from gateway.settings import Settings
 from gateway.wire import encoder, iso, zone
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 # The pricing inputs of every cart priced in one event-loop tick, in one round trip: a row per
@@ -392,12 +398,65 @@ class Settler:
                     future.set_result(settled.get(order_id))
 
 
-def run_engine(request: dict[str, Any]) -> dict[str, Any]:
+# Which carts are priced off the event loop. Measured on the development machine (2 shared
+# cores, another test run beside; timeit, best of 3-5 of `price_quote(request).to_json()`, the
+# engine and the conversions, on tests/native/pricing_families.py's `mixed_percent` carts;
+# ranges over 3 seeds, for 2-3 lines median-max over 6; docs/PRICING.md, "Pricing off the
+# event loop"):
+# - a hop to a pricing thread and back (`run_in_executor`, idle pool) costs 31-40 us
+#   (asyncio.to_thread 30-52 us; the lower figures under uvloop);
+# - with few codes the time grows with the lines: 200 lines take 0.12-0.19 ms with 1 code,
+#   0.24-0.31 ms with 4, 0.48-0.73 ms with 8, 1.7-2.1 ms with 12; 100 lines 0.36-0.48 ms with 8;
+# - with many it grows with the stackable codes searched, whatever the lines: 2 lines take
+#   0.12-0.13 ms with 13 codes, 0.12-0.55 ms with 14-15, up to 53 ms with 20 (the work budget);
+#   3 lines with 13 up to 0.42 ms; 20 lines with 20, 1.5-8 ms.
+# So a cart goes to a thread when it may take more than about half a millisecond (the hop is
+# then a tenth of the call or less): 14 or more stackable codes found, or lines x codes found of
+# 1000 or more. The common cart (a few lines, 0-3 codes: 2-20 us) stays on the loop.
+OFF_LOOP_STACKABLE = 14
+OFF_LOOP_LINE_CODES = 1000
+
+
+def off_loop(request: dict[str, Any]) -> bool:
+    """Whether pricing `request` may keep the engine busy long enough to price it on a thread."""
+    found = [coupon for coupon in request["coupons"] if coupon["found"]]
+    if len(request["lines"]) * len(found) >= OFF_LOOP_LINE_CODES:
+        return True
+    return sum(1 for coupon in found if coupon["stackable"]) >= OFF_LOOP_STACKABLE
+
+
+@functools.cache
+def pricing_pool() -> ThreadPoolExecutor:
+    """The process's pricing threads, made on first use (in the worker, after granian forked
+    it). Two: a third slow cart waits its turn there rather than take a core from the claims."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="pricing")
+
+
+def _engine_refused(exc: ValueError) -> InvalidRequest:
+    # The cart was validated already: this is a bug, not the client's.
+    log.error("pricing engine refused a validated cart: %s", exc)
+    return InvalidRequest(str(exc))
+
+
+def _price_dict(request: dict[str, Any]) -> dict[str, Any]:
+    return price(request)
+
+
+def _quote_json(request: dict[str, Any]) -> bytes:
+    quote: bytes = price_quote(request).to_json()
+    return quote
+
+
+async def price_off_loop_if_big(
+    request: dict[str, Any], engine: Callable[[dict[str, Any]], T]
+) -> T:
+    """`engine(request)`, on a pricing thread when the cart is big (`off_loop`)."""
     try:
-        return price(request)
-    except ValueError as exc:  # the cart was validated already: this is a bug, not the client's
-        log.error("pricing engine refused a validated cart: %s", exc)
-        raise InvalidRequest(str(exc)) from None
+        if off_loop(request):
+            return await asyncio.get_running_loop().run_in_executor(pricing_pool(), engine, request)
+        return engine(request)
+    except ValueError as exc:
+        raise _engine_refused(exc) from None
 
 
 def line_shares(result: dict[str, Any], lines: int) -> list[int]:
@@ -472,7 +531,7 @@ class CheckoutService:
     # -- pricing ---------------------------------------------------------------------------
 
     async def _price(self, cart: Cart | RedemptionCreate, now_ms: int) -> dict[str, Any]:
-        return run_engine(await self._request(cart, now_ms))
+        return await price_off_loop_if_big(await self._request(cart, now_ms), _price_dict)
 
     async def _request(self, cart: Cart | RedemptionCreate, now_ms: int) -> dict[str, Any]:
         """The engine's request for `cart`: its lines, the member's policy and each code's
@@ -528,11 +587,7 @@ class CheckoutService:
         """The encoded Quote, written by the engine itself (`Quote.to_json`: the same bytes as
         msgspec's encoding of the `Quote` schema, which tests/native check)."""
         request = await self._request(cart, self.clock.now_ms())
-        try:
-            return price_quote(request).to_json()
-        except ValueError as exc:  # the cart was validated already: a bug, not the client's
-            log.error("pricing engine refused a validated cart: %s", exc)
-            raise InvalidRequest(str(exc)) from None
+        return await price_off_loop_if_big(request, _quote_json)
 
     # -- reserve ---------------------------------------------------------------------------
 
