@@ -59,32 +59,43 @@ class Lane(NamedTuple):
         return self.route.rpartition("}")[2] if "{" in self.route else ""
 
 
+#: The routes are disjoint, so the order only saves time: the hottest first.
 LANES = (
+    Lane("POST", CLAIM_ROUTE, claim_lane, CLAIM_ROLES),
     Lane("POST", QUOTE_ROUTE, quote_lane, CHECKOUT_ROLES),
     Lane("POST", RESERVE_ROUTE, reserve_lane, CHECKOUT_ROLES),
     Lane("POST", COMMIT_ROUTE, commit_lane, CHECKOUT_ROLES, reads_body=False),
-    Lane("POST", CLAIM_ROUTE, claim_lane, CLAIM_ROLES),
 )
 
-#: (method, prefix, suffix, has a parameter, lane), computed once for `match`.
-_Pattern = tuple[str, str, str, bool, Lane]
+#: (method, prefix, suffix, len(prefix), len(suffix), lane), computed once for `match`; a lane
+#: without a path parameter has suffix None.
+_Pattern = tuple[str, str, str | None, int, int, Lane]
 
 
 def compile_lanes(lanes: tuple[Lane, ...]) -> tuple[_Pattern, ...]:
-    return tuple((lane.method, lane.prefix, lane.suffix, "{" in lane.route, lane) for lane in lanes)
+    return tuple(
+        (
+            lane.method,
+            lane.prefix,
+            lane.suffix if "{" in lane.route else None,
+            len(lane.prefix),
+            len(lane.suffix),
+            lane,
+        )
+        for lane in lanes
+    )
 
 
 def match(patterns: tuple[_Pattern, ...], method: str, path: str) -> tuple[Lane, str] | None:
     """The lane serving `method path` and its path argument ("" for none), or None."""
-    for lane_method, prefix, suffix, has_param, lane in patterns:
+    for lane_method, prefix, suffix, start, tail, lane in patterns:
         if method != lane_method:
             continue
-        if not has_param:
+        if suffix is None:
             if path == prefix:
                 return lane, ""
-            continue
-        if path.startswith(prefix) and path.endswith(suffix):
-            argument = path[len(prefix) : len(path) - len(suffix)]
+        elif path.startswith(prefix) and path.endswith(suffix):
+            argument = path[start : len(path) - tail]
             if argument and "/" not in argument:
                 return lane, argument
     return None
