@@ -19,6 +19,9 @@
 -- Every claim gets {0, 'stale_hot_state'} when the state was built for another Redis run: after
 -- a restart the AOF may lack its last second of counters, so nothing is taken until the
 -- gateway has rebuilt them from Postgres.
+-- Refusals are counted by reason in {c:<id>}:refusals (hash: reason -> count; the console's
+-- live view reads it), named from KEYS[1] so that KEYS keep their layout; same hash tag, so
+-- same slot. Unknown campaigns count nothing: a random id must not create a key.
 local meta_key, members_key, stream_key = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[1])
 local source = ARGV[2]
@@ -32,6 +35,7 @@ local vmode, vdays, vfrom, vuntil = m[5], tonumber(m[6]), m[7], m[8]
 local low, flags_done = tonumber(m[9]), tonumber(m[10]) or 0
 
 local results = {}
+local refusals_key = (string.gsub(meta_key, ':meta$', ':refusals'))
 -- The caller may pass the server's run_id it read when it connected (a restart breaks the
 -- connection, so it is current): that spares an INFO per call.
 local run_id = ARGV[6]
@@ -40,8 +44,10 @@ if status and (run_id == nil or run_id == '') then
 end
 if status and m[11] ~= run_id then
   for i = 1, n do results[i] = {0, 'stale_hot_state'} end
+  redis.call('HINCRBY', refusals_key, 'stale_hot_state', n)
   return results
 end
+local refused = {}
 for record in string.gmatch(ARGV[5], '[^\30]+') do
   local member, code, channel, idem_index_text, idem_hash =
     string.match(record, '^([^\31]+)\31([^\31]+)\31([^\31]+)\31([^\31]+)\31([^\31]+)$')
@@ -106,6 +112,8 @@ for record in string.gmatch(ARGV[5], '[^\30]+') do
       end
     end
   end
+  if result[1] == 0 and status then refused[result[2]] = (refused[result[2]] or 0) + 1 end
   results[#results + 1] = result
 end
+for reason, count in pairs(refused) do redis.call('HINCRBY', refusals_key, reason, count) end
 return results
