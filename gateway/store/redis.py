@@ -27,6 +27,11 @@ def ledger_key(campaign_id: str) -> str:
     return f"{{c:{campaign_id}}}:ledger"
 
 
+def refusals_key(campaign_id: str) -> str:
+    """Hash: refusal reason -> count; `claim_coupons.lua` names it from the meta key."""
+    return f"{{c:{campaign_id}}}:refusals"
+
+
 def idem_key(campaign_id: str, key: str) -> str:
     return f"{{c:{campaign_id}}}:idem:{key}"
 
