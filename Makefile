@@ -13,7 +13,7 @@ export GATEWAY_DATABASE_URL ?= $(LOCAL_PG)/gateway
 TEST_REDIS_URL ?= $(if $(filter $(LOCAL_REDIS)/0,$(GATEWAY_REDIS_URL)),$(LOCAL_REDIS)/1,$(GATEWAY_REDIS_URL))
 TEST_DATABASE_URL ?= $(if $(filter $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)),$(LOCAL_PG)/gateway_test,$(GATEWAY_DATABASE_URL))
 
-.PHONY: run test drills lint fmt build venv services services-stop migrate bench loadtest clean
+.PHONY: run test drills lint fmt build venv services services-stop migrate bench loadtest clean browser
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -31,6 +31,12 @@ build: $(VENV_STAMP)
 	test -x .venv/bin/gateway
 	$(PY) -c "from gateway import _native; print('native', _native.__version__)"
 
+# The browser tests (tests/browser) drive Debian's chromium through Playwright, never a
+# downloaded browser; a CJK font, or every Chinese character in a screenshot is an empty box.
+browser:
+	test -x /usr/bin/chromium && fc-list :lang=zh | grep -q . || \
+	  (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null)
+
 services:
 	GATEWAY_REDIS_URL=$(filter-out $(LOCAL_REDIS)/0,$(GATEWAY_REDIS_URL)) \
 	GATEWAY_DATABASE_URL=$(filter-out $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)) \
@@ -47,9 +53,9 @@ migrate: build services
 run: migrate
 	$(PY) -m gateway demo
 	@echo "serving on http://$${GATEWAY_HOST:-127.0.0.1}:$${GATEWAY_PORT:-8000} (Ctrl-C stops)"
-	$(PY) -m gateway serve
+	GATEWAY_DEMO_PAGES=$${GATEWAY_DEMO_PAGES:-1} $(PY) -m gateway serve
 
-test: build services
+test: build services browser
 	GATEWAY_DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m gateway migrate
 	cargo test --release -q
 	GATEWAY_REDIS_URL=$(TEST_REDIS_URL) GATEWAY_DATABASE_URL=$(TEST_DATABASE_URL) \

@@ -6,12 +6,17 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.router import Router
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
 
+from gateway import i18n
 from gateway.auth.services import KeyCache
 from gateway.campaigns.controllers import CampaignController
 from gateway.campaigns.services import CampaignService
@@ -35,6 +40,7 @@ from gateway.ops.lanes import HotLanes
 from gateway.ops.metrics import metrics_dir, publish_forever
 from gateway.ops.middleware import gateway_middleware
 from gateway.ops.ratelimit import ClaimLimits
+from gateway.pages.security import secure
 from gateway.settings import Settings, get_settings
 from gateway.store.ledger import recover_forever
 from gateway.store.postgres import create_pool
@@ -44,6 +50,10 @@ from gateway.transfers.controllers import TransferController
 from gateway.transfers.services import TransferService
 
 log = logging.getLogger("gateway")
+
+#: The pages' Jinja templates and their static files (CSS, JS, vendored libraries).
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
 
 
 @asynccontextmanager
@@ -114,6 +124,11 @@ def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[
     return Response(error.body(), status_code=error.status, headers=error.headers())
 
 
+async def _secure_static(response: Response[Any]) -> Response[Any]:
+    """Static files carry the pages' security headers too (nosniff matters most for them)."""
+    return secure(response)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     logging.basicConfig(
@@ -131,8 +146,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CheckoutController,
         ],
     )
+    static = create_static_files_router(
+        path="/static", directories=[STATIC], after_request=_secure_static
+    )
     app = Litestar(
-        route_handlers=[v1, OpsController],
+        route_handlers=[v1, OpsController, static],
         lifespan=[lifespan],
         on_startup=[document_security, document_request_bodies, document_links],
         state=State({"settings": settings, "claim_limits": ClaimLimits(settings)}),
@@ -140,6 +158,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=MAX_BODY,
         exception_handlers={Exception: error_response},
         openapi_config=openapi_config(),
+        template_config=TemplateConfig(
+            directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=i18n.register
+        ),
         debug=False,
     )
     # The hot lanes serve their routes before the router; everything else passes through.

@@ -18,7 +18,6 @@ from typing import Any
 import msgspec
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import (
     Components,
     Link,
@@ -31,6 +30,7 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.routes import HTTPRoute
 
+from gateway.pages.docs import OfflineSwagger
 from gateway.wire import Struct
 
 SCHEME = "BearerAuth"
@@ -124,7 +124,7 @@ def openapi_config() -> OpenAPIConfig:
         # A route's docstring is its operation's description: one text for readers of the code
         # and of the document.
         use_handler_docstrings=True,
-        render_plugins=[SwaggerRenderPlugin()],
+        render_plugins=[OfflineSwagger()],
         components=Components(
             security_schemes={
                 SCHEME: SecurityScheme(
