@@ -26,6 +26,7 @@ from gateway.checkout.sweeper import sweep_forever
 from gateway.claims.controllers import ClaimController
 from gateway.claims.services import ClaimService
 from gateway.clock import clock
+from gateway.console.controllers import ConsoleApi, ConsolePage
 from gateway.coupons.controllers import CouponController
 from gateway.http import MAX_BODY, refusal
 from gateway.members.controllers import MemberController
@@ -144,13 +145,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TransferController,
             TierController,
             CheckoutController,
+            ConsoleApi,
         ],
     )
     static = create_static_files_router(
         path="/static", directories=[STATIC], after_request=_secure_static
     )
     app = Litestar(
-        route_handlers=[v1, OpsController, static],
+        route_handlers=[v1, OpsController, static, ConsolePage],
         lifespan=[lifespan],
         on_startup=[document_security, document_request_bodies, document_links],
         state=State({"settings": settings, "claim_limits": ClaimLimits(settings)}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
-from litestar import Controller, Request, put
+from litestar import Controller, Request, get, put
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
@@ -12,7 +12,7 @@ from gateway.auth.services import actor
 from gateway.errors import InvalidRequest
 from gateway.members.schemas import Tier
 from gateway.tiers import services
-from gateway.tiers.schemas import TierPolicy, TierPut
+from gateway.tiers.schemas import TierList, TierPolicy, TierPut
 from gateway.wire import strict_body
 
 TIERS: tuple[str, ...] = get_args(Tier)
@@ -36,3 +36,9 @@ class TierController(Controller):
             raise InvalidRequest(f"tier: must be one of {', '.join(TIERS)}")
         data = await strict_body(request, TierPut)
         return await services.put_tier(state.pool, tier, data, actor(request))
+
+    @get("/", operation_id="listTiers", opt={"roles": ("admin",)})
+    async def list_tiers(self, state: State) -> TierList:
+        """Every tier that has a policy, by tier name; a tier not listed has none yet (its
+        members get no member discount)."""
+        return TierList(tiers=await services.list_tiers(state.pool))

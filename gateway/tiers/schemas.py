@@ -29,3 +29,7 @@ class TierPolicy(Out):
     points_per_yuan: int
     coupons_on_member_price: bool
     updated_at: str
+
+
+class TierList(Out):
+    tiers: list[TierPolicy]

@@ -16,6 +16,7 @@ ON CONFLICT (tier) DO UPDATE SET percent_off = $2, birthday_percent_off = $3,
 RETURNING *
 """
 INSERT_EVENT = "INSERT INTO events (kind, actor, detail) VALUES ('tier_policy', $1, $2)"
+LIST_TIERS = "SELECT * FROM tiers ORDER BY tier"
 
 
 async def put_tier(pool: asyncpg.Pool, tier: str, data: TierPut, actor: str) -> TierPolicy:
@@ -39,6 +40,15 @@ async def put_tier(pool: asyncpg.Pool, tier: str, data: TierPut, actor: str) -> 
                 "coupons_on_member_price": data.coupons_on_member_price,
             },
         )
+    return policy_of(row)
+
+
+async def list_tiers(pool: asyncpg.Pool) -> list[TierPolicy]:
+    """Every tier that has a policy (a tier without one gives no member discount)."""
+    return [policy_of(row) for row in await pool.fetch(LIST_TIERS)]
+
+
+def policy_of(row: asyncpg.Record) -> TierPolicy:
     return TierPolicy(
         tier=row["tier"],
         percent_off=row["percent_off"],

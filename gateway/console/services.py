@@ -1,0 +1,68 @@
+"""The live view's counters: one pipelined Redis read per request, no Postgres once published."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import redis.asyncio as redis
+
+from gateway.clock import Clock
+from gateway.console.schemas import Live
+from gateway.errors import CampaignNotFound
+from gateway.store import redis as keys
+from gateway.wire import iso
+
+DRAFT_STOCK = "SELECT status, stock_total FROM campaigns WHERE id = $1"
+
+
+async def live(pool: asyncpg.Pool, client: redis.Redis, clock: Clock, campaign_id: str) -> Live:
+    """The campaign's counters from its meta hash and its refusals hash, read in one round
+    trip. A campaign without hot state (a draft, or an unknown id: 404) is read from Postgres;
+    a watched sale never is."""
+    meta, refusals = await keys.pipelined(
+        client,
+        [
+            ("HMGET", keys.meta_key(campaign_id), "status", "stock_total", "remaining"),
+            ("HGETALL", keys.refusals_key(campaign_id)),
+        ],
+    )
+    for reply in (meta, refusals):
+        if isinstance(reply, Exception):
+            raise reply
+    at = iso(clock.now())
+    status, stock_total, remaining = meta
+    if status is None or stock_total is None:
+        row = await pool.fetchrow(DRAFT_STOCK, campaign_id)
+        if row is None:
+            raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+        total = int(row["stock_total"])
+        return Live(
+            campaign_id=campaign_id,
+            status=row["status"],
+            stock_total=total,
+            remaining=total,
+            claimed=0,
+            refusals={},
+            at=at,
+        )
+    total, left = int(stock_total), int(remaining)
+    return Live(
+        campaign_id=campaign_id,
+        status=status.decode(),
+        stock_total=total,
+        remaining=left,
+        claimed=total - left,
+        refusals=_counts(refusals),
+        at=at,
+    )
+
+
+def _counts(reply: Any) -> dict[str, int]:
+    """HGETALL's reply (a flat list on the raw connection, a dict through redis-py's
+    callbacks) as reason -> count."""
+    pairs = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
+    return {
+        (k.decode() if isinstance(k, bytes) else str(k)): int(v)
+        for k, v in sorted(pairs, key=lambda kv: kv[0])
+    }
