@@ -958,18 +958,20 @@
     event.preventDefault();
     clearErrors(grantForm);
     var result = $("grant-result");
-    clear(result);
+    // Newest first; the last few grants stay on screen for the clerk.
+    function report(node) {
+      result.insertBefore(node, result.firstChild);
+      while (result.childNodes.length > 10) result.removeChild(result.lastChild);
+    }
     var campaignId = grantForm.elements.campaign_id.value.trim();
     var body = { member_ids: list(grantForm.elements.member_ids.value), channel: "store" };
     api("POST", "/v1/campaigns/" + encodeURIComponent(campaignId) + "/grants", body).then(
       function (answer) {
         answer.granted.forEach(function (coupon) {
-          result.appendChild(
-            el("p", t("console.store.granted", { member: coupon.member_id, code: coupon.code }), "notice ok granted")
-          );
+          report(el("p", t("console.store.granted", { member: coupon.member_id, code: coupon.code }), "notice ok granted"));
         });
         answer.rejected.forEach(function (rejection) {
-          result.appendChild(
+          report(
             el(
               "p",
               t("console.store.rejected", { member: rejection.member_id, reason: reasonText(rejection.reason) }),
