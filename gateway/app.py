@@ -41,6 +41,7 @@ from gateway.ops.lanes import HotLanes
 from gateway.ops.metrics import metrics_dir, publish_forever
 from gateway.ops.middleware import gateway_middleware
 from gateway.ops.ratelimit import ClaimLimits
+from gateway.pages.controllers import ClaimPageController, WalletPageController
 from gateway.pages.security import secure
 from gateway.settings import Settings, get_settings
 from gateway.store.ledger import recover_forever
@@ -152,7 +153,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path="/static", directories=[STATIC], after_request=_secure_static
     )
     app = Litestar(
-        route_handlers=[v1, OpsController, static, ConsolePage],
+        route_handlers=[
+            v1,
+            OpsController,
+            static,
+            ConsolePage,
+            ClaimPageController,
+            WalletPageController,
+        ],
         lifespan=[lifespan],
         on_startup=[document_security, document_request_bodies, document_links],
         state=State({"settings": settings, "claim_limits": ClaimLimits(settings)}),

@@ -121,6 +121,17 @@ class Settings:
     link_secret: str = field(
         default_factory=lambda: _env("LINK_SECRET", "dev-link-secret-change-me")
     )
+    #: Secret that signs member tokens (HMAC-SHA256): the mall's server asks for one with its
+    #: front key (`POST /v1/members/{id}/tokens`) and opens the claim page or wallet with
+    #: `&m=<token>`. Set it in production; changing it signs every member out.
+    member_token_secret: str = field(
+        default_factory=lambda: _env("MEMBER_TOKEN_SECRET", "dev-member-token-secret-change-me")
+    )
+    #: Seconds a member token is valid.
+    member_token_ttl_s: int = field(default_factory=lambda: _env_int("MEMBER_TOKEN_TTL_S", 1800))
+    #: `1`: the claim page without a member token also offers a member-id field (a demo: anyone
+    #: can act as any registered member). `make run` sets it; never in production.
+    demo_pages: bool = field(default_factory=lambda: _env("DEMO_PAGES", "0") == "1")
     #: Base URL that claim links and QR codes point at (the mall's front end). Unset: the
     #: gateway itself, `http://<GATEWAY_HOST>:<GATEWAY_PORT>` (a wildcard host as 127.0.0.1).
     public_url: str = ""

@@ -27,19 +27,26 @@ async def claim_lane(state: State, scope: Any, body: bytes, campaign_id: str) ->
     data = decode(body, ClaimRequest)
     campaign_id = check_campaign_id(campaign_id)
     service: ClaimService = state.claims
-    if data.token is not None:
-        if not token_valid(state.settings.link_secret, campaign_id, data.token):
-            raise InvalidToken("the claim link's token is not valid for this campaign")
-    elif service.link_only.get(campaign_id) or (
-        campaign_id not in service.link_only and await service.read_link_only(campaign_id)
-    ):
-        raise InvalidToken("this campaign is claimed through its link only: the token is missing")
+    await check_link(state, campaign_id, data.token)
     idem = idempotency_key(scope)
     # Counted last: a request refused for free above costs no token; one refused here takes
     # no stock (nothing has reached Redis).
     state.claim_limits.check_member(campaign_id, data.member_id, idem)
     coupon = await service.claim(campaign_id, data.member_id, data.channel, idem, body)
     return 201, encoder.encode(coupon)
+
+
+async def check_link(state: State, campaign_id: str, token: str | None) -> None:
+    """Refuses (403 `invalid_token`) a link token that is not the campaign's, and a claim
+    without one of a `link_only` campaign. Shared by the API's claim and the claim page's."""
+    service: ClaimService = state.claims
+    if token is not None:
+        if not token_valid(state.settings.link_secret, campaign_id, token):
+            raise InvalidToken("the claim link's token is not valid for this campaign")
+    elif service.link_only.get(campaign_id) or (
+        campaign_id not in service.link_only and await service.read_link_only(campaign_id)
+    ):
+        raise InvalidToken("this campaign is claimed through its link only: the token is missing")
 
 
 def _refusal(description: str) -> ResponseSpec:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, put
+from litestar import Controller, Request, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
+from gateway.clock import clock
 from gateway.members import services
-from gateway.members.schemas import Member, MemberPut
+from gateway.members.schemas import Member, MemberPut, MemberToken
 from gateway.wire import check_id, strict_body
 
 
@@ -35,3 +36,24 @@ class MemberController(Controller):
         """A registered member, or 404 `member_not_found`."""
         check_id(member_id, "member_id")
         return await services.get_member(state.pool, member_id)
+
+    @post(
+        "/{member_id:str}/tokens",
+        operation_id="createMemberToken",
+        opt={"roles": ("front", "admin")},
+        status_code=201,
+    )
+    async def create_token(self, state: State, member_id: FromPath[str]) -> MemberToken:
+        """A member token for the member's pages: the mall's server asks for one for its
+        signed-in member and opens the claim link (or `/wallet`) with `&m=<token>`. HMAC with
+        GATEWAY_MEMBER_TOKEN_SECRET, valid GATEWAY_MEMBER_TOKEN_TTL_S (30 minutes by default),
+        for this member only. 404 `member_not_found` for an unregistered member."""
+        check_id(member_id, "member_id")
+        settings = state.settings
+        return await services.issue_token(
+            state.pool,
+            settings.member_token_secret,
+            member_id,
+            clock.now_ms(),
+            settings.member_token_ttl_s,
+        )

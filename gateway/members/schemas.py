@@ -22,3 +22,11 @@ class Member(Out):
     tier: str
     birthday: str | None
     registered_at: str
+
+
+class MemberToken(Out):
+    """Who the member is on the member's pages: the mall's app opens a claim link or the
+    wallet with `&m=<token>`."""
+
+    token: str
+    expires_at: str

@@ -81,21 +81,46 @@ def browser() -> Iterator[Browser]:
 class PageErrors(list[str]):
     """Console errors and uncaught exceptions seen by a page."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: (status, path) of the refusals a test provokes on purpose: Chromium logs every 4xx
+        #: answer to a fetch as a console error ("Failed to load resource").
+        self.expected: list[tuple[int, str]] = []
+
     def watch(self, page: Page) -> Page:
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.append(f"pageerror: {error}"))
         return page
 
     def _console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.append(f"console.error: {message.text} at {message.location.get('url')}")
+        if message.type != "error":
+            return
+        url = str(message.location.get("url") or "")
+        for status, path in self.expected:
+            if f"status of {status} " in message.text and path in url:
+                return
+        self.append(f"console.error: {message.text} at {url}")
 
 
 @pytest.fixture
-def new_page(browser: Browser, stack: Stack) -> Iterator[Callable[..., Page]]:
+def page_errors() -> PageErrors:
+    return PageErrors()
+
+
+@pytest.fixture
+def expect_refusal(page_errors: PageErrors) -> Callable[[int, str], None]:
+    """`expect_refusal(409, "/claim/")`: an answer of that status from a URL containing that
+    path is the test's point, not a page error (every other console error still fails)."""
+    return lambda status, path: page_errors.expected.append((status, path))
+
+
+@pytest.fixture
+def new_page(
+    browser: Browser, stack: Stack, page_errors: PageErrors
+) -> Iterator[Callable[..., Page]]:
     """Opens pages in fresh contexts (phone-sized, Chinese unless `locale` says otherwise);
     the test fails if any of them logs a console error or throws."""
-    errors = PageErrors()
+    errors = page_errors
     contexts: list[Any] = []
 
     def open_page(locale: str = "zh-CN", viewport: dict[str, int] | None = None) -> Page:
