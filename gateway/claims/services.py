@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 import redis.asyncio as redis
 
+from gateway.batching import Tick
 from gateway.clock import Clock
 from gateway.coupons.schemas import Coupon
 from gateway.errors import CampaignNotFound, GatewayError, LedgerUnavailable, Unavailable
@@ -77,7 +78,8 @@ class ClaimService:
         self.wait_for_ledger = settings.claim_durability == "ledger"
         self.timeout_s = settings.ledger_timeout_ms / 1000
         self._waiting: dict[int, asyncio.Future[Outcome]] = {}
-        self._tick: list[int] = []
+        #: The tickets submitted in this event-loop tick (`_end_tick` kicks the pipeline).
+        self._tick: Tick[int] = Tick(self._end_tick)
         self._ticket = 0
         self._static: dict[str, tuple[str, bool]] = {}
         #: Each campaign's `link_only`, read once: it never changes after creation.
@@ -141,15 +143,12 @@ class ClaimService:
         ticket = self._ticket
         self._waiting[ticket] = future
         pipe.submit(ticket, campaign_id, grant, member_id, channel, idem, h, self.clock.now_ms())
-        if not self._tick:
-            loop.call_soon(self._end_tick)
-        self._tick.append(ticket)
+        self._tick.add(ticket, loop)
         return future
 
-    def _end_tick(self) -> None:
+    def _end_tick(self, tickets: list[int]) -> None:
         """Sends the tick's claims; they share one time-out timer (a timer per request costs
         the hot path more than the whole wait otherwise does)."""
-        tickets, self._tick = self._tick, []
         if self._pipe is not None:
             self._pipe.kick()
         asyncio.get_running_loop().call_later(self.timeout_s, self._time_out, tickets)
