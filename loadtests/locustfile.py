@@ -2,7 +2,8 @@
 
     locust -f loadtests/locustfile.py --host http://127.0.0.1:8000 --headless -u 200 -r 50 -t 1m
 
-Users (see `scenarios/`): FlashClaimer, Shopper, Operator (exactly one), Clerk; the mix comes
+Users (see `scenarios/`): FlashClaimer, Shopper, Operator (exactly one), Clerk, PageClaimer
+(the claim page and its `POST /claim/{id}`, no API key); the mix comes
 from `LOADTEST_WEIGHTS`. The master (or the single process) creates the day's campaigns through
 the API when the test starts, with the keys in `LOADTEST_{ADMIN,FRONT,CLERK,CHECKOUT}_KEY` (or
 `LOADTEST_CREATE_KEYS=1` to create them with the gateway CLI); workers need nothing but this
@@ -27,14 +28,17 @@ from scenarios import base, config, fixture, names, tally
 from scenarios.clerk import Clerk
 from scenarios.flash import FlashClaimer
 from scenarios.operator import Operator
+from scenarios.page import PageClaimer
 from scenarios.shopper import Shopper
 
-__all__ = ["Clerk", "FlashClaimer", "Operator", "Shopper"]
+__all__ = ["Clerk", "FlashClaimer", "Operator", "PageClaimer", "Shopper"]
 
 log = logging.getLogger("loadtest")
 
 # Locust takes every User class in this module's namespace: no loop variable may hold one.
-FlashClaimer.weight, Shopper.weight, Clerk.weight = config.weights().values()
+_MIX = config.weights()
+FlashClaimer.weight, Shopper.weight = _MIX["FlashClaimer"], _MIX["Shopper"]
+Clerk.weight, PageClaimer.weight = _MIX["Clerk"], _MIX["PageClaimer"]
 
 # The master's own run-time, taken over from `--run-time` (see `_init`).
 _RUN_TIME: dict[str, float] = {}

@@ -189,7 +189,13 @@ def verdict(
         f"p50 {_ms(total['50%'])}, p99 {_ms(total['99%'])}; failures {failures} "
         f"({error_rate:.2%})",
     ]
-    for name in (names.FLASH_CLAIM, names.SHOP_RESERVE, names.SHOP_COMMIT, names.CLERK_GRANT):
+    for name in (
+        names.FLASH_CLAIM,
+        names.PAGE_CLAIM,
+        names.SHOP_RESERVE,
+        names.SHOP_COMMIT,
+        names.CLERK_GRANT,
+    ):
         if name in stats:
             row = stats[name]
             lines.append(
@@ -266,7 +272,9 @@ def main() -> int:
             print(f"loadtest: starting a private Redis, Postgres and gateway ({stack.data})")
             stack.services("start")
             stack.cli("migrate")
-            stack.start_gateway(workers=str(s.gateway_workers))
+            # The claim page's users (PageClaimer) each send their phone's address in
+            # X-Forwarded-For, as a load balancer in front of the gateway would.
+            stack.start_gateway(workers=str(s.gateway_workers), trusted_proxies="127.0.0.1")
             for role in ("admin", "front", "clerk", "checkout"):
                 env[f"LOADTEST_{role.upper()}_KEY"] = stack.cli("keys", "create", "--role", role)
             host, database_url = stack.base_url, stack.database_url

@@ -27,11 +27,12 @@ def _float(name: str, default: float) -> float:
 
 
 def weights() -> dict[str, int]:
-    """`LOADTEST_WEIGHTS="FlashClaimer=10,Shopper=4,Clerk=1"`: the mix of user classes.
+    """`LOADTEST_WEIGHTS="FlashClaimer=10,Shopper=4,Clerk=1,PageClaimer=2"`: the mix of user
+    classes (PageClaimer: members claiming through the claim page, `POST /claim/{id}`).
 
     The Operator is always exactly one user (`fixed_count`), whatever the weights.
     """
-    mix = {"FlashClaimer": 10, "Shopper": 4, "Clerk": 1}
+    mix = {"FlashClaimer": 10, "Shopper": 4, "Clerk": 1, "PageClaimer": 2}
     for part in filter(None, os.environ.get("LOADTEST_WEIGHTS", "").split(",")):
         name, _, value = part.partition("=")
         if name.strip() not in mix or not value.strip().isdigit():

@@ -19,9 +19,14 @@ OPERATOR_RESTOCK = "operator restock"
 OPERATOR_METRICS = "operator metrics"
 CLERK_GRANT = "clerk grant"
 CLERK_COUPON = "clerk coupon"
+PAGE_REGISTER = "page register"
+PAGE_TOKEN = "page member token"
+PAGE_LOAD = "page load"
+PAGE_STOCK = "page stock"
+PAGE_CLAIM = "page claim"
 
 #: Requests whose 201 is one coupon claimed, per campaign of the fixture.
-CLAIMS = {"flash": (FLASH_CLAIM, FLASH_CLAIM_AGAIN), "shop": (SHOP_CLAIM,)}
+CLAIMS = {"flash": (FLASH_CLAIM, FLASH_CLAIM_AGAIN, PAGE_CLAIM), "shop": (SHOP_CLAIM,)}
 
 #: Domain counts the scenarios add to the tally (`<what>|<campaign>`).
 GRANTED = "granted|store"
@@ -34,4 +39,4 @@ COMMITTED_ORDERS = "orders|committed"
 CANCELLED_ORDERS = "orders|cancelled"
 RESTOCKED = "restocked|flash"
 
-USER_CLASSES = ("FlashClaimer", "Shopper", "Operator", "Clerk")
+USER_CLASSES = ("FlashClaimer", "Shopper", "Operator", "Clerk", "PageClaimer")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.stack import ROOT
 
-USER_CLASSES = ("FlashClaimer", "Shopper", "Operator", "Clerk")
+USER_CLASSES = ("FlashClaimer", "Shopper", "Operator", "Clerk", "PageClaimer")
 
 
 def test_locust_day_runs_every_user_class_and_passes_the_consistency_check(
@@ -31,7 +31,7 @@ def test_locust_day_runs_every_user_class_and_passes_the_consistency_check(
         LOADTEST_RESTOCK="30",
         LOADTEST_RESTOCKS="1",
         LOADTEST_OPERATOR_POLL_S="0.5",
-        LOADTEST_WEIGHTS="FlashClaimer=3,Shopper=3,Clerk=1",
+        LOADTEST_WEIGHTS="FlashClaimer=3,Shopper=3,Clerk=1,PageClaimer=2",
         LOADTEST_REPORT_DIR=str(tmp_path),
     )
     run = subprocess.run(
@@ -55,7 +55,10 @@ def test_locust_day_runs_every_user_class_and_passes_the_consistency_check(
     for cls in USER_CLASSES:
         assert verdict["per_class"][cls]["ok"] > 0, (cls, verdict["per_class"])
     tally = json.loads((tmp_path / "results.json").read_text())["tally"]
-    assert tally["status|flash claim|201"] == 90  # the stock and its one restock, all taken
+    # The stock and its one restock, all taken, through the API and the claim page.
+    assert tally["status|flash claim|201"] + tally.get("status|page claim|201", 0) == 90
+    assert tally["status|page load|200"] > 0
+    assert tally.get("status|page claim|201", 0) + tally.get("status|page claim|409", 0) > 0
     assert tally.get("status|flash claim|409", 0) > 0  # sold_out, counted as a correct refusal
     assert tally.get("status|shop commit|200", 0) > 0
     assert (tmp_path / "loadtest.html").exists()
