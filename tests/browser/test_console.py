@@ -127,6 +127,10 @@ def test_an_operator_signs_in_creates_a_threshold_campaign_publishes_it_and_open
     expect(page.locator("#stock-confirm-text")).to_contain_text("900")
     page.click("#stock-yes")
     expect(page.locator("#c-stats")).to_contain_text("900")
+    page.click("#c-link-show")
+    expect(page.locator("#c-link")).to_contain_text(f"/claim/{campaign_id}?token=")
+    expect(page.locator("#c-qr")).to_be_visible()
+    screenshot(page, "console-campaign")
 
     page.click("#c-poster-link")
     expect(page.locator("#poster-offer")).to_have_text("满500减100")
@@ -280,3 +284,60 @@ def test_the_console_speaks_english_and_admits_only_admin_and_clerk_keys(
     expect(page.locator("#signin-error")).to_contain_text("front")
     expect(page.locator("#nav")).to_be_hidden()
     assert page.evaluate("sessionStorage.length") == 0
+
+
+def test_an_operator_reads_a_member_wallet_and_transfer_path_and_sets_a_tier(
+    console: Callable[..., Page], api: httpx.Client, stack_auth: Auth
+) -> None:
+    giver, friend = f"m-{uuid.uuid4().hex[:8]}", f"m-{uuid.uuid4().hex[:8]}"
+    for member in (giver, friend):
+        registered = api.put(
+            f"/v1/members/{member}",
+            json={"tier": "gold", "birthday": "05-12"},
+            headers=stack_auth["admin"],
+        )
+        assert registered.status_code == 200, registered.text
+    campaign = create(api, stack_auth, name="转赠有礼 满300减50", min_spend=30000, amount_off=5000)
+    coupon = api.post(
+        f"/v1/campaigns/{campaign['id']}/claims",
+        json={"member_id": giver, "channel": "online"},
+        headers=stack_auth["front"],
+    ).json()
+    given = api.post(
+        f"/v1/coupons/{coupon['code']}/transfer",
+        json={"from_member_id": giver, "to_member_id": friend},
+        headers=stack_auth["front"],
+    )
+    assert given.status_code == 201, given.text
+
+    page = console(key_of(stack_auth["admin"]))
+    page.click("#nav a[data-nav=members]")
+    page.fill("#member-id", friend)
+    page.click("#member-form button[type=submit]")
+    expect(page.locator("#member-profile")).to_contain_text("05-12")
+    row = page.locator("#member-coupons tr", has_text=given.json()["code"])
+    expect(row).to_contain_text(coupon["code"])  # received from the giver's code
+    row.get_by_role("button").click()
+    path = page.locator("#member-path li")
+    expect(path).to_have_count(2)
+    expect(path.first).to_contain_text(giver)
+    expect(path.last).to_contain_text(friend)
+    screenshot(page, "console-member")
+
+    page.click("#nav a[data-nav=tiers]")
+    gold = page.locator(".tier-form[data-tier=gold]")
+    gold.locator("input[name=percent_off]").fill("8.8")
+    gold.locator("input[name=birthday_percent_off]").fill("7.5")
+    gold.locator("input[name=points_per_yuan]").fill("2")
+    gold.locator("input[name=coupons_on_member_price]").check()
+    gold.get_by_role("button").click()
+    expect(gold.locator(".tier-updated")).not_to_be_empty()
+    expect(page.locator("#flash")).to_contain_text("金卡")
+    policies = api.get("/v1/tiers", headers=stack_auth["admin"]).json()["tiers"]
+    saved = next(p for p in policies if p["tier"] == "gold")
+    assert (saved["percent_off"], saved["birthday_percent_off"], saved["points_per_yuan"]) == (
+        1200,
+        2500,
+        2,
+    )
+    screenshot(page, "console-tiers")
