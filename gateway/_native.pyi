@@ -1,22 +1,15 @@
 """Type stub of the compiled Rust core, checked against the binary with `mypy.stubtest`."""
 
-from typing import Any, Literal, final
+from typing import Any, ClassVar, Literal, final
 
 __all__ = [
     "WRITE_COUPONS",
     "ClaimPipe",
     "Quote",
     "__version__",
-    "_price_core_ns",
-    "_price_lookup_floor",
-    "_price_parse_only",
-    "_price_quote_within",
     "new_code",
     "new_codes",
     "normalize_code",
-    "price",
-    "price_json",
-    "price_many",
     "price_quote",
 ]
 
@@ -63,15 +56,20 @@ def new_code() -> str: ...
 def new_codes(count: int) -> list[str]: ...
 def normalize_code(text: str, /) -> str: ...
 
-# Pricing (issue 4): request and quote dicts as in docs/PRICING.md; bad input is a ValueError
-# naming the field. `_price_*` serve the benchmark only.
-def price(request: dict[str, Any], /) -> dict[str, Any]: ...
-def price_many(requests: list[dict[str, Any]], /) -> list[dict[str, Any]]: ...
-def price_quote(request: dict[str, Any], /) -> Quote: ...
+# Pricing: the request dict as in docs/PRICING.md; bad input is a ValueError naming the field.
+# `work_budget` is for the tests of the bounded search. (The benchmark's entry points exist only
+# in a build with `--features bench`, and are not stubbed here.)
+def price_quote(request: dict[str, Any], /, *, work_budget: int = ...) -> Quote: ...
 
 @final
 class Quote:
-    """A priced cart (`price_quote`): totals as attributes, lists built on first read."""
+    """A priced cart (`price_quote`): totals as attributes, lists built on first read.
+
+    The wire fields are `FIELDS`, the fields of `gateway.checkout.schemas.Quote` in its order
+    (tests/native/test_pricing_quote.py checks the two and this stub).
+    """
+
+    FIELDS: ClassVar[tuple[str, ...]]
 
     @property
     def subtotal(self) -> int: ...
@@ -100,9 +98,3 @@ class Quote:
     def all_apply(self) -> bool: ...
     def to_dict(self) -> dict[str, Any]: ...
     def to_json(self) -> bytes: ...
-
-def price_json(request: bytes, /) -> bytes: ...
-def _price_parse_only(request: dict[str, Any], /) -> None: ...
-def _price_quote_within(request: dict[str, Any], work_budget: int, /) -> Quote: ...
-def _price_core_ns(request: dict[str, Any], iterations: int, /) -> int: ...
-def _price_lookup_floor(request: dict[str, Any], /) -> int: ...

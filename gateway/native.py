@@ -16,15 +16,14 @@ __version__ = _native.__version__
 new_code = _native.new_code
 new_codes = _native.new_codes
 normalize_code = _native.normalize_code
-#: Prices a cart: the request dict in, the quote dict out (docs/PRICING.md); bad input is a
-#: ValueError naming the field.
-price = _native.price
 #: The claim path's Redis and Postgres client work on threads of its own (`native/src/claimpipe`).
 ClaimPipe = _native.ClaimPipe
 #: The ledger's batch statement, shared by the claim pipeline and recovery.
 WRITE_COUPONS = _native.WRITE_COUPONS
-#: Prices a cart like `price` but answers a native `Quote`: totals as attributes, the lists built
-#: only when read, `to_json()` the checkout quote's JSON, `to_dict()` what `price` gives.
+#: The one pricing entry (quote and reserve alike): the request dict in (docs/PRICING.md), a
+#: native `Quote` out: totals as attributes, the lists built only when read, `to_json()` the
+#: checkout quote's JSON, `to_dict()` the same as a dict. Bad input is a ValueError naming the
+#: field.
 price_quote = _native.price_quote
 Quote = _native.Quote
 
@@ -36,6 +35,5 @@ __all__ = [
     "new_code",
     "new_codes",
     "normalize_code",
-    "price",
     "price_quote",
 ]

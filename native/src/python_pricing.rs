@@ -1,4 +1,4 @@
-//! Binding of the pricing engine: request dicts in, quote dicts out.
+//! Binding of the pricing engine: a request dict in, a `Quote` out (`price_quote`).
 //!
 //! Conversion reads the dicts directly (interned keys, no intermediate JSON) and checks every
 //! field as it goes, so bad input becomes a `ValueError` naming the first bad field in document
@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -19,8 +18,8 @@ use crate::pricing::validate::{
     check_code_count, check_coupon, check_line, check_line_count, check_member,
 };
 use crate::pricing::{
-    json, price_valid, price_within, Candidate, Channel, Coupon, CouponKind, CouponState,
-    InputError, Line, LineShare, Member, Quote, Request, Text, WORK_BUDGET,
+    json, price_within, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line,
+    LineShare, Member, Quote, Request, Text, QUOTE_FIELDS, WORK_BUDGET,
 };
 
 /// Where a field sits in the request; formatted only when there is an error to report.
@@ -483,11 +482,7 @@ fn parse_request<'py>(obj: &Bound<'py, PyAny>) -> Field<Parsed<'py>> {
     Ok(Parsed { request, echo })
 }
 
-fn run_core(request: &Request) -> PyResult<Quote> {
-    run_core_within(request, WORK_BUDGET)
-}
-
-fn run_core_within(request: &Request, budget: u64) -> PyResult<Quote> {
+fn run_core(request: &Request, budget: u64) -> PyResult<Quote> {
     catch_unwind(AssertUnwindSafe(|| price_within(request, budget)))
         .map_err(|_| PyRuntimeError::new_err("the pricing engine failed on this request (a bug)"))
 }
@@ -495,8 +490,8 @@ fn run_core_within(request: &Request, budget: u64) -> PyResult<Quote> {
 /// `run_core` with the GIL released: a hard cart takes up to the work budget (tens of ms), and
 /// the other requests of the process must not wait for it. The request borrows the caller's
 /// strings, which `Parsed` keeps alive, and the engine runs no Python code.
-fn run_core_released(py: Python<'_>, request: &Request) -> PyResult<Quote> {
-    py.allow_threads(|| run_core(request))
+fn run_core_released(py: Python<'_>, request: &Request, budget: u64) -> PyResult<Quote> {
+    py.allow_threads(|| run_core(request, budget))
 }
 
 // The quote is about a hundred small dicts for a 20-line cart, and with the stable ABI every
@@ -662,6 +657,13 @@ pub struct PyQuote {
 
 #[pymethods]
 impl PyQuote {
+    /// The wire fields, in order (`QUOTE_FIELDS`): the keys of `to_dict()` and `to_json()`.
+    #[classattr]
+    #[pyo3(name = "FIELDS")]
+    fn fields(py: Python<'_>) -> Py<PyTuple> {
+        PyTuple::new_bound(py, QUOTE_FIELDS).unbind()
+    }
+
     #[getter]
     fn subtotal(&self) -> i64 {
         self.quote.subtotal
@@ -747,7 +749,7 @@ impl PyQuote {
         self.quote.rejected.is_empty()
     }
 
-    /// The quote as `price` gives it: a new dict, equal to `price(request)`.
+    /// The quote as a new dict, every call (keys: `FIELDS`).
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         quote_to_py(py, &self.quote, &self.skus, &self.codes)
     }
@@ -788,21 +790,14 @@ fn value_error(e: InputError) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-/// Prices one cart; see docs/PRICING.md for the request and quote dicts.
+/// Prices one cart (docs/PRICING.md: the request dict, and the `Quote` answered): the one
+/// pricing entry of the shipped module, for the quote and the reserve alike. `work_budget` is
+/// for the tests of the bounded search; production leaves it at `WORK_BUDGET`.
 #[pyfunction]
-#[pyo3(signature = (request, /))]
-fn price<'py>(request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
-    let parsed = parse_request(request).map_err(value_error)?;
-    let quote = run_core_released(request.py(), parsed.request())?;
-    quote_to_py(request.py(), &quote, &parsed.echo.skus, &parsed.echo.codes)
-}
-
-/// Prices one cart like `price`, answering a `Quote` object instead of the dict.
-#[pyfunction]
-#[pyo3(signature = (request, /))]
-fn price_quote(request: &Bound<'_, PyAny>) -> PyResult<PyQuote> {
+#[pyo3(signature = (request, /, *, work_budget = WORK_BUDGET))]
+fn price_quote(request: &Bound<'_, PyAny>, work_budget: u64) -> PyResult<PyQuote> {
     let mut parsed = parse_request(request).map_err(value_error)?;
-    let quote = run_core_released(request.py(), parsed.request())?;
+    let quote = run_core_released(request.py(), parsed.request(), work_budget)?;
     Ok(PyQuote {
         quote,
         skus: std::mem::take(&mut parsed.echo.skus),
@@ -813,177 +808,174 @@ fn price_quote(request: &Bound<'_, PyAny>) -> PyResult<PyQuote> {
     })
 }
 
-/// Requests priced per GIL release in `price_many`: large enough to amortise the release, small
-/// enough that converted requests stay in cache (converting a whole batch first was slower).
-const BATCH_CHUNK: usize = 32;
+/// Entry points for loadtests/bench_pricing.py only, built with `--features bench` (never in the
+/// shipped module or its `.pyi`): the dict answer, a batch, and the pieces of a call's cost.
+#[cfg(feature = "bench")]
+mod bench {
+    use std::time::Instant;
 
-/// Prices a batch of carts (the GIL is released while the engine runs, chunk by chunk). A bad
-/// request fails the whole batch with a `ValueError` naming it, e.g. `requests[2].lines[0].qty`.
-#[pyfunction]
-#[pyo3(signature = (requests, /))]
-fn price_many<'py>(requests: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-    let py = requests.py();
-    let items = sequence(requests, Path::Top("requests")).map_err(value_error)?;
-    let out = PyList::empty_bound(py);
-    // Pricing has no side effects, so a bad request in a later chunk simply discards the quotes
-    // built so far: the batch still fails whole.
-    for (c, chunk) in items.chunks(BATCH_CHUNK).enumerate() {
-        let mut parsed = Vec::with_capacity(chunk.len());
-        for (k, o) in chunk.iter().enumerate() {
-            let i = c * BATCH_CHUNK + k;
-            parsed.push(
-                parse_request(o)
-                    .map_err(|e| PyValueError::new_err(format!("requests[{i}].{e}")))?,
-            );
-        }
-        // The requests alone cross into the released section: the Python objects stay behind.
-        let chunk_requests: Vec<&Request<'_>> = parsed.iter().map(Parsed::request).collect();
-        let quotes = py
-            .allow_threads(|| {
-                catch_unwind(AssertUnwindSafe(|| {
-                    chunk_requests
-                        .iter()
-                        .map(|r| price_valid(r))
-                        .collect::<Vec<_>>()
-                }))
-            })
-            .map_err(|_| {
-                PyRuntimeError::new_err("the pricing engine failed on this batch (a bug)")
-            })?;
-        for (quote, p) in quotes.iter().zip(&parsed) {
-            out.append(quote_to_py(py, quote, &p.echo.skus, &p.echo.codes)?)?;
-        }
+    use super::*;
+    use crate::pricing::price_valid;
+
+    /// Prices one cart and answers the quote dict (`price_quote(request).to_dict()` in one call).
+    #[pyfunction]
+    #[pyo3(signature = (request, /))]
+    fn price<'py>(request: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        let parsed = parse_request(request).map_err(value_error)?;
+        let quote = run_core_released(request.py(), parsed.request(), WORK_BUDGET)?;
+        quote_to_py(request.py(), &quote, &parsed.echo.skus, &parsed.echo.codes)
     }
-    Ok(out)
-}
 
-/// Prices one cart given as JSON bytes (the schema of `price`) and answers the quote as JSON
-/// bytes. For callers that hold JSON already: with dicts on both sides, `price` is cheaper than
-/// encoding, `price_json` and decoding (loadtests/bench_pricing.py).
-#[pyfunction]
-#[pyo3(signature = (request, /))]
-fn price_json<'py>(py: Python<'py>, request: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    // The bytes object cannot change, so its buffer is read with the GIL released.
-    let answer = py
-        .allow_threads(|| catch_unwind(AssertUnwindSafe(|| json::price_json(request))))
-        .map_err(|_| PyRuntimeError::new_err("the pricing engine failed on this request (a bug)"))?
-        .map_err(value_error)?;
-    Ok(PyBytes::new_bound(py, &answer))
-}
+    /// Requests priced per GIL release in `price_many`: large enough to amortise the release,
+    /// small enough that converted requests stay in cache (converting a whole batch first was
+    /// slower).
+    const BATCH_CHUNK: usize = 32;
 
-/// The least any reader of a request dict must do, for the benchmark: one dict lookup per field
-/// the engine reads (every field of `price`'s schema that is present), nothing else: no type
-/// test, no value read, no check. Answers how many values it found.
-#[pyfunction]
-#[pyo3(signature = (request, /))]
-fn _price_lookup_floor(request: &Bound<'_, PyDict>) -> PyResult<usize> {
-    const TOP: &[&str] = &["now", "channel", "store_id", "lines", "member", "coupons"];
-    const LINE: &[&str] = &["sku", "category", "unit_price", "qty"];
-    const MEMBER: &[&str] = &[
-        "tier_percent_off",
-        "birthday_percent_off",
-        "is_birthday",
-        "coupons_on_member_price",
-        "points_per_yuan",
-    ];
-    const COUPON: &[&str] = &[
-        "code",
-        "found",
-        "owner_matches",
-        "state",
-        "kind",
-        "amount_off",
-        "percent_off",
-        "max_discount",
-        "min_spend",
-        "sku",
-        "points",
-        "scope_skus",
-        "scope_categories",
-        "scope_stores",
-        "channels",
-        "valid_from",
-        "valid_until",
-        "stackable",
-    ];
-    static KEYS: GILOnceCell<[Vec<Py<PyString>>; 4]> = GILOnceCell::new();
-    let py = request.py();
-    let [top, line, member, coupon] = KEYS.get_or_init(py, || {
-        [TOP, LINE, MEMBER, COUPON].map(|keys| {
-            keys.iter()
-                .map(|k| PyString::intern_bound(py, k).unbind())
-                .collect()
-        })
-    });
-    let lookup = |d: &Bound<'_, PyDict>, keys: &[Py<PyString>]| -> usize {
-        keys.iter()
-            // SAFETY: live pointers; the borrowed result is only tested for NULL.
-            .filter(|k| !unsafe { ffi::PyDict_GetItemWithError(d.as_ptr(), k.as_ptr()) }.is_null())
-            .count()
-    };
-    let mut found = lookup(request, top);
-    for (key, fields) in [("lines", line), ("coupons", coupon)] {
-        if let Some(list) = request.get_item(key)? {
-            for d in list.downcast::<PyList>()?.iter() {
-                found += lookup(d.downcast::<PyDict>()?, fields);
+    /// Prices a batch of carts (the GIL is released while the engine runs, chunk by chunk). A bad
+    /// request fails the whole batch with a `ValueError` naming it, e.g.
+    /// `requests[2].lines[0].qty`.
+    #[pyfunction]
+    #[pyo3(signature = (requests, /))]
+    fn price_many<'py>(requests: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let py = requests.py();
+        let items = sequence(requests, Path::Top("requests")).map_err(value_error)?;
+        let out = PyList::empty_bound(py);
+        // Pricing has no side effects, so a bad request in a later chunk simply discards the
+        // quotes built so far: the batch still fails whole.
+        for (c, chunk) in items.chunks(BATCH_CHUNK).enumerate() {
+            let mut parsed = Vec::with_capacity(chunk.len());
+            for (k, o) in chunk.iter().enumerate() {
+                let i = c * BATCH_CHUNK + k;
+                parsed.push(
+                    parse_request(o)
+                        .map_err(|e| PyValueError::new_err(format!("requests[{i}].{e}")))?,
+                );
+            }
+            // The requests alone cross into the released section: the Python objects stay.
+            let chunk_requests: Vec<&Request<'_>> = parsed.iter().map(Parsed::request).collect();
+            let quotes = py
+                .allow_threads(|| {
+                    catch_unwind(AssertUnwindSafe(|| {
+                        chunk_requests
+                            .iter()
+                            .map(|r| price_valid(r))
+                            .collect::<Vec<_>>()
+                    }))
+                })
+                .map_err(|_| {
+                    PyRuntimeError::new_err("the pricing engine failed on this batch (a bug)")
+                })?;
+            for (quote, p) in quotes.iter().zip(&parsed) {
+                out.append(quote_to_py(py, quote, &p.echo.skus, &p.echo.codes)?)?;
             }
         }
+        Ok(out)
     }
-    if let Some(m) = request.get_item("member")? {
-        found += lookup(m.downcast::<PyDict>()?, member);
+
+    /// The least any reader of a request dict must do: one dict lookup per field the engine
+    /// reads (every field of the schema that is present), nothing else: no type test, no value
+    /// read, no check. Answers how many values it found.
+    #[pyfunction]
+    #[pyo3(signature = (request, /))]
+    fn _price_lookup_floor(request: &Bound<'_, PyDict>) -> PyResult<usize> {
+        const TOP: &[&str] = &["now", "channel", "store_id", "lines", "member", "coupons"];
+        const LINE: &[&str] = &["sku", "category", "unit_price", "qty"];
+        const MEMBER: &[&str] = &[
+            "tier_percent_off",
+            "birthday_percent_off",
+            "is_birthday",
+            "coupons_on_member_price",
+            "points_per_yuan",
+        ];
+        const COUPON: &[&str] = &[
+            "code",
+            "found",
+            "owner_matches",
+            "state",
+            "kind",
+            "amount_off",
+            "percent_off",
+            "max_discount",
+            "min_spend",
+            "sku",
+            "points",
+            "scope_skus",
+            "scope_categories",
+            "scope_stores",
+            "channels",
+            "valid_from",
+            "valid_until",
+            "stackable",
+        ];
+        static KEYS: GILOnceCell<[Vec<Py<PyString>>; 4]> = GILOnceCell::new();
+        let py = request.py();
+        let [top, line, member, coupon] = KEYS.get_or_init(py, || {
+            [TOP, LINE, MEMBER, COUPON].map(|keys| {
+                keys.iter()
+                    .map(|k| PyString::intern_bound(py, k).unbind())
+                    .collect()
+            })
+        });
+        let lookup = |d: &Bound<'_, PyDict>, keys: &[Py<PyString>]| -> usize {
+            keys.iter()
+                // SAFETY: live pointers; the borrowed result is only tested for NULL.
+                .filter(|k| {
+                    !unsafe { ffi::PyDict_GetItemWithError(d.as_ptr(), k.as_ptr()) }.is_null()
+                })
+                .count()
+        };
+        let mut found = lookup(request, top);
+        for (key, fields) in [("lines", line), ("coupons", coupon)] {
+            if let Some(list) = request.get_item(key)? {
+                for d in list.downcast::<PyList>()?.iter() {
+                    found += lookup(d.downcast::<PyDict>()?, fields);
+                }
+            }
+        }
+        if let Some(m) = request.get_item("member")? {
+            found += lookup(m.downcast::<PyDict>()?, member);
+        }
+        Ok(found)
     }
-    Ok(found)
-}
 
-/// `price_quote` with another work budget, for the tests of the bounded search.
-#[pyfunction]
-#[pyo3(signature = (request, work_budget, /))]
-fn _price_quote_within(request: &Bound<'_, PyAny>, work_budget: u64) -> PyResult<PyQuote> {
-    let mut parsed = parse_request(request).map_err(value_error)?;
-    let lent = parsed.request();
-    let quote = request
-        .py()
-        .allow_threads(|| run_core_within(lent, work_budget))?;
-    Ok(PyQuote {
-        quote,
-        skus: std::mem::take(&mut parsed.echo.skus),
-        codes: std::mem::take(&mut parsed.echo.codes),
-        member_lines: GILOnceCell::new(),
-        applied: GILOnceCell::new(),
-        rejected: GILOnceCell::new(),
-    })
-}
-
-/// Converts and checks a request without pricing it: the input half of the binding's cost.
-#[pyfunction]
-#[pyo3(signature = (request, /))]
-fn _price_parse_only(request: &Bound<'_, PyAny>) -> PyResult<()> {
-    parse_request(request).map_err(value_error)?;
-    Ok(())
-}
-
-/// Nanoseconds taken by `iterations` runs of the pure engine on one converted request: the
-/// engine's own cost, without any conversion.
-#[pyfunction]
-#[pyo3(signature = (request, iterations, /))]
-fn _price_core_ns(request: &Bound<'_, PyAny>, iterations: u32) -> PyResult<u64> {
-    let parsed = parse_request(request).map_err(value_error)?;
-    let start = Instant::now();
-    for _ in 0..iterations {
-        std::hint::black_box(run_core(std::hint::black_box(parsed.request()))?);
+    /// Converts and checks a request without pricing it: the input half of the binding's cost.
+    #[pyfunction]
+    #[pyo3(signature = (request, /))]
+    fn _price_parse_only(request: &Bound<'_, PyAny>) -> PyResult<()> {
+        parse_request(request).map_err(value_error)?;
+        Ok(())
     }
-    Ok(start.elapsed().as_nanos() as u64)
+
+    /// Nanoseconds taken by `iterations` runs of the pure engine on one converted request: the
+    /// engine's own cost, without any conversion.
+    #[pyfunction]
+    #[pyo3(signature = (request, iterations, /))]
+    fn _price_core_ns(request: &Bound<'_, PyAny>, iterations: u32) -> PyResult<u64> {
+        let parsed = parse_request(request).map_err(value_error)?;
+        let start = Instant::now();
+        for _ in 0..iterations {
+            std::hint::black_box(run_core(
+                std::hint::black_box(parsed.request()),
+                WORK_BUDGET,
+            )?);
+        }
+        Ok(start.elapsed().as_nanos() as u64)
+    }
+
+    pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add_function(wrap_pyfunction!(price, m)?)?;
+        m.add_function(wrap_pyfunction!(price_many, m)?)?;
+        m.add_function(wrap_pyfunction!(_price_parse_only, m)?)?;
+        m.add_function(wrap_pyfunction!(_price_lookup_floor, m)?)?;
+        m.add_function(wrap_pyfunction!(_price_core_ns, m)?)?;
+        Ok(())
+    }
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(price, m)?)?;
-    m.add_function(wrap_pyfunction!(price_many, m)?)?;
     m.add_function(wrap_pyfunction!(price_quote, m)?)?;
     m.add_class::<PyQuote>()?;
-    m.add_function(wrap_pyfunction!(price_json, m)?)?;
-    m.add_function(wrap_pyfunction!(_price_parse_only, m)?)?;
-    m.add_function(wrap_pyfunction!(_price_quote_within, m)?)?;
-    m.add_function(wrap_pyfunction!(_price_lookup_floor, m)?)?;
-    m.add_function(wrap_pyfunction!(_price_core_ns, m)?)?;
+    #[cfg(feature = "bench")]
+    bench::register(m)?;
     Ok(())
 }

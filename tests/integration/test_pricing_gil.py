@@ -20,6 +20,7 @@ from gateway.app import create_app
 from gateway.checkout import services
 from gateway.checkout.services import off_loop
 from tests.conftest import campaign_body, live_campaign, unique
+from tests.native.pricing_data import native_price
 from tests.native.pricing_families import mixed_percent
 from tests.stack import free_port
 
@@ -52,7 +53,7 @@ async def test_a_claim_completes_while_a_slow_quote_is_being_priced(
 
     def slow_quote() -> None:
         started.set()
-        quotes.append(_native._price_quote_within(SLOW_CART, NO_BUDGET))
+        quotes.append(_native.price_quote(SLOW_CART, work_budget=NO_BUDGET))
         priced.set()
 
     pricing = threading.Thread(target=slow_quote)
@@ -69,14 +70,14 @@ async def test_a_claim_completes_while_a_slow_quote_is_being_priced(
 
 
 def test_the_engine_entry_points_answer_from_threads() -> None:
-    # price, price_quote and price_json release the GIL around the engine; several threads
-    # pricing at once still get the answers one thread gets.
+    # price_quote releases the GIL around the engine; several threads pricing at once still get
+    # the answers one thread gets.
     req = mixed_percent(7)
-    expected = _native.price(req)
+    expected = native_price(req)
     results: list[Any] = []
 
     def work() -> None:
-        results.append(_native.price(req))
+        results.append(native_price(req))
         results.append(_native.price_quote(req).to_dict())
 
     threads = [threading.Thread(target=work) for _ in range(4)]
@@ -190,7 +191,7 @@ async def test_a_claim_is_answered_while_a_worst_case_quote_is_priced_on_the_sam
         if len(request["coupons"]) < 20:  # not the worst-case cart
             return _native.price_quote(request)
         pricing.set()
-        return _native._price_quote_within(request, NO_BUDGET)
+        return _native.price_quote(request, work_budget=NO_BUDGET)
 
     monkeypatch.setattr(services, "price_quote", signalled_price_quote)
     async with ServedWorker() as http:

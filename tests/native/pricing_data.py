@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway import _native
 from gateway.discounts import reference
 
 NOW = 1_800_000_000
@@ -76,6 +77,11 @@ def request(
         "member": member_policy if member_policy is not None else member(),
         "coupons": coupons or [],
     }
+
+
+def native_price(req: Any) -> dict[str, Any]:
+    """The engine's quote as a dict, through the one pricing entry (`price_quote`)."""
+    return _native.price_quote(req).to_dict()
 
 
 def reference_price(req: Any) -> dict[str, Any]:

@@ -13,7 +13,14 @@ from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
 
 from gateway import _native
-from tests.native.pricing_data import assert_optimal, coupon, line, member, request
+from tests.native.pricing_data import (
+    assert_optimal,
+    coupon,
+    line,
+    member,
+    native_price,
+    request,
+)
 from tests.native.pricing_families import FAMILIES, SKUS, mixed_percent
 from tests.native.test_pricing_differential import check_invariants
 
@@ -30,7 +37,7 @@ def price_checked(req: dict[str, Any]) -> Any:
     quote = _native.price_quote(req)
     assert quote.work <= WORK_CEILING
     assert quote.search in ("exact", "bounded")
-    assert quote.to_dict() == _native.price(req)
+    assert quote.to_dict() == native_price(req)
     check_invariants(req, quote.to_dict())
     return quote
 
@@ -109,7 +116,7 @@ def test_a_bounded_search_answers_a_valid_quote_saving_no_more_than_the_best() -
     # Small enough for the reference's brute force; a budget small enough to stop the search.
     req = mixed_percent(2, lines=6, codes=9)
     assert _native.price_quote(req).search == "exact"
-    bounded = _native._price_quote_within(req, 1)
+    bounded = _native.price_quote(req, work_budget=1)
     assert bounded.search == "bounded"
     check_invariants(req, bounded.to_dict())
     assert_optimal(req, bounded.to_dict())

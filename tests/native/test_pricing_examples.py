@@ -16,6 +16,7 @@ from tests.native.pricing_data import (
     coupon,
     line,
     member,
+    native_price,
     reference_price,
     request,
     unknown,
@@ -26,7 +27,7 @@ Engine = Callable[[dict[str, Any]], Any]
 
 @pytest.fixture(params=["native", "reference"])
 def price(request: pytest.FixtureRequest) -> Engine:
-    return _native.price if request.param == "native" else reference.price
+    return native_price if request.param == "native" else reference.price
 
 
 def reasons(quote: dict[str, Any]) -> dict[str, str]:
@@ -185,6 +186,7 @@ def test_store_scope_does_not_bind_online_orders(price: Engine) -> None:
     assert price(request([line()], [c]))["coupon_discount"] == 100
 
 
+@pytest.mark.skipif(not hasattr(_native, "price_many"), reason="a build with --features bench")
 def test_price_many_prices_each_request(price: Engine) -> None:
     del price
     reqs = [

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import ast
 import gc
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -13,7 +15,14 @@ from hypothesis import strategies as st
 
 from gateway import _native
 from gateway.checkout.schemas import Quote as QuoteBody
-from tests.native.pricing_data import coupon, line, reference_price, request, unknown
+from tests.native.pricing_data import (
+    coupon,
+    line,
+    native_price,
+    reference_price,
+    request,
+    unknown,
+)
 from tests.native.test_pricing_differential import (
     broken_request,
     check_invariants,
@@ -21,17 +30,9 @@ from tests.native.test_pricing_differential import (
     stackable_piles,
 )
 
-FIELDS = [
-    "subtotal",
-    "member_discount",
-    "member_lines",
-    "coupon_discount",
-    "total",
-    "points_earned",
-    "applied",
-    "rejected",
-    "search",
-]
+#: The quote's wire fields, as the one Python definition (`gateway.checkout.schemas.Quote`) has
+#: them; `test_the_quote_is_one_shape_across_the_boundary` holds the engine and the stub to it.
+FIELDS = list(QuoteBody.__struct_fields__)
 
 
 def check_quote(req: dict[str, Any]) -> None:
@@ -42,7 +43,7 @@ def check_quote(req: dict[str, Any]) -> None:
         assert getattr(quote, field) == expected[field], field
     assert quote.to_dict() == expected
     assert list(quote.to_dict()) == FIELDS
-    assert quote.to_dict() == _native.price(req)
+    assert quote.to_dict() == native_price(req)
     assert msgspec.json.decode(quote.to_json()) == expected
     assert quote.to_json() == msgspec.json.encode(msgspec.convert(expected, QuoteBody))
     assert quote.applied_codes == tuple(a["code"] for a in expected["applied"])
@@ -69,7 +70,7 @@ def test_quote_object_rejects_exactly_what_price_rejects(
 ) -> None:
     broken = broken_request(req, data)
     try:
-        expected: Any = _native.price(broken)
+        expected: Any = native_price(broken)
     except ValueError as error:
         expected = str(error)
     try:
@@ -88,7 +89,7 @@ def test_lists_are_built_once_and_to_dict_is_a_fresh_copy() -> None:
     first = quote.to_dict()
     first["applied"].clear()
     first["total"] = -1
-    assert quote.to_dict() == _native.price(req)
+    assert quote.to_dict() == native_price(req)
     assert quote.to_dict()["applied"] is not quote.applied
 
 
@@ -98,7 +99,7 @@ def test_quote_outlives_its_request() -> None:
     req = request(
         [line(sku=s) for s in skus], [coupon("".join(["C", "1"]), "amount", amount_off=5)]
     )
-    expected = _native.price(req)
+    expected = native_price(req)
     quote = _native.price_quote(req)
     del req, skus
     gc.collect()
@@ -113,7 +114,7 @@ def test_to_json_keeps_escaped_and_non_ascii_text() -> None:
         [coupon('满"500', "threshold", amount_off=100, min_spend=100, scope_skus=skus[:2])],
     )
     quote = _native.price_quote(req)
-    assert msgspec.json.decode(quote.to_json()) == _native.price(req)
+    assert msgspec.json.decode(quote.to_json()) == native_price(req)
 
 
 def test_repr_names_the_totals() -> None:
@@ -130,6 +131,29 @@ def test_quote_is_frozen() -> None:
         quote.total = 0  # type: ignore[misc]
 
 
+def test_the_quote_is_one_shape_across_the_boundary() -> None:
+    # Rust's `QUOTE_FIELDS` (`Quote.FIELDS`), the keys of `to_dict()` and `to_json()`, the
+    # fields of `schemas.Quote` and the properties of `_native.pyi`'s Quote are one list.
+    assert QuoteBody.__struct_fields__ == _native.Quote.FIELDS
+    quote = _native.price_quote(request([line()], [coupon("X", "percent", percent_off=100)]))
+    assert tuple(quote.to_dict()) == _native.Quote.FIELDS
+    assert tuple(msgspec.json.decode(quote.to_json())) == _native.Quote.FIELDS
+    wire = msgspec.json.decode(quote.to_json(), type=QuoteBody, strict=True)
+    assert wire == msgspec.convert(quote.to_dict(), QuoteBody)
+    stub = ast.parse((Path(_native.__file__).parent / "_native.pyi").read_text())
+    (quote_stub,) = (n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "Quote")
+    properties = {
+        n.name
+        for n in quote_stub.body
+        if isinstance(n, ast.FunctionDef)
+        and any(isinstance(d, ast.Name) and d.id == "property" for d in n.decorator_list)
+    }
+    assert set(QuoteBody.__struct_fields__) <= properties
+
+
+@pytest.mark.skipif(
+    not hasattr(_native, "_price_lookup_floor"), reason="a build with --features bench"
+)
 def test_lookup_floor_of_the_benchmark_finds_every_field() -> None:
     # The benchmark's floor must look up each field the engine reads, or it floors nothing.
     req = request([line(), line(sku="B")], [coupon("X"), coupon("Y")])

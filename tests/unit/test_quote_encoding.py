@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from gateway.checkout.schemas import Quote
-from gateway.native import price
+from gateway.native import price_quote
 from gateway.wire import encoder
 
 MEMBER = {
@@ -59,7 +59,7 @@ def coupon(code: str, **terms: Any) -> dict[str, Any]:
     ],
 )
 def test_the_engine_answer_encodes_exactly_as_a_quote(coupons: list[dict[str, Any]]) -> None:
-    result = price(
+    result = price_quote(
         {
             "now": 1_000_000,
             "channel": "online",
@@ -71,5 +71,5 @@ def test_the_engine_answer_encodes_exactly_as_a_quote(coupons: list[dict[str, An
             "member": MEMBER,
             "coupons": coupons,
         }
-    )
+    ).to_dict()
     assert encoder.encode(result) == encoder.encode(msgspec.convert(result, Quote))

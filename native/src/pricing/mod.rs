@@ -1,6 +1,7 @@
 //! The discount (pricing) engine: prices a cart for a member with the coupon codes the client
-//! sent. Pure Rust, no PyO3 types; `python_pricing` converts. The readable specification of the
-//! same rules is `gateway/discounts/reference.py`; docs/PRICING.md is the long form of this page.
+//! sent. Pure Rust, no PyO3 types; `python_pricing` converts (the one reader of a request). The
+//! readable specification of the same rules is `gateway/discounts/reference.py`; docs/PRICING.md
+//! is the long form of this page.
 //!
 //! # Amounts
 //! Money is i64 cents; a line is `unit_price * qty` (at most 10^12), a cart at most 2*10^14.
@@ -83,5 +84,5 @@ pub use engine::{price, price_valid, price_within, WORK_BUDGET};
 pub use errors::InputError;
 pub use model::{
     Applied, Candidate, Channel, Coupon, CouponKind, CouponState, Line, LineShare, Member, Quote,
-    Reason, Rejected, Request, Search, Text,
+    Reason, Rejected, Request, Search, Text, QUOTE_FIELDS,
 };

@@ -244,6 +244,22 @@ impl Search {
     }
 }
 
+/// The fields of a quote on the wire, in their order: the keys of `Quote.to_dict()` and
+/// `Quote.to_json()`, and the fields of `gateway.checkout.schemas.Quote` (the one Python
+/// definition; tests/native/test_pricing_quote.py checks both sides and `_native.pyi`).
+/// `work` is the engine's own and never goes on the wire.
+pub const QUOTE_FIELDS: [&str; 9] = [
+    "subtotal",
+    "member_discount",
+    "member_lines",
+    "coupon_discount",
+    "total",
+    "points_earned",
+    "applied",
+    "rejected",
+    "search",
+];
+
 /// The priced cart. `applied` and `rejected` follow the order of the request's codes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quote {
