@@ -143,6 +143,8 @@ def test_an_operator_signs_in_creates_a_threshold_campaign_publishes_it_and_open
     screenshot(page, "console-poster")
     page.emulate_media(media="print")
     expect(page.locator(".bar")).to_be_hidden()
+    pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == 1  # the poster fills one A4 sheet
     page.emulate_media(media="screen")
 
     # The script-named campaign's own page and poster show the name as text too.
