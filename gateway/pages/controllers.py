@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect
 
 from gateway.clock import clock
@@ -73,8 +73,8 @@ class ClaimPageController(Controller):
         request: Request[Any, Any, Any],
         state: State,
         campaign_id: FromPath[str],
-        token: str | None = None,
-        demo_member: str | None = None,
+        token: FromQuery[str | None] = None,
+        demo_member: FromQuery[str | None] = None,
     ) -> Response[Any]:
         """The claim page: the offer, its dates, the live stock, the button. The same HTML for
         every member (the script reads `m` and `token` from the URL), rendered at most once
@@ -210,7 +210,7 @@ class WalletPageController(Controller):
 
     @get("/", include_in_schema=False)
     async def wallet(
-        self, request: Request[Any, Any, Any], state: State, m: str | None = None
+        self, request: Request[Any, Any, Any], state: State, m: FromQuery[str | None] = None
     ) -> Response[str]:
         """The member's coupons by state, each active one with its QR code; transfer to a
         friend; where a received coupon came from."""

@@ -15,6 +15,7 @@ CHECKOUT = ("checkout", "clerk")
 ROUTES: list[tuple[str, str, Any, tuple[str, ...], int]] = [
     ("PUT", "/v1/members/{member}", {"tier": "gold"}, ("admin", "front"), 200),
     ("GET", "/v1/members/{member}", None, ("admin", "front"), 200),
+    ("POST", "/v1/members/{member}/tokens", None, ("front", "admin"), 201),
     ("POST", "/v1/campaigns", "campaign", ("admin",), 201),
     ("GET", "/v1/campaigns", None, ("admin",), 200),
     ("GET", "/v1/campaigns/{campaign}", None, ("admin",), 200),
