@@ -56,6 +56,11 @@ FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     "gateway_ledger_batches_total": ("counter", "Statements that wrote coupons to Postgres.", ()),
     "gateway_ledger_rows_total": ("counter", "Coupons written to Postgres.", ()),
+    "gateway_ledger_recovered_rows_total": (
+        "counter",
+        "Of those, stream entries written by recovery or a rebuild (left by a dead worker).",
+        (),
+    ),
     "gateway_ledger_failures_total": ("counter", "Ledger statements that failed.", ()),
     "gateway_claim_round_trips_total": ("counter", "Redis round trips of the claim path.", ()),
     "gateway_claim_jobs_total": ("counter", "Claims and grants those round trips carried.", ()),
@@ -107,6 +112,7 @@ class Metrics:
         )
         out[("gateway_ledger_batches_total", ())] = self.ledger_batches + batches
         out[("gateway_ledger_rows_total", ())] = self.ledger_rows + rows
+        out[("gateway_ledger_recovered_rows_total", ())] = self.ledger_rows
         out[("gateway_ledger_failures_total", ())] = failures
         out[("gateway_claim_round_trips_total", ())] = trips
         out[("gateway_claim_jobs_total", ())] = jobs
