@@ -207,6 +207,13 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "A closed campaign cannot be opened again. Close it?",
     },
     "console.move.done": {"zh": "已更新：{status}", "en": "Now {status}"},
+    "console.edit.title": {"zh": "修改活动", "en": "Edit"},
+    "console.edit.help": {
+        "zh": "有效期的修改只对之后领取的券生效。",
+        "en": "A new validity applies to coupons claimed afterwards.",
+    },
+    "console.edit.submit": {"zh": "保存修改", "en": "Save changes"},
+    "console.edit.saved": {"zh": "修改已保存", "en": "Changes saved"},
     "console.confirm.yes": {"zh": "确定", "en": "Confirm"},
     "console.confirm.no": {"zh": "取消", "en": "Cancel"},
     "console.stock.title": {"zh": "调整库存", "en": "Stock"},

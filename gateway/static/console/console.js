@@ -412,7 +412,10 @@
     status.appendChild(pill);
     row.appendChild(status);
     row.appendChild(el("td", c.stats.stock_total, "num"));
-    row.appendChild(el("td", c.stats.remaining, "num"));
+    var remaining = el("td", c.stats.remaining, "num");
+    // At or below the campaign's warning line: the operator may want to raise the stock.
+    if (c.status !== "draft" && c.stats.remaining <= c.low_stock_threshold) remaining.classList.add("low");
+    row.appendChild(remaining);
     row.appendChild(el("td", c.stats.claimed, "num"));
     row.appendChild(el("td", percent(c.stats.claim_rate), "num"));
     row.appendChild(el("td", percent(c.stats.redemption_rate), "num"));
@@ -477,10 +480,21 @@
     createForm.querySelectorAll("[data-kinds]").forEach(function (field) {
       show(field, field.dataset.kinds.split(" ").indexOf(kind) >= 0);
     });
-    var mode = createForm.elements.validity_mode.value;
-    createForm.querySelectorAll("[data-validity]").forEach(function (field) {
+    syncValidityFields(createForm);
+  }
+
+  function syncValidityFields(form) {
+    var mode = form.elements.validity_mode.value;
+    form.querySelectorAll("[data-validity]").forEach(function (field) {
       show(field, field.dataset.validity === mode);
     });
+  }
+
+  // The validity fields of a form (create or edit) as the API's validity object.
+  function validityBody(f) {
+    return f.validity_mode.value === "fixed"
+      ? { mode: "fixed", starts_at: rfc3339(f.validity_starts_at.value), ends_at: rfc3339(f.validity_ends_at.value) }
+      : { mode: "relative", days: integer(f.validity_days.value) };
   }
 
   createForm.elements.kind.addEventListener("change", syncKindFields);
@@ -534,10 +548,7 @@
     } else if (kind === "points") {
       body.points = integer(f.points.value);
     }
-    body.validity =
-      f.validity_mode.value === "fixed"
-        ? { mode: "fixed", starts_at: rfc3339(f.validity_starts_at.value), ends_at: rfc3339(f.validity_ends_at.value) }
-        : { mode: "relative", days: integer(f.validity_days.value) };
+    body.validity = validityBody(f);
     ["stock", "per_member_limit", "low_stock_threshold"].forEach(function (name) {
       var value = integer(f[name].value);
       if (value !== null) body[name] = value;
@@ -606,11 +617,57 @@
       show(button, MOVES[c.status].indexOf(button.dataset.move) >= 0);
     });
     show($("stock-form"), c.status !== "closed");
+    show($("edit-card"), c.status !== "closed");
+    fillEdit(c);
     show($("close-confirm"), false);
     show($("stock-confirm"), false);
     $("c-live-link").href = "#/live/" + encodeURIComponent(c.id);
     $("c-poster-link").href = "#/poster/" + encodeURIComponent(c.id);
   }
+
+  var editForm = $("edit-form");
+
+  function fillEdit(c) {
+    var f = editForm.elements;
+    clearErrors(editForm);
+    f.name.value = c.name;
+    f.claim_ends_at.value = inputValue(new Date(c.claim_ends_at));
+    f.low_stock_threshold.value = c.low_stock_threshold;
+    f.validity_mode.value = c.validity.mode;
+    f.validity_days.value = c.validity.mode === "relative" ? c.validity.days : "";
+    f.validity_starts_at.value = c.validity.mode === "fixed" ? inputValue(new Date(c.validity.starts_at)) : "";
+    f.validity_ends_at.value = c.validity.mode === "fixed" ? inputValue(new Date(c.validity.ends_at)) : "";
+    syncValidityFields(editForm);
+  }
+
+  editForm.elements.validity_mode.addEventListener("change", function () {
+    syncValidityFields(editForm);
+  });
+
+  editForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearErrors(editForm);
+    var f = editForm.elements;
+    var body = {
+      name: f.name.value,
+      claim_ends_at: rfc3339(f.claim_ends_at.value),
+      validity: validityBody(f),
+      low_stock_threshold: integer(f.low_stock_threshold.value),
+    };
+    api("PATCH", "/v1/campaigns/" + encodeURIComponent(current.id), body).then(
+      function (c) {
+        renderCampaign(c);
+        flash(t("console.edit.saved"), "ok");
+      },
+      function (error) {
+        if (error.status === 400) {
+          showError(editForm, error);
+        } else {
+          failed(error);
+        }
+      }
+    );
+  });
 
   function campaignView(id) {
     showView("campaign");
