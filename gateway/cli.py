@@ -87,12 +87,16 @@ async def _reconcile() -> int:
     return 0
 
 
+DEMO_MEMBER = "INSERT INTO members (member_id, tier) VALUES ($1, 'standard') ON CONFLICT DO NOTHING"
+
+
 async def _demo() -> None:
     """Makes sure a live demo campaign exists; prints an admin key and its claim link."""
     from gateway.auth.services import create_key
     from gateway.campaigns.schemas import CampaignCreate, RelativeValidity
     from gateway.campaigns.services import CampaignService
     from gateway.clock import clock
+    from gateway.members.services import issue_token
     from gateway.store.postgres import create_pool
     from gateway.store.redis import Scripts, create_client
 
@@ -129,6 +133,15 @@ async def _demo() -> None:
             await service.move(campaign_id, "publish", "demo")
         link = await service.link(campaign_id, settings.public_url, settings.link_secret)
         key = await create_key(pool, "admin", "demo")
+        # A registered demo member and a member token: the claim link as a mall's app opens it.
+        await pool.execute(DEMO_MEMBER, "m-1001")
+        member = await issue_token(
+            pool,
+            settings.member_token_secret,
+            "m-1001",
+            clock.now_ms(),
+            settings.member_token_ttl_s,
+        )
     finally:
         await client.aclose()
         await pool.close()
@@ -142,6 +155,9 @@ async def _demo() -> None:
         f"                    -H 'Content-Type: application/json' \\\n"
         f'                    -d \'{{"member_id": "m-1001", "channel": "online", '
         f'"token": "{link.token}"}}\'\n'
+        f"  claim page    : {link.url}&m={member.token}\n"
+        f"                  (member m-1001, as the mall's app opens it; 30 minutes)\n"
+        f"  wallet        : {base}/wallet?m={member.token}\n"
         f"  API docs      : {base}/schema/swagger\n",
         file=sys.stderr,
     )
