@@ -156,7 +156,8 @@ async def _demo() -> None:
         f'                    -d \'{{"member_id": "m-1001", "channel": "online", '
         f'"token": "{link.token}"}}\'\n'
         f"  claim page    : {link.url}&m={member.token}\n"
-        f"                  (member m-1001, as the mall's app opens it; 30 minutes)\n"
+        f"                  (member m-1001, as the mall's app opens it; valid "
+        f"{settings.member_token_ttl_s // 60} minutes)\n"
         f"  wallet        : {base}/wallet?m={member.token}\n"
         f"  API docs      : {base}/schema/swagger\n",
         file=sys.stderr,

@@ -1,0 +1,118 @@
+"""The member's pages' API side, in process: the page's claim is the v1 claim (limits, expiry of
+member tokens, idempotency), rate limited per client address; the wallet sees time pass."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from gateway.clock import clock
+from gateway.ops.ratelimit import ClaimLimits
+from tests.conftest import live_campaign, unique
+
+Client = AsyncTestClient[Any]
+Auth = dict[str, dict[str, str]]
+
+
+@pytest.fixture
+def now(client: Client) -> Iterator[list[float]]:
+    """The limiters' clock, stopped (no test waits for a bucket to refill)."""
+    limits: ClaimLimits = client.app.state.claim_limits
+    stopped = [time.monotonic() + 3600.0]  # past every bucket other tests filled
+    limits.now = lambda: stopped[0]
+    yield stopped
+    limits.now = time.monotonic
+
+
+async def member_token(client: Client, auth: Auth) -> tuple[str, str]:
+    member = unique()
+    put = await client.put(
+        f"/v1/members/{member}", json={"tier": "standard"}, headers=auth["admin"]
+    )
+    assert put.status_code == 200
+    issued = await client.post(f"/v1/members/{member}/tokens", headers=auth["front"])
+    assert issued.status_code == 201, issued.text
+    return member, str(issued.json()["token"])
+
+
+async def page_claim(client: Client, campaign_id: str, token: str, request_id: str) -> Any:
+    return await client.post(
+        f"/claim/{campaign_id}", json={"member_token": token, "request_id": request_id}
+    )
+
+
+async def test_the_page_claim_keeps_the_per_member_limit_and_one_coupon_per_request_id(
+    client: Client, auth: Auth, now: list[float]
+) -> None:
+    campaign = await live_campaign(client, auth["admin"], stock=10, per_member_limit=1)
+    member, token = await member_token(client, auth)
+    first = await page_claim(client, campaign["id"], token, "r-1")
+    again = await page_claim(client, campaign["id"], token, "r-1")
+    other = await page_claim(client, campaign["id"], token, "r-2")
+    assert first.status_code == again.status_code == 201
+    assert first.json()["code"] == again.json()["code"]
+    assert first.json()["member_id"] == member
+    assert other.status_code == 409 and other.json()["code"] == "limit_reached"
+
+
+async def test_an_expired_member_token_never_claims(
+    client: Client, auth: Auth, now: list[float]
+) -> None:
+    campaign = await live_campaign(client, auth["admin"], stock=10)
+    _, token = await member_token(client, auth)
+    clock.advance(30 * 60 + 1)
+    expired = await page_claim(client, campaign["id"], token, "late")
+    assert expired.status_code == 401 and expired.json()["code"] == "unauthorized"
+
+
+async def test_one_address_is_limited_on_the_page_claim_and_a_429_takes_no_stock(
+    client: Client, auth: Auth, now: list[float]
+) -> None:
+    campaign = await live_campaign(client, auth["admin"], stock=500, per_member_limit=1)
+    tokens = [(await member_token(client, auth))[1] for _ in range(110)]
+    answers = [
+        await page_claim(client, campaign["id"], token, f"r-{n}") for n, token in enumerate(tokens)
+    ]
+    granted = [a for a in answers if a.status_code == 201]
+    limited = [a for a in answers if a.status_code == 429]
+    assert len(granted) == 100 and len(limited) == 10  # GATEWAY_CLAIM_RATE_PER_IP 50/100
+    assert limited[0].json()["code"] == "rate_limited"
+    assert int(limited[0].headers["retry-after"]) >= 1
+    # A retry of an admitted request (same request_id) is not counted again.
+    assert (await page_claim(client, campaign["id"], tokens[99], "r-99")).status_code == 201
+    stats = (await client.get(f"/v1/campaigns/{campaign['id']}", headers=auth["admin"])).json()
+    assert stats["stats"]["claimed"] == 100
+    now[0] += 1.0  # a second later: 50 more tokens for the address
+    assert (await page_claim(client, campaign["id"], tokens[100], "r-100")).status_code == 201
+
+
+async def test_the_stock_endpoint_reads_the_live_counters(
+    client: Client, auth: Auth, now: list[float]
+) -> None:
+    campaign = await live_campaign(client, auth["admin"], stock=7)
+    _, token = await member_token(client, auth)
+    assert (await page_claim(client, campaign["id"], token, "s")).status_code == 201
+    stock = (await client.get(f"/claim/{campaign['id']}/stock")).json()
+    assert stock["remaining"] == 6 and stock["status"] == "live"
+    assert (await client.get("/claim/no-such-campaign/stock")).json()["remaining"] is None
+
+
+async def test_the_wallet_shows_a_coupon_past_its_validity_as_expired(
+    client: Client, auth: Auth, now: list[float]
+) -> None:
+    campaign = await live_campaign(client, auth["admin"], stock=5, name="过期测试")
+    _, token = await member_token(client, auth)
+    claimed = await page_claim(client, campaign["id"], token, "e")
+    code = claimed.json()["code"]
+    page = (await client.get(f"/wallet?m={token}")).text
+    assert 'data-state="active"' in page and code in page
+    clock.advance(8 * 86400)  # validity: 7 days
+    fresh = await client.post(
+        f"/v1/members/{claimed.json()['member_id']}/tokens", headers=auth["front"]
+    )
+    page = (await client.get(f"/wallet?m={fresh.json()['token']}")).text
+    assert 'data-state="expired"' in page and 'data-state="active"' not in page
