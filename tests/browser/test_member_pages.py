@@ -226,7 +226,7 @@ def test_refusals_and_states_in_plain_words(
     later = live_campaign(
         api,
         admin,
-        name="明日开抢",
+        name="整点开抢 · 兑换爆款",
         kind="exchange",
         amount_off=None,
         min_spend=None,
