@@ -83,7 +83,16 @@ async def page_campaign(state: State, campaign_id: str) -> Campaign:
     """The campaign as the API's `GET /v1/campaigns/{id}` shows it, reused for `PAGE_TTL_S`."""
     campaign_id = check_campaign_id(campaign_id)
     service: CampaignService = state.campaigns
-    campaign: Campaign = await campaigns_cache.get(campaign_id, lambda: service.get(campaign_id))
+
+    async def load() -> Campaign | None:
+        try:
+            return await service.get(campaign_id)
+        except CampaignNotFound:
+            return None  # remembered too: links to a made-up id cost Postgres once per TTL
+
+    campaign: Campaign | None = await campaigns_cache.get(campaign_id, load)
+    if campaign is None:
+        raise not_found(campaign_id)
     return campaign
 
 

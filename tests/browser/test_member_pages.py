@@ -73,6 +73,8 @@ def test_member_claims_through_the_link_sees_the_qr_code_and_a_double_tap_gives_
     expect(page.locator("#member")).to_contain_text(member_id)
     button = page.locator("#claim-button")
     expect(button).to_be_enabled()
+    # Laid out for a 375 px phone: nothing wider than the screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     screenshot(page, "claim-page")
 
     button.dblclick()  # a double tap; the limit (2) would allow a second coupon
@@ -168,6 +170,7 @@ def test_the_wallet_shows_the_coupon_and_transfers_it_to_a_registered_friend(
     coupon = page.locator(f"article[data-code='{code}']")
     expect(coupon).to_be_visible()
     expect(coupon.locator(".offer")).to_have_text("无门槛10元")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert coupon.locator("img.qr").evaluate("img => img.complete && img.naturalWidth > 0")
     screenshot(page, "wallet")
 
