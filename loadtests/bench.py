@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.cli import granian_args  # noqa: E402 - after the path fix above
+from gateway.members.services import member_token  # noqa: E402 - same
 from loadtests import bench_checkout  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
@@ -276,6 +277,77 @@ def bench_gateway_router(results: dict[str, Any]) -> None:
         server.stop()
 
 
+PAGE_SECRET = "bench-member-token-secret"
+#: Member tokens written for the page's run: more than the warm-up and the run can send.
+PAGE_TOKENS = 400_000
+
+
+def bench_page(results: dict[str, Any]) -> None:
+    """(p) the claim page's `POST /claim/{id}` beside (b'), the API claim, on the same server.
+
+    The page's claim is routed by Litestar (no hot lane) and checks a member token (an HMAC)
+    and the per-address limit before the same `ClaimService.claim`. Each request is a member of
+    its own (tokens made here with the server's secret) from an address of its own, behind
+    127.0.0.1 as a trusted proxy, as a load balancer would send them."""
+    log("(p) the claim page's POST /claim beside the API claim")
+    server = Server(
+        [sys.executable, "-m", "gateway", "serve"],
+        GATEWAY_TRUSTED_PROXIES="127.0.0.1",
+        GATEWAY_MEMBER_TOKEN_SECRET=PAGE_SECRET,
+    )
+    try:
+        key = cli("keys", "create", "--role", "admin")
+        admin = {"Authorization": f"Bearer {key}"}
+        api_campaign = new_campaign(admin, 100_000_000, "bench page: api")
+        results["b_page_api"] = measure(
+            BASE + CLAIM_PATH.format(api_campaign),
+            "claims.lua",
+            f"p{uuid.uuid4().hex[:6]}",
+            key,
+            server=server,
+        )
+        page_campaign = new_campaign(admin, 100_000_000, "bench page")
+        expires = int(time.time() * 1000) + 3_600_000
+        run = uuid.uuid4().hex[:6]
+        with tempfile.NamedTemporaryFile("w", suffix=".tokens", delete=False) as tokens:
+            for n in range(PAGE_TOKENS):
+                tokens.write(member_token(PAGE_SECRET, f"pg{run}-{n}", expires) + "\n")
+        url = f"{BASE}/claim/{page_campaign}"
+        try:
+            wrk(url, "page_claims.lua", tokens.name, "0", duration=WARMUP)
+            before = stack_cpu(server)
+            result = wrk(url, "page_claims.lua", tokens.name, str(PAGE_TOKENS // 2))
+            after = stack_cpu(server)
+        finally:
+            os.unlink(tokens.name)
+        requests = result["rps"] * DURATION / 1e6
+        result["cpu_us"] = {part: (after[part] - before[part]) / requests for part in after}
+        results["p"] = result
+    finally:
+        server.stop()
+
+
+def page_only(results: dict[str, Any]) -> str:
+    """`--only page`: the page's claim beside the API claim, printed, not written."""
+    a, api, page = results["a"], results["b_page_api"], results["p"]
+    return "\n".join(
+        [
+            "| case | req/s | p50 ms | p99 ms |",
+            "| --- | ---: | ---: | ---: |",
+            row("(a) empty Litestar handler", a),
+            row("(b') gateway claim, API (`POST /v1/campaigns/{id}/claims`)", api),
+            row("(p) gateway claim, the claim page (`POST /claim/{id}`)", page),
+            "",
+            f"p/b' = {page['rps'] / api['rps']:.2f}; non-2xx in (p): {page['non2xx']}",
+            "",
+            "| case | server | Postgres | Redis | total | total vs (a) |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            cpu_row("(b') API claim", api, a),
+            cpu_row("(p) page claim", page, a),
+        ]
+    )
+
+
 def bench_claims(results: dict[str, Any], server: Server, key: str) -> None:
     admin = {"Authorization": f"Bearer {key}"}
     campaign_id = new_campaign(admin, 100_000_000, "bench claims")
@@ -496,6 +568,8 @@ member per request (`loadtests/claims.lua`). Command: `{b["command"]} <url> -- <
 {row("(a2) empty Litestar handler, idiomatic (`data: ClaimRequest`)", results["a2"])}
 {row("(b) gateway claim (durability ledger)", b)}
 {row("(b0) the same, routed by Litestar (`GATEWAY_HOT_LANES=0`)", results["b0"])}
+{row("(b') gateway claim, beside (p) on its server", results["b_page_api"])}
+{row("(p) the claim page's `POST /claim/{id}` (member token, per-address limit)", results["p"])}
 {row("(c) naive: one Postgres transaction per claim", c)}
 {row("(d) redis-benchmark of claim_coupons.lua", d)}
 
@@ -503,6 +577,7 @@ member per request (`loadtests/claims.lua`). Command: `{b["command"]} <url> -- <
 | --- | ---: | ---: |
 | b/a | {b["rps"] / a["rps"]:.2f} | ≥ 0.8 |
 | b0/a | {results["b0"]["rps"] / a["rps"]:.2f} | (the hot lanes off) |
+| p/b' | {results["p"]["rps"] / results["b_page_api"]["rps"]:.2f} | (the page's claim vs the API's, same server) |
 | b/a2 | {b["rps"] / results["a2"]["rps"]:.2f} | (reference: the textbook handler) |
 | b/c | {b["rps"] / c["rps"]:.1f} | ≥ 10 |
 | b/d | {b["rps"] / d["rps"]:.3f} | (the script's own ceiling) |
@@ -516,6 +591,7 @@ processes). On two shared cores the stack is CPU-bound, so these costs set the r
 {cpu_row("(a) empty handler", a, a)}
 {cpu_row("(b) gateway claim", b, a)}
 {cpu_row("(b0) gateway claim via the router", results["b0"], a)}
+{cpu_row("(p) the claim page's claim", results["p"], a)}
 {cpu_row("(c) naive", c, a)}
 
 Where the time of a claim goes, and what limits the ratio: [PERFORMANCE.md](PERFORMANCE.md).
@@ -662,7 +738,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("checkout",),
+        choices=("checkout", "page"),
         help="run only the empty handler and this part; print the figures, leave the docs",
     )
     parser.add_argument(
@@ -683,8 +759,13 @@ def main() -> int:
         bench_gateway(results, claims=False)
         print(checkout_only(results))
         return 0
+    if args.only == "page":
+        bench_page(results)
+        print(page_only(results))
+        return 0
     bench_gateway(results)
     bench_gateway_router(results)
+    bench_page(results)
     bench_naive(results)
     bench_script(results)
     pricing = bench_pricing()

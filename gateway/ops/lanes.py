@@ -1,13 +1,14 @@
 """Hot lanes: the few routes a flash sale or a checkout rush hammers, served before the router.
 
-For a claim, a quote, a reservation and a commit, Litestar's router, its exception middleware and
-`gateway_middleware` cost more Python than the work itself. `HotLanes` wraps the app's ASGI
-handler (`create_app`) and serves the routes of `LANES` itself, with the pieces every route uses:
-the role check (`auth.services.authorize`), the body reader, the JSON and error answers
-(`gateway/http.py`) and the metrics. Each lane's route is also a typed handler of the app, which
-documents it (OpenAPI from the Struct that decodes its body), answers its other methods (405) and,
-with `GATEWAY_HOT_LANES=0`, serves it through the router by calling the same lane function (a
-test compares the answers of both ways).
+For a claim (the API's and the claim page's), a quote, a reservation and a commit, Litestar's
+router, its exception middleware and `gateway_middleware` cost more Python than the work itself.
+`HotLanes` wraps the app's ASGI handler (`create_app`) and serves the routes of `LANES` itself,
+with the pieces every route uses: the role check (`auth.services.authorize`; none for the claim
+page's public claim), the body reader, the JSON and error answers (`gateway/http.py`) and the
+metrics. Each lane's route is also a typed handler of the app, which documents it (OpenAPI from
+the Struct that decodes its body), answers its other methods (405) and, with
+`GATEWAY_HOT_LANES=0`, serves it through the router by calling the same lane function (a test
+compares the answers of both ways).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from gateway.checkout.controllers import (
 from gateway.claims.controllers import CLAIM_ROLES, CLAIM_ROUTE, claim_lane
 from gateway.http import StatusSend, read_body, refusal, send_error, send_json
 from gateway.ops.metrics import metrics
+from gateway.pages.services import PAGE_CLAIM_ROUTE, page_claim
 
 #: A lane's work: (app state, scope, body, path argument) -> (status, JSON payload); refusals
 #: raise `GatewayError`.
@@ -46,6 +48,7 @@ class Lane(NamedTuple):
     method: str
     route: str
     handler: LaneHandler
+    #: The roles admitted; empty: a public route without a key (the claim page's claim).
     roles: tuple[str, ...]
     #: Whether the handler takes the body (a commit's is never read, as through the router).
     reads_body: bool = True
@@ -65,6 +68,7 @@ LANES = (
     Lane("POST", QUOTE_ROUTE, quote_lane, CHECKOUT_ROLES),
     Lane("POST", RESERVE_ROUTE, reserve_lane, CHECKOUT_ROLES),
     Lane("POST", COMMIT_ROUTE, commit_lane, CHECKOUT_ROLES, reads_body=False),
+    Lane("POST", PAGE_CLAIM_ROUTE, page_claim, ()),
 )
 
 #: (method, prefix, suffix, len(prefix), len(suffix), lane), computed once for `match`; a lane
@@ -126,7 +130,8 @@ class HotLanes:
         started = time.perf_counter()
         tracked = StatusSend(send)
         try:
-            await authorize(scope, self.state.key_cache, lane.roles)
+            if lane.roles:
+                await authorize(scope, self.state.key_cache, lane.roles)
             body = await read_body(receive) if lane.reads_body else b""
             status, payload = await lane.handler(self.state, scope, body, argument)
             await send_json(tracked, status, payload)

@@ -30,6 +30,8 @@ from gateway.transfers.schemas import TransferRequest
 from gateway.transfers.services import TransferService
 from gateway.wire import Id, Struct, decode, encoder
 
+#: The claim page's claim, served by a hot lane (`ops/lanes.py`) like the API's claim.
+PAGE_CLAIM_ROUTE = "/claim/{campaign_id:str}"
 #: Seconds a rendered claim page (and the campaign it shows) is reused by a worker.
 PAGE_TTL_S = 2.0
 _CACHE_MAX = 2048

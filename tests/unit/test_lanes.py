@@ -23,6 +23,7 @@ def test_each_lane_serves_its_route_and_takes_its_one_path_segment() -> None:
         "/v1/campaigns/{campaign_id:str}/claims",
         "cmp_1",
     )
+    assert served("POST", "/claim/cmp_1") == ("/claim/{campaign_id:str}", "cmp_1")
 
 
 def test_other_methods_and_paths_go_to_the_router() -> None:
@@ -32,3 +33,6 @@ def test_other_methods_and_paths_go_to_the_router() -> None:
     assert served("POST", "/v1/checkout/redemptions/o-1/cancel") is None
     assert served("POST", "/v1/checkout/quote/") is None
     assert served("POST", "/v1/campaigns/cmp_1/grants") is None
+    assert served("GET", "/claim/cmp_1") is None  # the claim page itself
+    assert served("POST", "/claim/qr/x.svg") is None
+    assert served("POST", "/claim/") is None
