@@ -116,3 +116,21 @@ async def test_the_wallet_shows_a_coupon_past_its_validity_as_expired(
     )
     page = (await client.get(f"/wallet?m={fresh.json()['token']}")).text
     assert 'data-state="expired"' in page and 'data-state="active"' not in page
+
+
+async def test_the_claim_page_says_what_the_campaign_offers_now(
+    client: Client, auth: Auth, now: list[float]
+) -> None:
+    admin = auth["admin"]
+    campaign = await live_campaign(client, admin, stock=3, name="状态")
+    assert 'data-state="open"' in (await client.get(f"/claim/{campaign['id']}")).text
+    paused = await client.post(f"/v1/campaigns/{campaign['id']}/pause", headers=admin)
+    assert paused.status_code == 200
+    closed = await live_campaign(client, admin, stock=3, name="已关")
+    assert (await client.post(f"/v1/campaigns/{closed['id']}/close", headers=admin)).is_success
+    clock.advance(3)  # past the page's 2 s cache
+    page = (await client.get(f"/claim/{campaign['id']}")).text
+    assert 'data-state="not_live"' in page
+    assert 'data-state="ended"' in (await client.get(f"/claim/{closed['id']}")).text
+    english = await client.get(f"/claim/{campaign['id']}", headers={"Accept-Language": "en"})
+    assert "This offer is not available" in english.text and 'lang="en"' in english.text
