@@ -11,7 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.clock import clock
-from gateway.ops.ratelimit import ClaimLimits
+from gateway.ops.ratelimit import ClaimLimits, Limiter
 from tests.conftest import live_campaign, unique
 
 Client = AsyncTestClient[Any]
@@ -20,12 +20,18 @@ Auth = dict[str, dict[str, str]]
 
 @pytest.fixture
 def now(client: Client) -> Iterator[list[float]]:
-    """The limiters' clock, stopped (no test waits for a bucket to refill)."""
+    """The limiters' clock, stopped (no test waits for a bucket to refill), and buckets of
+    this test's own (another test's clock may have run far ahead)."""
     limits: ClaimLimits = client.app.state.claim_limits
-    stopped = [time.monotonic() + 3600.0]  # past every bucket other tests filled
+    saved = limits.per_member, limits.per_address
+    settings = client.app.state.settings
+    limits.per_member = Limiter(settings.claim_rate_per_member)
+    limits.per_address = Limiter(settings.claim_rate_per_ip)
+    stopped = [time.monotonic()]
     limits.now = lambda: stopped[0]
     yield stopped
     limits.now = time.monotonic
+    limits.per_member, limits.per_address = saved
 
 
 async def member_token(client: Client, auth: Auth) -> tuple[str, str]:
