@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple};
-use pyo3::{ffi, intern, IntoPy, PyTypeInfo};
+use pyo3::{intern, IntoPy, PyTypeInfo};
 
 use crate::pricing::validate::{
     check_code_count, check_coupon, check_line, check_line_count, check_member,
@@ -52,16 +52,11 @@ fn err(path: Path, message: &str) -> InputError {
 
 type Field<T> = Result<T, InputError>;
 
-/// `obj` as a `T`: an exact `T` (what msgspec and literals give) is told by comparing type
-/// pointers, a subclass by PyO3's check (a call into libpython under the stable ABI, once per
-/// field read otherwise).
+/// `obj` as a `T`. The module is built for CPython 3.11 itself, not the stable ABI, so PyO3's
+/// type checks and reference counts are inline code, not calls into libpython: the raw-FFI reads
+/// this file once used to avoid those calls measured no faster (docs/PERFORMANCE.md).
 fn cast<'a, 'py, T: PyTypeInfo>(obj: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, T>> {
-    if obj.is_exact_instance_of::<T>() {
-        // SAFETY: its type is exactly `T`.
-        Some(unsafe { obj.downcast_unchecked::<T>() })
-    } else {
-        obj.downcast::<T>().ok()
-    }
+    obj.downcast::<T>().ok()
 }
 
 fn as_dict<'a, 'py>(obj: &'a Bound<'py, PyAny>, path: Path) -> Field<&'a Bound<'py, PyDict>> {
@@ -86,7 +81,7 @@ fn required<'py>(
 }
 
 fn int(obj: &Bound<'_, PyAny>, path: Path) -> Field<i64> {
-    // An exact int (what msgspec gives) skips the subclass tests, each a call under abi3.
+    // An exact int (what msgspec gives) skips the subclass tests.
     if !obj.is_exact_instance_of::<PyInt>()
         && (obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>())
     {
@@ -102,33 +97,16 @@ fn boolean(obj: &Bound<'_, PyAny>, path: Path) -> Field<bool> {
         .map_err(|_| err(path, "must be a bool"))
 }
 
-/// Looks `key` up and lets `read` see the value borrowed from the dict, without the reference
-/// count round trip of `get_item` (each is a call into libpython under the stable ABI).
-///
-/// The borrow is sound because it ends with `read`, and the readers below run no Python code
-/// (no `__eq__`, `__index__` or `__del__`) that could change the dict while they look: they
-/// test types, read an int, bool or the UTF-8 of a str, and take their own reference to keep.
-/// (Only a failed read raises, which allocates and so might collect garbage; the value is not
-/// touched after that.)
+/// Looks `key` up and lets `read` see the value (absent: `None`).
 fn with_item<'py, T>(
     dict: &Bound<'py, PyDict>,
     key: &Bound<'py, PyString>,
     path: Path,
     read: impl FnOnce(Option<&Bound<'py, PyAny>>) -> Field<T>,
 ) -> Field<T> {
-    let py = dict.py();
-    // SAFETY: both pointers are live; the result is a borrowed reference, or NULL when the key
-    // is absent or the lookup raised (told apart by `PyErr::take`).
-    let value = unsafe {
-        Borrowed::from_ptr_or_opt(
-            py,
-            ffi::PyDict_GetItemWithError(dict.as_ptr(), key.as_ptr()),
-        )
-    };
-    match value {
-        Some(value) => read(Some(&value)),
-        None if PyErr::take(py).is_some() => Err(err(path, "could not be read")),
-        None => read(None),
+    match dict.get_item(key) {
+        Ok(value) => read(value.as_ref()),
+        Err(_) => Err(err(path, "could not be read")),
     }
 }
 
@@ -212,9 +190,11 @@ fn text<'py>(obj: &Bound<'py, PyAny>, path: Path, echo: &mut Echo<'py>) -> Field
     // it alive for as long as the `Parsed` holding this request, and `Parsed` lends the request
     // out only for a borrow of itself.
     let borrowed: &'py str = unsafe { &*(borrowed as *const str) };
-    // SAFETY: `utf8` accepted it, so it is a str.
-    echo.held
-        .push(unsafe { obj.clone().downcast_into_unchecked::<PyString>() });
+    echo.held.push(
+        obj.clone()
+            .downcast_into::<PyString>()
+            .map_err(|_| err(path, "must be a string"))?,
+    );
     Ok(Text::Borrowed(borrowed))
 }
 
@@ -232,8 +212,10 @@ fn kept_text<'py>(obj: Bound<'py, PyAny>, path: Path) -> Field<(Text<'py>, Py<Py
     // SAFETY: as in `text`; the caller keeps the returned reference in `echo.skus` or
     // `echo.codes`, which live as long as `echo.held`, before it lends the request out.
     let borrowed: &'py str = unsafe { &*(borrowed as *const str) };
-    // SAFETY: `utf8` accepted it, so it is a str.
-    let kept = unsafe { obj.downcast_into_unchecked::<PyString>() }.unbind();
+    let kept = obj
+        .downcast_into::<PyString>()
+        .map_err(|_| err(path, "must be a string"))?
+        .unbind();
     Ok((Text::Borrowed(borrowed), kept))
 }
 
@@ -300,15 +282,8 @@ fn texts<'py>(
     // `with_item`: `text` runs no Python code, and takes its own reference to what it keeps);
     // a tuple goes through `sequence`.
     if let Some(list) = cast::<PyList>(obj) {
-        let py = obj.py();
-        let len = list.len();
-        let mut out = Vec::with_capacity(len);
-        for j in 0..len {
-            // SAFETY: `j < len` and nothing changed the list since `len` was read, so the item
-            // is a live borrowed reference (never NULL).
-            let o = unsafe {
-                Borrowed::from_ptr(py, ffi::PyList_GetItem(list.as_ptr(), j as ffi::Py_ssize_t))
-            };
+        let mut out = Vec::with_capacity(list.len());
+        for (j, o) in list.iter().enumerate() {
             out.push(text(&o, item(j), echo)?);
         }
         return Ok(out);
@@ -336,7 +311,6 @@ fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> F
         qty,
     };
     check_line(i, &line)?;
-    // SAFETY: `text` accepted it, so it is a str.
     echo.skus.push(sku_obj);
     Ok(line)
 }
@@ -378,7 +352,6 @@ fn parse_candidate<'py>(
     let code_obj = required(d, intern!(py, "code"), p("code"))?;
     let (code, code_obj) = kept_text(code_obj, p("code"))?;
     let found = bool_at(d, intern!(py, "found"), p("found"))?;
-    // SAFETY: `text` accepted it, so it is a str.
     echo.codes.push(code_obj);
     if !found {
         return Ok(Candidate { code, coupon: None });
@@ -494,49 +467,26 @@ fn run_core_released(py: Python<'_>, request: &Request, budget: u64) -> PyResult
     py.allow_threads(|| run_core(request, budget))
 }
 
-// The quote is about a hundred small dicts for a 20-line cart, and with the stable ABI every
-// reference count change is a call into libpython: `put` and `list_of` skip the round trips
-// PyO3's `set_item` and `PyList::new_bound` make on objects the caller already holds.
-
 /// `dict[key] = value`; the dict takes its own references.
 fn put<T>(
     dict: &Bound<'_, PyDict>,
     key: &Bound<'_, PyString>,
     value: &Bound<'_, T>,
 ) -> PyResult<()> {
-    // SAFETY: the three pointers are live objects held by the caller for the whole call.
-    let status = unsafe { ffi::PyDict_SetItem(dict.as_ptr(), key.as_ptr(), value.as_ptr()) };
-    if status == 0 {
-        Ok(())
-    } else {
-        Err(PyErr::fetch(dict.py()))
-    }
+    dict.set_item(key, value)
 }
 
 fn put_int(dict: &Bound<'_, PyDict>, key: &Bound<'_, PyString>, value: i64) -> PyResult<()> {
     put(dict, key, value.into_py(dict.py()).bind(dict.py()))
 }
 
-/// A list of exactly `items`, each moved in without another reference.
+/// A list of exactly `items`.
 fn list_of<'py, I>(py: Python<'py>, items: I) -> PyResult<Bound<'py, PyList>>
 where
     I: ExactSizeIterator<Item = PyResult<Bound<'py, PyDict>>>,
 {
-    let len = ffi::Py_ssize_t::try_from(items.len())
-        .map_err(|_| PyRuntimeError::new_err("a quote list too long for Python"))?;
-    // SAFETY: PyList_New returns a new reference or NULL with an exception set.
-    let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))? };
-    for (i, item) in items.enumerate() {
-        // SAFETY: `i < len`; PyList_SetItem steals the item's reference (`into_ptr`). Should an
-        // item fail, the slots left NULL are fine: a list frees with Py_XDECREF.
-        let status =
-            unsafe { ffi::PyList_SetItem(list.as_ptr(), i as ffi::Py_ssize_t, item?.into_ptr()) };
-        if status != 0 {
-            return Err(PyErr::fetch(py));
-        }
-    }
-    // SAFETY: PyList_New made a list.
-    Ok(unsafe { list.downcast_into_unchecked() })
+    let items = items.collect::<PyResult<Vec<_>>>()?;
+    Ok(PyList::new_bound(py, items))
 }
 
 fn shares_to_py<'py>(
@@ -813,6 +763,8 @@ fn price_quote(request: &Bound<'_, PyAny>, work_budget: u64) -> PyResult<PyQuote
 #[cfg(feature = "bench")]
 mod bench {
     use std::time::Instant;
+
+    use pyo3::ffi;
 
     use super::*;
     use crate::pricing::price_valid;
