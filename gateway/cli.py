@@ -159,6 +159,7 @@ async def _demo() -> None:
         f"                  (member m-1001, as the mall's app opens it; valid "
         f"{settings.member_token_ttl_s // 60} minutes)\n"
         f"  wallet        : {base}/wallet?m={member.token}\n"
+        f"  back office   : {base}/console  (sign in with the admin key above)\n"
         f"  API docs      : {base}/schema/swagger\n",
         file=sys.stderr,
     )

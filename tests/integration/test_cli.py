@@ -48,6 +48,8 @@ def test_demo_prints_a_claim_link_for_the_port_actually_served() -> None:
     campaign = printed(demo.stderr, "demo campaign")
     assert link.path == f"/claim/{campaign}" and link.params["token"]
     assert printed(demo.stderr, "API docs") == "http://127.0.0.1:8123/schema/swagger"
+    assert printed(demo.stderr, "back office") == "http://127.0.0.1:8123/console"
+    assert printed(demo.stderr, "admin key")
 
 
 def test_demo_link_follows_an_explicit_public_url() -> None:
