@@ -11,7 +11,7 @@ import hashlib
 
 import asyncpg
 
-from gateway.errors import IdempotencyMismatch, InvalidRequest
+from gateway.errors import IdempotencyMismatch
 
 # Two-int advisory locks: their own space, apart from the migration lock.
 _LOCK_CLASS = 7_310_003
@@ -27,12 +27,6 @@ ON CONFLICT (scope, key) DO UPDATE
 SET body_hash = $3, status = $4, response = $5, created_at = now()
 """
 FORGET_OLD = "DELETE FROM idempotency WHERE created_at < now() - make_interval(secs => $1)"
-
-
-def check_key(key: str | None) -> str | None:
-    if key is not None and not (1 <= len(key) <= 128 and key.isascii() and key.isprintable()):
-        raise InvalidRequest("Idempotency-Key: must be 1..128 printable ASCII characters")
-    return key
 
 
 def request_hash(*parts: bytes) -> bytes:

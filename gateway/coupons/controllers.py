@@ -9,10 +9,10 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.auth.services import actor
-from gateway.checkout.idempotency import check_key
 from gateway.clock import clock
 from gateway.coupons import services
 from gateway.coupons.schemas import Coupon, ReissueRequest, RevokeRequest, Wallet
+from gateway.http import check_idempotency_key
 from gateway.wire import check_id, decode
 
 #: In-store staff and operators revoke and reissue (the clerk's coupon desk).
@@ -74,7 +74,7 @@ class CouponController(Controller):
         already revoked), `invalid_request` 400 (reason missing, blank, too long or with NUL).
         Optional Idempotency-Key: a retry gets the first answer."""
         body = decode(await request.body(), RevokeRequest)
-        key = check_key(request.headers.get("idempotency-key"))
+        key = check_idempotency_key(request.headers.get("idempotency-key"))
         return _answer(*await _service(state).revoke(code, body, actor(request), key))
 
     @post("/coupons/{code:str}/reissue", operation_id="reissueCoupon", opt=DESK, status_code=201)
@@ -94,5 +94,5 @@ class CouponController(Controller):
         or its validity has ended), `invalid_request` 400 (reason missing, blank, too long or
         with NUL). Optional Idempotency-Key: a retry gets the first answer (the same new code)."""
         body = decode(await request.body(), ReissueRequest)
-        key = check_key(request.headers.get("idempotency-key"))
+        key = check_idempotency_key(request.headers.get("idempotency-key"))
         return _answer(*await _service(state).reissue(code, body, actor(request), key))

@@ -9,8 +9,8 @@ from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody
 
 from gateway.auth.services import actor
-from gateway.checkout.idempotency import check_key
 from gateway.coupons.schemas import Coupon
+from gateway.http import check_idempotency_key
 from gateway.transfers.schemas import TransferPath, TransferRequest
 from gateway.transfers.services import TransferService
 from gateway.wire import decode
@@ -41,7 +41,7 @@ class TransferController(Controller):
         `not_active` 409 (also when its validity has ended), `recipient_not_registered` 422,
         `same_member` 422. Optional Idempotency-Key: a retry gets the first answer."""
         body = decode(await request.body(), TransferRequest)
-        key = check_key(request.headers.get("idempotency-key"))
+        key = check_idempotency_key(request.headers.get("idempotency-key"))
         status, encoded = await _service(state).transfer(code, body, actor(request), key)
         return Response(
             encoded,  # type: ignore[arg-type]  # pre-encoded bytes
