@@ -43,6 +43,7 @@ from gateway.ops.middleware import gateway_middleware
 from gateway.ops.ratelimit import ClaimLimits
 from gateway.pages.controllers import ClaimPageController, WalletPageController
 from gateway.pages.security import secure
+from gateway.programme.controllers import ProgrammeController
 from gateway.settings import Settings, get_settings
 from gateway.store.ledger import recover_forever
 from gateway.store.postgres import create_pool
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path="/",
         route_handlers=[
             MemberController,
+            ProgrammeController,
             CampaignController,
             ClaimController,
             CouponController,
