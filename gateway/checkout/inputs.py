@@ -6,7 +6,8 @@ cart priced in the same event-loop tick (quotes and reserves alike) with one que
 one round trip serves tens of carts instead of each holding a pooled connection for its own.
 
 Coupon state is read fresh for every batch (never cached): a quote sees a coupon reserved or
-redeemed a moment ago. Only campaign terms, which never change, are kept.
+redeemed a moment ago. Only campaign terms, which never change, are kept, and the programme,
+whose version comes back with the same query: a worker reloads it only when it moved.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from gateway.batching import TickBatcher
 from gateway.checkout.schemas import Cart, RedemptionCreate
 from gateway.checkout.sql import CAMPAIGN_TERMS, PRICING_INPUTS
 from gateway.coupons.services import parse_code
+from gateway.programme.multipliers import Rule, line_multipliers
+from gateway.programme.services import ProgrammeCache
+from gateway.programme.services import cache as programme_cache
 from gateway.wire import zone
 
 
@@ -68,10 +72,12 @@ class FoundCoupon(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Loaded(msgspec.Struct, frozen=True, kw_only=True):
-    """The inputs of one cart: its member's policy and the coupons found of its codes."""
+    """The inputs of one cart: its member's policy, the coupons found of its codes and the
+    programme's points multipliers (shared by every cart of the batch; empty: none)."""
 
     policy: TierPolicy
     found: dict[str, FoundCoupon]
+    rules: tuple[Rule, ...] = ()
 
 
 def is_birthday(birthday: str | None, now_ms: int) -> bool:
@@ -123,19 +129,32 @@ def engine_request(
                     "valid_until": coupon.valid_until,
                 }
             )
+    lines = [
+        {
+            "sku": line.sku,
+            "category": line.category,
+            "unit_price": line.unit_price,
+            "qty": line.qty,
+        }
+        for line in cart.lines
+    ]
+    if loaded.rules:  # no multipliers: the request stays as the engine always had it
+        multipliers = line_multipliers(
+            loaded.rules,
+            cart.lines,
+            channel=cart.channel,
+            store_id=cart.store_id,
+            birthday=loaded.policy.birthday,
+            now_ms=now_ms,
+            zone=zone(),
+        )
+        for line_dict, multiplier in zip(lines, multipliers or (), strict=True):
+            line_dict["points_multiplier"] = multiplier
     return {
         "now": now_ms // 1000,
         "channel": cart.channel,
         "store_id": cart.store_id,
-        "lines": [
-            {
-                "sku": line.sku,
-                "category": line.category,
-                "unit_price": line.unit_price,
-                "qty": line.qty,
-            }
-            for line in cart.lines
-        ],
+        "lines": lines,
         "member": loaded.policy.member(now_ms),
         "coupons": coupons,
     }
@@ -143,12 +162,14 @@ def engine_request(
 
 class PricingInputs:
     """Loads the pricing inputs of every cart priced in the same event-loop tick with one query
-    (PRICING_INPUTS), and the terms of campaigns not seen before with a second."""
+    (PRICING_INPUTS), the terms of campaigns not seen before with a second, and the programme
+    with a third only when the version PRICING_INPUTS read is newer than the one held."""
 
     _TERMS_MAX = 10_000  # bounds memory; campaigns are few, a clear just costs a reload
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, programme: ProgrammeCache = programme_cache) -> None:
         self.pool = pool
+        self.programme = programme
         self._terms: dict[str, dict[str, Any]] = {}
         self._batcher: TickBatcher[tuple[str, list[str]], Loaded] = TickBatcher(self._load_batch)
 
@@ -165,6 +186,9 @@ class PricingInputs:
         codes = sorted({code for _, wanted in carts for code in wanted})
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(PRICING_INPUTS, members, codes)
+            if rows:  # no row: nothing to price points by (no member, no coupon)
+                self.programme.seen_version(rows[0]["programme_version"])
+            rules = (await self.programme.get(conn)).rules
             missing = sorted(
                 {r["campaign_id"] for r in rows if not r["is_member"]} - self._terms.keys()
             )
@@ -196,6 +220,7 @@ class PricingInputs:
             Loaded(
                 policy=policies.get(member_id, NO_POLICY),
                 found={code: coupons[code] for code in wanted if code in coupons},
+                rules=rules,
             )
             for member_id, wanted in carts
         ]

@@ -8,18 +8,21 @@ in code order so two orders never deadlock) whose events rows are written by the
 # member found (its tier policy, NULL without one) and a row per coupon found (its mutable state
 # and who holds it). What a campaign's coupons do is read once per process (CAMPAIGN_TERMS).
 # `key` is the member's id or the coupon's code; a half's other columns are NULL.
+# Every row also carries the programme's version (0: never set), so that a worker notices a
+# new programme without a round trip of its own (programme/services.py, ProgrammeCache).
 PRICING_INPUTS = """
 SELECT true AS is_member, m.member_id AS key, m.birthday, NULL::text AS holder,
        NULL::text AS state, NULL::text AS campaign_id, NULL::bigint AS valid_from,
        NULL::bigint AS valid_until, t.percent_off, t.birthday_percent_off, t.points_per_yuan,
-       t.coupons_on_member_price
+       t.coupons_on_member_price,
+       coalesce((SELECT version FROM programme), 0) AS programme_version
 FROM members m LEFT JOIN tiers t ON t.tier = m.tier
 WHERE m.member_id = ANY($1::text[])
 UNION ALL
 SELECT false, k.code, NULL, k.member_id, k.state, k.campaign_id,
        floor(extract(epoch FROM k.valid_from))::bigint,
        floor(extract(epoch FROM k.valid_until))::bigint,
-       NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, coalesce((SELECT version FROM programme), 0)
 FROM coupons k
 WHERE k.code = ANY($2::text[])
 """
