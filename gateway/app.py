@@ -43,6 +43,10 @@ from gateway.ops.middleware import gateway_middleware
 from gateway.ops.ratelimit import ClaimLimits
 from gateway.pages.controllers import ClaimPageController, WalletPageController
 from gateway.pages.security import secure
+from gateway.points import jobs as points_jobs
+from gateway.points.controllers import PointsController
+from gateway.points.exchanges import ExchangeService
+from gateway.points.services import PointsService
 from gateway.programme.controllers import ProgrammeController
 from gateway.settings import Settings, get_settings
 from gateway.store.ledger import recover_forever
@@ -69,6 +73,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     await scripts.load_all(client)
     claims = ClaimService(pool, client, scripts, settings, clock)
     claims.start()
+    exchanges = ExchangeService(pool, claims, clock)
+    # An exchange pending this long has had its claim's answer, or never will.
+    exchange_stale_s = 2 * settings.ledger_timeout_ms / 1000 + 5
     tasks = [
         asyncio.create_task(
             recover_forever(pool, client, 2.0, settings.ledger_recovery_age_ms),
@@ -78,6 +85,20 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             sweep_forever(pool, clock, 1.0, settings.idempotency_ttl_s), name="reservation-sweeper"
         ),
         asyncio.create_task(app.state.claim_limits.prune_forever(), name="rate-limit-prune"),
+        asyncio.create_task(
+            points_jobs.run_forever(
+                clock,
+                [
+                    ("points-sweep", 1.0, lambda now_ms: points_jobs.sweep_points(pool, now_ms)),
+                    (
+                        "exchange-recovery",
+                        5.0,
+                        lambda _now_ms: exchanges.recover_pending(exchange_stale_s),
+                    ),
+                ],
+            ),
+            name="programme-jobs",
+        ),
         asyncio.create_task(
             publish_forever(
                 metrics_dir(settings.metrics_dir, settings.port)
@@ -96,6 +117,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         claims=claims,
         checkout=CheckoutService(pool, settings, clock),
         transfers=TransferService(pool, clock, settings.idempotency_ttl_s),
+        points=PointsService(pool, settings, clock),
+        exchanges=exchanges,
     )
     try:
         yield
@@ -147,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             CouponController,
             TransferController,
             TierController,
+            PointsController,
             CheckoutController,
             ConsoleApi,
         ],

@@ -107,6 +107,28 @@ class NotActive(Conflict):
     code = "not_active"
 
 
+class InsufficientPoints(Conflict):
+    code = "insufficient_points"
+
+
+class NotAllowed(Conflict):
+    """The programme forbids the move (giving points when they are not transferable)."""
+
+    code = "not_allowed"
+
+
+class ExchangeOnly(Conflict):
+    """A claim of a campaign whose coupons are exchanged for points."""
+
+    code = "exchange_only"
+
+
+class NotExchangeable(Conflict):
+    """An exchange of a campaign without a points price."""
+
+    code = "not_exchangeable"
+
+
 class Unprocessable(GatewayError):
     status = 422
     code = "unprocessable"
@@ -118,6 +140,16 @@ class CouponsRejected(Unprocessable):
 
 class RecipientNotRegistered(Unprocessable):
     code = "recipient_not_registered"
+
+
+class ReferrerNotRegistered(Unprocessable):
+    code = "referrer_not_registered"
+
+
+class ReferrerFixed(Conflict):
+    """A member's referrer is set once, at registration (kept beside its 422 sibling)."""
+
+    code = "referrer_fixed"
 
 
 class SameMember(Unprocessable):

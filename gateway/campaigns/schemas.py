@@ -65,6 +65,9 @@ class CampaignCreate(Struct, kw_only=True):
     low_stock_threshold: Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000)] = 0
     #: Claims need the campaign's link token (403 `invalid_token` without it). Fixed at creation.
     link_only: bool = False
+    #: 积分兑换: its coupons are exchanged for this many points (`POST .../exchanges`), never
+    #: claimed (409 `exchange_only`). Fixed at creation.
+    points_price: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000_000)] | None = None
 
 
 class CampaignUpdate(Struct):
@@ -111,6 +114,7 @@ class Campaign(Out):
     stackable: bool
     low_stock_threshold: int
     link_only: bool
+    points_price: int | None
     created_at: str
     stats: Stats
 

@@ -44,9 +44,9 @@ log = logging.getLogger(__name__)
 INSERT_CAMPAIGN = """
 INSERT INTO campaigns (id, name, kind, amount_off, percent_off, max_discount, min_spend, sku,
     points, scope, channels, claim_starts_at, claim_ends_at, validity, stock_total,
-    per_member_limit, transferable, stackable, low_stock_threshold, link_only)
+    per_member_limit, transferable, stackable, low_stock_threshold, link_only, points_price)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20)
+    $20, $21)
 RETURNING *
 """
 GET_CAMPAIGN = "SELECT * FROM campaigns WHERE id = $1"
@@ -170,6 +170,7 @@ class CampaignService:
                 data.stackable,
                 data.low_stock_threshold,
                 data.link_only,
+                data.points_price,
             )
             await conn.execute(INSERT_EVENT, "campaign_created", row["id"], actor, None)
         return await self._campaign(row)
@@ -387,6 +388,7 @@ def campaign_of(row: asyncpg.Record, stats: Stats) -> Campaign:
         stackable=row["stackable"],
         low_stock_threshold=row["low_stock_threshold"],
         link_only=row["link_only"],
+        points_price=row["points_price"],
         created_at=iso(row["created_at"]),
         stats=stats,
     )

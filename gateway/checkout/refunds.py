@@ -38,6 +38,17 @@ def line_shares(result: dict[str, Any], lines: int) -> list[int]:
     return shares
 
 
+def line_paid(cart_lines: list[dict[str, Any]], result: dict[str, Any]) -> list[int]:
+    """What the member paid for each cart line: its amount less its share of the member
+    discount and of every applied coupon."""
+    paid = [line["unit_price"] * line["qty"] for line in cart_lines]
+    for share in result.get("member_lines", []):
+        paid[share["line"]] -= share["discount"]
+    for i, coupons in enumerate(line_shares(result, len(cart_lines))):
+        paid[i] -= coupons
+    return paid
+
+
 def share_of(share: int, qty: int, of_qty: int) -> int:
     """The part of a line's share that `qty` of its `of_qty` units carry. Cumulative, so that
     refunds one unit at a time add up to the whole share and never beyond it."""

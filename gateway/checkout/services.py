@@ -35,8 +35,9 @@ import msgspec
 
 from gateway.batching import TickBatcher
 from gateway.checkout import idempotency
+from gateway.checkout.earning import line_points, points_back
 from gateway.checkout.inputs import PricingInputs
-from gateway.checkout.refunds import plan_refund, refunded_lines
+from gateway.checkout.refunds import line_paid, plan_refund, refunded_lines
 from gateway.checkout.schemas import (
     Cart,
     Redemption,
@@ -52,10 +53,13 @@ from gateway.checkout.sql import (
     GET_REDEMPTION,
     GIVE_BACK,
     LOCK_REDEMPTION,
+    ORDER_COMMITTED,
     ORDER_EVENT,
+    ORDER_REFUNDED,
     REDEEM,
     RELEASE,
     RESERVE,
+    SET_COMMITTED,
     SET_REFUNDED,
     SET_STATE,
     SETTLE,
@@ -95,9 +99,10 @@ class Settler:
     statement: one round trip and one durable commit serve them all, and each answer waits
     for it. An order SETTLE leaves alone (not reserved, timed out) resolves to None."""
 
-    def __init__(self, pool: asyncpg.Pool, clock: Clock) -> None:
+    def __init__(self, pool: asyncpg.Pool, clock: Clock, zone: str) -> None:
         self.pool = pool
         self.clock = clock
+        self.zone = zone
         self._batcher: TickBatcher[tuple[str, str], asyncpg.Record | None] = TickBatcher(
             self._settle_batch
         )
@@ -113,7 +118,7 @@ class Settler:
         for attempt in range(3):
             try:
                 rows = await self.pool.fetch(
-                    SETTLE, list(actors), self.clock.now_ms(), list(actors.values())
+                    SETTLE, list(actors), self.clock.now_ms(), list(actors.values()), self.zone
                 )
                 break
             except asyncpg.exceptions.TransactionRollbackError:
@@ -234,6 +239,38 @@ def redemption_view(row: asyncpg.Record) -> Redemption:
     return msgspec.convert(redemption_dict(row), Redemption)
 
 
+def earning_json(request: dict[str, Any]) -> str:
+    """What an order earns points by, kept with its redemption (`redemptions.earning`)."""
+    return encoder.encode(
+        {
+            "points_per_yuan": request["member"]["points_per_yuan"],
+            "multipliers": [line.get("points_multiplier", 1) for line in request["lines"]],
+        }
+    ).decode()
+
+
+def refund_earning(row: asyncpg.Record, after: list[int], whole: bool) -> tuple[int, int]:
+    """(points, paid cents) a refund takes back, from the order's row before it and the
+    units refunded per line after it: each line's points and paid amount in proportion to its
+    units, cumulatively (so unit-by-unit refunds add up to the whole); a whole refund also takes
+    back the points of its points coupons, whose coupons come back."""
+    lines = row["cart"]["lines"]
+    result = row["result"]
+    qty = [line["qty"] for line in lines]
+    before = row["refunded"] or [0] * len(lines)
+    earning = row["earning"] or {"points_per_yuan": 0, "multipliers": None}
+    points = points_back(
+        line_points(lines, result, earning["points_per_yuan"], earning["multipliers"]),
+        qty,
+        before,
+        after,
+    )
+    paid = points_back(line_paid(lines, result), qty, before, after)
+    if whole:
+        points += sum(applied["points"] for applied in result["applied"])
+    return points, paid
+
+
 def _lost_reason(state: str | None) -> str:
     # Still `active` here means it was held and let go while we priced: say `reserved`.
     return state if state in _STATE_REASONS else "reserved"
@@ -245,13 +282,18 @@ class CheckoutService:
         self.clock = clock
         self.ttl_ms = settings.reservation_ttl_s * 1000
         self.idem_ttl_s = settings.idempotency_ttl_s
+        self.zone = settings.time_zone
         self.inputs = PricingInputs(pool)
-        self.settler = Settler(pool, clock)
+        self.settler = Settler(pool, clock, self.zone)
 
     # -- pricing ---------------------------------------------------------------------------
 
-    async def _price(self, cart: Cart | RedemptionCreate, now_ms: int) -> dict[str, Any]:
-        return await price_off_loop_if_big(await self.inputs.request(cart, now_ms), _price_dict)
+    async def _price(
+        self, cart: Cart | RedemptionCreate, now_ms: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(the engine's request, its result)"""
+        request = await self.inputs.request(cart, now_ms)
+        return request, await price_off_loop_if_big(request, _price_dict)
 
     async def quote(self, cart: Cart) -> bytes:
         """The encoded Quote, written by the engine itself (`Quote.to_json`: the same bytes as
@@ -271,7 +313,7 @@ class CheckoutService:
         """
         h = cart_hash(data)
         now_ms = self.clock.now_ms()
-        result = await self._price(data, now_ms)
+        request, result = await self._price(data, now_ms)
         if result["rejected"]:  # the order may exist already: its coupons are held by itself
             if (existing := await self._existing(data.order_id, h)) is not None:
                 return False, existing
@@ -291,6 +333,7 @@ class CheckoutService:
             encoder.encode(data).decode(),
             encoder.encode(result).decode(),
             now_ms + self.ttl_ms,
+            earning_json(request),
         )
         if row is not None:
             if row["reserved"] != len(codes):  # never expected: the codes were locked
@@ -367,7 +410,18 @@ class CheckoutService:
                     moved = await conn.fetch(REDEEM, order_id, now_ms, actor)
                     if len(moved) != len(codes):  # never expected: the row lock orders moves
                         raise InvalidTransition(f"order {order_id!r} no longer holds its coupons")
-                    row = await conn.fetchrow(SET_STATE, order_id, "committed")
+                    row = await conn.fetchrow(SET_COMMITTED, order_id, now_ms)
+                    result = row["result"]
+                    await conn.fetchval(
+                        ORDER_COMMITTED,
+                        row["member_id"],
+                        order_id,
+                        result["points_earned"],
+                        result["total"],
+                        now_ms,
+                        self.zone,
+                        actor,
+                    )
             if expired:  # after the release has committed
                 raise InvalidTransition(
                     f"order {order_id!r}: the reservation expired and its coupons were released"
@@ -416,6 +470,19 @@ class CheckoutService:
                 )
             if plan.whole and row["state"] == "committed":
                 await conn.fetch(GIVE_BACK, order_id, now_ms, actor)
+            if plan.lines:
+                points, paid = refund_earning(row, plan.after, plan.whole)
+                await conn.fetchval(
+                    ORDER_REFUNDED,
+                    row["member_id"],
+                    order_id,
+                    points,
+                    paid,
+                    plan.whole,
+                    now_ms,
+                    self.zone,
+                    actor,
+                )
             state = "refunded" if plan.whole else "committed"
             row = await conn.fetchrow(SET_REFUNDED, order_id, plan.after, plan.discount, state)
             result = msgspec.convert({**redemption_dict(row), "refund": refund}, RefundResult)

@@ -66,6 +66,7 @@ RETURNING order_id
 # the coupons active -> reserved (each a conditional UPDATE) and write their events. No row back:
 # nothing changed, because a code was lost to another order or the order already exists.
 # Cart and quote go in as JSON text encoded by msgspec and do not come back: the caller has them.
+# $10: what the order earns points by (`earning`: points_per_yuan, each line's multiplier).
 RESERVE = """
 WITH target AS (
     SELECT code FROM coupons
@@ -73,9 +74,9 @@ WITH target AS (
     ORDER BY code FOR UPDATE
 ), placed AS (
     INSERT INTO redemptions (order_id, member_id, state, cart_hash, cart, result, reserved_at,
-                             expires_at)
+                             expires_at, earning)
     SELECT $3, $2, 'reserved', $6, $7::text::jsonb, $8::text::jsonb, to_timestamp($4 / 1000.0),
-           to_timestamp($9 / 1000.0)
+           to_timestamp($9 / 1000.0), $10::text::jsonb
     WHERE (SELECT count(*) FROM target) = cardinality($1::text[])
     ON CONFLICT (order_id) DO NOTHING
     RETURNING *
@@ -105,37 +106,24 @@ RETURNING coupon_code
 """
 # The common commit, of every order committed in the same event-loop tick, in one statement
 # (group commit: one transaction, one WAL flush): each order reserved -> committed, its coupons
-# reserved -> redeemed (each a conditional UPDATE), their events. Orders are locked in order_id
-# order and coupons in code order, as everywhere, so batches never deadlock. An order that is
-# not reserved, or timed out, gives no row. $1/$3: order ids (distinct) and their actors.
-SETTLE = """
-WITH wanted AS (
-    SELECT * FROM unnest($1::text[], $3::text[]) AS w(order_id, actor)
-), locked AS (
-    SELECT r.order_id FROM redemptions r JOIN wanted w ON w.order_id = r.order_id
-    WHERE r.state = 'reserved' AND r.expires_at > to_timestamp($2 / 1000.0)
-    ORDER BY r.order_id FOR UPDATE OF r
-), settled AS (
-    UPDATE redemptions r SET state = 'committed', updated_at = now()
-    FROM locked WHERE r.order_id = locked.order_id AND r.state = 'reserved'
-    RETURNING r.*
-), target AS (
-    SELECT k.code FROM coupons k JOIN settled s ON s.order_id = k.order_id
-    WHERE k.state = 'reserved' ORDER BY k.code FOR UPDATE OF k
-), moved AS (
-    UPDATE coupons k SET state = 'redeemed', updated_at = now()
-    FROM target WHERE k.code = target.code AND k.state = 'reserved'
-    RETURNING k.code, k.campaign_id, k.member_id, k.order_id
-), recorded AS (
-    INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, order_id)
-    SELECT 'redeem', to_timestamp($2 / 1000.0), m.campaign_id, m.code, m.member_id, w.actor,
-           m.order_id
-    FROM moved m JOIN wanted w ON w.order_id = m.order_id
-    RETURNING order_id
-)
-SELECT settled.order_id, settled.member_id, settled.expires_at, settled.result::text AS result,
-       (SELECT count(*) FROM recorded r WHERE r.order_id = settled.order_id) AS redeemed
-FROM settled
+# reserved -> redeemed (each a conditional UPDATE), their events, and each order's points and
+# tier spend (`gw_settle`, 009_points.sql, where the statement lives beside the points ledger
+# it calls). Orders are locked in order_id order, coupons in code order and members in
+# member_id order, as everywhere, so batches never deadlock. An order that is not reserved, or
+# timed out, gives no row. $1/$3: order ids (distinct) and their actors; $4: the time zone.
+SETTLE = "SELECT * FROM gw_settle($1::text[], $2::bigint, $3::text[], $4::text)"
+# The commit of one order outside the group commit (under its row lock): its points and spend.
+ORDER_COMMITTED = """
+SELECT gw_order_committed($1, $2, $3, $4, to_timestamp($5 / 1000.0), $6, $7)
+"""
+SET_COMMITTED = """
+UPDATE redemptions SET state = 'committed', committed_at = to_timestamp($2 / 1000.0),
+    updated_at = now()
+WHERE order_id = $1 RETURNING *
+"""
+# A refund's points taken back and its paid amount off the order's day of spend.
+ORDER_REFUNDED = """
+SELECT gw_order_refunded($1, $2, $3, $4, $5, to_timestamp($6 / 1000.0), $7, $8)
 """
 # A coupon an order lets go of is `active` again, or `expired` once past its validity ($2: now
 # in ms). One definition for RELEASE and GIVE_BACK: a constant fragment, no value formatted in.

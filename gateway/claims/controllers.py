@@ -14,7 +14,7 @@ from gateway.campaigns.services import token_valid
 from gateway.claims.schemas import ClaimRequest, GrantRejection, GrantRequest, GrantResult
 from gateway.claims.services import ClaimService
 from gateway.coupons.schemas import Coupon
-from gateway.errors import InvalidToken
+from gateway.errors import ExchangeOnly, InvalidToken
 from gateway.http import ErrorBody, IdempotencyKey, idempotency_key, json_response
 from gateway.wire import decode, encoder, strict_body
 
@@ -27,7 +27,7 @@ async def claim_lane(state: State, scope: Any, body: bytes, campaign_id: str) ->
     data = decode(body, ClaimRequest)
     campaign_id = check_campaign_id(campaign_id)
     service: ClaimService = state.claims
-    await check_link(state, campaign_id, data.token)
+    await check_gates(state, campaign_id, data.token)
     idem = idempotency_key(scope)
     # Counted last: a request refused for free above costs no token; one refused here takes
     # no stock (nothing has reached Redis).
@@ -36,17 +36,23 @@ async def claim_lane(state: State, scope: Any, body: bytes, campaign_id: str) ->
     return 201, encoder.encode(coupon)
 
 
-async def check_link(state: State, campaign_id: str, token: str | None) -> None:
+async def check_gates(state: State, campaign_id: str, token: str | None) -> None:
     """Refuses (403 `invalid_token`) a link token that is not the campaign's, and a claim
-    without one of a `link_only` campaign. Shared by the API's claim and the claim page's."""
+    without one of a `link_only` campaign; refuses (409 `exchange_only`) a claim of a campaign
+    whose coupons are exchanged for points. Shared by the API's claim and the claim page's."""
     service: ClaimService = state.claims
+    link_only, exchange_only = service.gates.get(campaign_id) or await service.read_gates(
+        campaign_id
+    )
     if token is not None:
         if not token_valid(state.settings.link_secret, campaign_id, token):
             raise InvalidToken("the claim link's token is not valid for this campaign")
-    elif service.link_only.get(campaign_id) or (
-        campaign_id not in service.link_only and await service.read_link_only(campaign_id)
-    ):
+    elif link_only:
         raise InvalidToken("this campaign is claimed through its link only: the token is missing")
+    if exchange_only:
+        raise ExchangeOnly(
+            "this campaign's coupons are exchanged for points: POST .../exchanges instead"
+        )
 
 
 def _refusal(description: str) -> ResponseSpec:
@@ -67,7 +73,8 @@ class ClaimController(Controller):
             403: _refusal("forbidden, invalid_token (also: no token for a link_only campaign)"),
             404: _refusal("campaign_not_found"),
             409: _refusal(
-                "not_live, not_started, ended, sold_out, limit_reached, idempotency_mismatch"
+                "not_live, not_started, ended, sold_out, limit_reached, idempotency_mismatch, "
+                "exchange_only (the campaign has a points_price: exchange instead)"
             ),
             413: _refusal("request_too_large"),
             429: _refusal(

@@ -36,7 +36,7 @@ from gateway.wire import iso_ms
 log = logging.getLogger(__name__)
 
 CAMPAIGN_STATUS = "SELECT status FROM campaigns WHERE id = $1"
-CAMPAIGN_LINK_ONLY = "SELECT link_only FROM campaigns WHERE id = $1"
+CAMPAIGN_GATES = "SELECT link_only, points_price FROM campaigns WHERE id = $1"
 INSERT_ALERT = """
 INSERT INTO events (kind, campaign_id, detail, dedup_key) VALUES ($1, $2, $3, $4)
 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
@@ -82,8 +82,9 @@ class ClaimService:
         self._tick: Tick[int] = Tick(self._end_tick)
         self._ticket = 0
         self._static: dict[str, tuple[str, bool]] = {}
-        #: Each campaign's `link_only`, read once: it never changes after creation.
-        self.link_only: dict[str, bool] = {}
+        #: Each campaign's gates, (`link_only`, has a `points_price`), read once: neither
+        #: changes after creation.
+        self.gates: dict[str, tuple[bool, bool]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._rebuilding: set[str] = set()
         self._fd = -1
@@ -259,6 +260,13 @@ class ClaimService:
         status_code, detail = REFUSALS[reason]
         return GatewayError(detail, code=reason, status=status_code)
 
+    async def refusal(self, campaign_id: str, reason: str) -> GatewayError:
+        """The error a claim refused for `reason` answers (an exchange's replay of its
+        refusal uses it too)."""
+        if reason not in REFUSALS and reason not in ("stale_hot_state", "campaign_not_found"):
+            return GatewayError(f"the claim was refused: {reason}", code=reason, status=409)
+        return await self._refusal(campaign_id, reason)
+
     async def _static_fields(self, campaign_id: str) -> tuple[str, bool]:
         static = self._static.get(campaign_id)
         if static is None:
@@ -271,20 +279,23 @@ class ClaimService:
             static = self._static[campaign_id] = (kind.decode(), transferable == b"1")
         return static
 
-    async def read_link_only(self, campaign_id: str) -> bool:
-        """Whether claims of the campaign need its link token (and remembers it in
-        `link_only`): from the hot state once published, so a sale needs no Postgres for it;
-        from the ledger before that. An unknown id is not remembered."""
-        flag = await self.redis.hget(keys.meta_key(campaign_id), "link_only")
-        if flag is not None:
-            linked = flag == b"1"
+    async def read_gates(self, campaign_id: str) -> tuple[bool, bool]:
+        """Whether claims of the campaign need its link token, and whether its coupons are
+        exchanged for points (remembered in `gates`): from the hot state once published, so a
+        sale needs no Postgres for them; from the ledger before that. An unknown id is not
+        remembered (its claim is refused `campaign_not_found`)."""
+        linked, price = await self.redis.hmget(
+            keys.meta_key(campaign_id), "link_only", "points_price"
+        )
+        if linked is not None:
+            gates = (linked == b"1", price not in (None, b"0"))
         else:
-            value = await self.pool.fetchval(CAMPAIGN_LINK_ONLY, campaign_id)
-            if value is None:
-                return False  # no such campaign: the claim is refused `campaign_not_found`
-            linked = bool(value)
-        self.link_only[campaign_id] = linked
-        return linked
+            row = await self.pool.fetchrow(CAMPAIGN_GATES, campaign_id)
+            if row is None:
+                return (False, False)
+            gates = (bool(row["link_only"]), row["points_price"] is not None)
+        self.gates[campaign_id] = gates
+        return gates
 
     def _coupon(self, campaign_id: str, c: Outcome, kind: str, transferable: bool) -> Coupon:
         # c: (ticket, 1, code, member_id, channel, claimed_ms, from_ms, until_ms)

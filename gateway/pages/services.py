@@ -19,7 +19,7 @@ from litestar.datastructures import State
 from gateway.campaigns.controllers import check_campaign_id
 from gateway.campaigns.schemas import Campaign
 from gateway.campaigns.services import CampaignService
-from gateway.claims.controllers import check_link
+from gateway.claims.controllers import check_gates
 from gateway.claims.services import ClaimService
 from gateway.clock import clock
 from gateway.errors import CampaignNotFound, InvalidRequest, Unauthorized
@@ -153,7 +153,7 @@ async def page_claim(state: State, scope: Any, body: bytes, campaign_id: str) ->
     # Per address first: a flood of forged tokens from one address is stopped before any work.
     state.claim_limits.check_address(scope, request_id)
     member_id = member_of(state, data.member_token)
-    await check_link(state, campaign_id, data.token)
+    await check_gates(state, campaign_id, data.token)
     # One member's request ids never meet another's, nor an API caller's Idempotency-Key.
     idem = f"page:{member_id}:{request_id}"
     state.claim_limits.check_member(campaign_id, member_id, idem)

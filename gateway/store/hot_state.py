@@ -38,6 +38,7 @@ def hot_state(row: asyncpg.Record, claimed: int, run_id: str = "") -> dict[str, 
         "kind": row["kind"],
         "transferable": int(row["transferable"]),
         "link_only": int(row["link_only"]),
+        "points_price": row["points_price"] or 0,
         "run_id": run_id,
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -46,7 +47,17 @@ ROUTES: list[tuple[str, str, Any, tuple[str, ...], int]] = [
     ("POST", "/v1/checkout/redemptions/{order}/commit", None, CHECKOUT, 200),
     ("POST", "/v1/checkout/redemptions/{order}/cancel", None, CHECKOUT, 200),
     ("POST", "/v1/checkout/redemptions/{committed}/refund", {"lines": []}, CHECKOUT, 200),
-]
+    ("PUT", "/v1/programme", {}, ("admin",), 200),
+    ("GET", "/v1/programme", None, ("admin",), 200),
+    ("POST", "/v1/tiers/review", None, ("admin",), 200),
+    ("GET", "/v1/members/{member}/points", None, ("admin", "front", "clerk"), 200),
+    ("GET", "/v1/members/{member}/points/history", None, ("admin", "front", "clerk"), 200),
+    ("POST", "/v1/members/{member}/points/adjustments", {"points": 5, "reason": "x"}, ("admin",),
+     201),
+    ("POST", "/v1/members/{member}/points/transfers", "points", ("front", "admin"), 201),
+    ("GET", "/v1/points/expiring", None, ("admin",), 200),
+    ("POST", "/v1/campaigns/{exchange}/exchanges", "exchange", ("front", "clerk", "admin"), 201),
+]  # fmt: skip
 # The policy test_tiers.py sets for diamond, so that the two never disagree.
 DIAMOND = {"percent_off": 2000, "birthday_percent_off": 2500, "points_per_yuan": 2,
            "coupons_on_member_price": True}  # fmt: skip
@@ -54,7 +65,8 @@ DIAMOND = {"percent_off": 2000, "birthday_percent_off": 2500, "points_per_yuan":
 
 def test_the_matrix_covers_every_v1_route(client: AsyncTestClient[Any]) -> None:
     def norm(path: str) -> str:
-        for name in ("member", "campaign", "draft", "code", "fresh_code", "tier", "order"):
+        for name in ("member", "campaign", "draft", "code", "fresh_code", "tier", "order",
+                     "exchange"):  # fmt: skip
             path = path.replace("{" + name + "}", "{}")
         path = path.replace("{committed}", "{}")
         for name in ("member_id:str", "campaign_id:str", "code:str", "tier:str", "order_id:str"):
@@ -76,6 +88,7 @@ def test_the_matrix_covers_every_v1_route(client: AsyncTestClient[Any]) -> None:
 async def test_roles(
     client: AsyncTestClient[Any],
     auth: dict[str, dict[str, str]],
+    db: asyncpg.Pool,
     method: str,
     path: str,
     body: Any,
@@ -114,6 +127,27 @@ async def test_roles(
         )
         assert committed.status_code == 200, committed.text
 
+    exchange = ""
+    if "{exchange}" in path or "points/transfers" in path:
+        # Points to spend or give, a campaign to exchange them for, and (for a transfer) a
+        # programme that lets members give points, until the end of the test.
+        adjusted = await client.post(
+            f"/v1/members/{member}/points/adjustments",
+            json={"points": 1000, "reason": "auth test"},
+            headers=auth["admin"],
+        )
+        assert adjusted.status_code == 201, adjusted.text
+        exchange = (
+            await live_campaign(
+                client, auth["admin"], stock=100, per_member_limit=10, points_price=10
+            )
+        )["id"]
+        await db.execute(
+            "INSERT INTO programme (id, body, version) VALUES (true, $1, 1) ON CONFLICT (id) "
+            "DO UPDATE SET body = $1, version = programme.version + 1",
+            {"points": {"transferable": True}},
+        )
+
     async def target() -> str:
         fresh = code
         if "{fresh_code}" in path:  # a transfer, revoke or reissue succeeds once per coupon
@@ -130,6 +164,7 @@ async def test_roles(
             fresh_code=fresh,
             draft=draft.json()["id"],
             tier="diamond",
+            exchange=exchange,
             **orders,
         )
 
@@ -150,6 +185,10 @@ async def test_roles(
             return cart
         if body == "order":
             return {**cart, "order_id": unique("o")}
+        if body == "points":
+            return {"to_member_id": friend, "points": 1}
+        if body == "exchange":
+            return {"member_id": member, "channel": "online"}
         return body
 
     no_key = await client.request(method, url, json=payload())
@@ -164,9 +203,15 @@ async def test_roles(
         refused = await client.request(method, url, json=payload(), headers=auth[role])
         assert refused.status_code == 403, (role, refused.text)
         assert refused.json()["code"] == "forbidden"
-    for role in roles:
-        allowed = await client.request(method, await target(), json=payload(), headers=auth[role])
-        assert allowed.status_code == ok, (role, allowed.text)
+    try:
+        for role in roles:
+            allowed = await client.request(
+                method, await target(), json=payload(), headers=auth[role]
+            )
+            assert allowed.status_code == ok, (role, allowed.text)
+    finally:
+        if exchange or path == "/v1/programme":
+            await db.execute("DELETE FROM programme")
 
 
 async def test_health_ready_and_metrics_need_no_key(client: AsyncTestClient[Any]) -> None:

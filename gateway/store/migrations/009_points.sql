@@ -370,7 +370,7 @@ END $$;
 -- the programme's return window), its paid spend on the local day, and the tier it reaches
 -- (upgrade only; `tier_upgraded` event). Returns the member's tier after it.
 CREATE FUNCTION gw_order_committed(
-    m text, order_ text, points bigint, paid bigint, now_ timestamptz, zone text, actor_ text
+    m text, order_ text, points_ bigint, paid_ bigint, now_ timestamptz, zone text, actor_ text
 ) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     rules record;
@@ -386,13 +386,13 @@ BEGIN
     IF NOT gw_points_lock(m, now_) THEN
         RETURN NULL;
     END IF;
-    IF points > 0 THEN
+    IF points_ > 0 THEN
         rules := gw_points_rules();
-        PERFORM gw_points_credit(m, points, now_, zone, 'earn', 'order', rules.pending_days,
+        PERFORM gw_points_credit(m, points_, now_, zone, 'earn', 'order', rules.pending_days,
                                  order_, NULL, NULL, NULL, actor_);
     END IF;
     INSERT INTO member_spend_days AS d (member_id, day, paid, orders)
-    VALUES (m, today, paid, 1)
+    VALUES (m, today, paid_, 1)
     ON CONFLICT (member_id, day) DO UPDATE SET paid = d.paid + excluded.paid,
                                                orders = d.orders + 1;
     tiers := (SELECT body -> 'tiers' FROM programme);
@@ -404,7 +404,7 @@ BEGIN
     WHERE d.member_id = m AND d.day > today - 365;
     reached := NULL;
     FOREACH t IN ARRAY ARRAY['silver', 'gold', 'diamond'] LOOP
-        IF (tiers -> t ->> 'single_order')::bigint <= paid
+        IF (tiers -> t ->> 'single_order')::bigint <= paid_
            OR (tiers -> t ->> 'yearly_spend')::bigint <= yearly THEN
             reached := t;
         END IF;
@@ -417,7 +417,7 @@ BEGIN
         WHERE member_id = m;
         INSERT INTO events (kind, at, member_id, actor, order_id, detail)
         VALUES ('tier_upgraded', now_, m, actor_, order_,
-                jsonb_build_object('from', current_, 'to', reached, 'single_order', paid,
+                jsonb_build_object('from', current_, 'to', reached, 'single_order', paid_,
                                    'spend_365d', yearly));
         RETURN reached;
     END IF;
@@ -445,7 +445,7 @@ BEGIN
         WHERE r.state = 'reserved' AND r.expires_at > now_
         ORDER BY r.order_id FOR UPDATE OF r
     ), settled AS (
-        UPDATE redemptions r SET state = 'committed', updated_at = now()
+        UPDATE redemptions r SET state = 'committed', updated_at = now(), committed_at = now_
         FROM locked WHERE r.order_id = locked.order_id AND r.state = 'reserved'
         RETURNING r.order_id, r.member_id, r.expires_at, r.result
     ), target AS (
@@ -480,4 +480,32 @@ BEGIN
         redeemed := (rows_.o ->> 'redeemed')::bigint;
         RETURN NEXT;
     END LOOP;
+END $$;
+
+-- What an order earns by, kept with its redemption at reserve (its tier's points_per_yuan and
+-- each line's multiplier), so that a refund takes back exactly what each refunded line earned;
+-- and when it committed (its spend's day).
+ALTER TABLE redemptions
+    ADD COLUMN earning jsonb,
+    ADD COLUMN committed_at timestamptz;
+
+-- A refund's points and spend, for the order's member (locked here): `points` taken back
+-- (gw_points_reverse), `paid` off the spend of the order's commit day, and the order no longer
+-- counted when the whole order is refunded.
+CREATE FUNCTION gw_order_refunded(
+    m text, order_ text, points_ bigint, paid_ bigint, whole boolean, now_ timestamptz,
+    zone text, actor_ text
+) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    day_ date;
+BEGIN
+    IF NOT gw_points_lock(m, now_) THEN
+        RETURN;
+    END IF;
+    PERFORM gw_points_reverse(m, order_, points_, now_, 'refund', actor_);
+    SELECT (coalesce(committed_at, now_) AT TIME ZONE zone)::date INTO day_
+    FROM redemptions WHERE order_id = order_;
+    UPDATE member_spend_days d SET paid = d.paid - least(d.paid, paid_),
+                                 orders = d.orders - CASE WHEN whole THEN 1 ELSE 0 END
+    WHERE d.member_id = m AND d.day = day_;
 END $$;

@@ -1,0 +1,1 @@
+"""Points (积分): the ledger's reads and moves, points exchange, and their scheduled work."""
