@@ -89,7 +89,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
             points_jobs.run_forever(
                 clock,
                 [
-                    ("points-sweep", 1.0, lambda now_ms: points_jobs.sweep_points(pool, now_ms)),
+                    ("points-sweep", 10.0, lambda now_ms: points_jobs.sweep_points(pool, now_ms)),
                     (
                         "exchange-recovery",
                         5.0,

@@ -348,3 +348,33 @@ async def test_the_expiring_list(client: Client, auth: Auth, db: asyncpg.Pool) -
     for bad in ({"within_days": 0}, {"limit": 0}, {"after": "###"}):
         response = await client.get("/v1/points/expiring", params=bad, headers=auth["admin"])
         assert response.status_code == 400, bad
+
+
+async def test_points_given_back_while_the_member_owes_pay_the_debt_first(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """A refused exchange gives its points back after a refund has left the member in debt:
+    they pay the debt (a member with debt holds no points), the balance as the moves say."""
+    member = await silver_member(client, auth)
+    placed = await order(client, auth, member, [line(100)])
+    now = clock.now()
+    async with db.acquire() as conn, conn.transaction():
+        await conn.fetchval("SELECT gw_points_lock($1, $2)", member, now)
+        spend = await conn.fetchval(
+            "SELECT gw_points_debit($1, 80, $2, 'spend', NULL, NULL, NULL, 'exchange', 't')",
+            member,
+            now,
+        )
+    refund = await client.post(
+        f"/v1/checkout/redemptions/{placed['order_id']}/refund",
+        json={"lines": []},
+        headers=auth["checkout"],
+    )
+    assert refund.status_code == 200
+    assert (await points_of(client, auth, member))["debt"] == 80
+    async with db.acquire() as conn, conn.transaction():
+        await conn.fetchval("SELECT gw_points_lock($1, $2)", member, now)
+        await conn.fetchval("SELECT gw_points_undo($1, $2, 'refused', 't')", spend, now)
+    points = await points_of(client, auth, member)
+    assert (points["balance"], points["debt"], points["lots"]) == (0, 0, [])
+    await assert_ledger(db, [member])

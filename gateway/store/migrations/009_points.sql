@@ -264,8 +264,32 @@ BEGIN
     RETURN entry;
 END $$;
 
+-- Pays a locked member's debt from its counting lots, soonest expiry first (the balance does
+-- not change: points held and points owed cancel out). Keeps "a member with debt holds no
+-- counting points" after a move that gives points back without earning them.
+CREATE FUNCTION gw_points_pay_debt(m text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    debt bigint;
+    lot record;
+    take bigint;
+BEGIN
+    SELECT points_debt INTO debt FROM members WHERE member_id = m;
+    FOR lot IN
+        SELECT id, remaining FROM point_lots
+        WHERE member_id = m AND remaining > 0 AND NOT pending
+        ORDER BY expires_at NULLS LAST, counts_from, id
+    LOOP
+        EXIT WHEN debt = 0;
+        take := least(debt, lot.remaining);
+        UPDATE point_lots SET remaining = remaining - take WHERE id = lot.id;
+        debt := debt - take;
+    END LOOP;
+    UPDATE members SET points_debt = debt WHERE member_id = m;
+END $$;
+
 -- Gives a debit back to the lots it came from (a refused exchange), as a `reverse` entry; a
--- lot that expired meanwhile expires again at once. For a locked member.
+-- lot that expired meanwhile expires again at once, and a debt run up meanwhile (a refund)
+-- is paid from them first. For a locked member.
 CREATE FUNCTION gw_points_undo(spend bigint, now_ timestamptz, reason_ text, actor_ text)
 RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
@@ -278,6 +302,7 @@ BEGIN
     entry := gw_points_post(e.member_id, 'reverse', -e.points, 0, 0, now_, e.order_id,
                             e.campaign_id, NULL, reason_, actor_, NULL);
     PERFORM gw_points_lock(e.member_id, now_);  -- re-expires what had expired
+    PERFORM gw_points_pay_debt(e.member_id);
     RETURN entry;
 END $$;
 
