@@ -31,24 +31,24 @@ MAX_SPEND_STEPS = 20
 # -- points -----------------------------------------------------------------------------------
 
 
-class EndOfNextYear(Struct, tag_field="mode", tag="end_of_next_year"):
+class ExpiryEndOfNextYear(Struct, tag_field="mode", tag="end_of_next_year"):
     """Points earned in a year expire at the end of 31 December of the next (local time)."""
 
 
-class AfterDays(Struct, tag_field="mode", tag="days"):
+class ExpiryDays(Struct, tag_field="mode", tag="days"):
     """Points expire `days` days after they count."""
 
     days: Annotated[int, msgspec.Meta(ge=1, le=36_500)]
 
 
-class Never(Struct, tag_field="mode", tag="never"):
+class ExpiryNever(Struct, tag_field="mode", tag="never"):
     """Points never expire."""
 
 
-Expiry = EndOfNextYear | AfterDays | Never
+Expiry = ExpiryEndOfNextYear | ExpiryDays | ExpiryNever
 
 
-class When(Struct, omit_defaults=True):
+class MultiplierWhen(Struct, omit_defaults=True):
     """A multiplier's conditions; every one present must hold. Absent: any."""
 
     #: The member's birthday falls in the current month (local time).
@@ -75,11 +75,11 @@ class Multiplier(Struct):
 
     name: RuleName
     multiplier: Annotated[int, msgspec.Meta(ge=1, le=10)]
-    when: When = msgspec.field(default_factory=When)
+    when: MultiplierWhen = msgspec.field(default_factory=MultiplierWhen)
 
 
-class Points(Struct):
-    expiry: Expiry = msgspec.field(default_factory=EndOfNextYear)
+class PointsRules(Struct):
+    expiry: Expiry = msgspec.field(default_factory=ExpiryEndOfNextYear)
     #: Points of an order count only after this many days (the return window).
     pending_days: Annotated[int, msgspec.Meta(ge=0, le=365)] = 0
     #: Members may give points to a registered friend (积分赠送).
@@ -100,7 +100,7 @@ class TierThreshold(Struct):
     yearly_spend: Threshold | None = None
 
 
-class Tiers(Struct):
+class TierRules(Struct):
     """Thresholds of each tier (null or absent: none; `standard` never has one); each kind must
     rise strictly from silver to gold to diamond where both tiers set it."""
 
@@ -113,16 +113,16 @@ class Tiers(Struct):
 # -- rewards ----------------------------------------------------------------------------------
 
 
-class Grant(Struct):
+class RewardGrant(Struct):
     """A reward: a coupon of a live campaign (null: none) and/or points (0: none)."""
 
     campaign_id: Id | None = None
     points: RewardPoints = 0
 
 
-class Referral(Struct):
-    inviter: Grant = msgspec.field(default_factory=Grant)
-    invitee: Grant = msgspec.field(default_factory=Grant)
+class ReferralReward(Struct):
+    inviter: RewardGrant = msgspec.field(default_factory=RewardGrant)
+    invitee: RewardGrant = msgspec.field(default_factory=RewardGrant)
 
 
 class TransferReward(Struct):
@@ -149,10 +149,10 @@ class WinBack(Struct):
     after_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 60
 
 
-class Rewards(Struct):
-    welcome: Grant = msgspec.field(default_factory=Grant)
-    first_order: Grant = msgspec.field(default_factory=Grant)
-    referral: Referral = msgspec.field(default_factory=Referral)
+class RewardRules(Struct):
+    welcome: RewardGrant = msgspec.field(default_factory=RewardGrant)
+    first_order: RewardGrant = msgspec.field(default_factory=RewardGrant)
+    referral: ReferralReward = msgspec.field(default_factory=ReferralReward)
     transfer: TransferReward = msgspec.field(default_factory=TransferReward)
     spend_steps: Annotated[list[SpendStep], msgspec.Meta(max_length=MAX_SPEND_STEPS)] = (
         msgspec.field(default_factory=list)
@@ -164,9 +164,9 @@ class Rewards(Struct):
 class Programme(Struct):
     """The whole programme: points rules, tier thresholds, rewards."""
 
-    points: Points = msgspec.field(default_factory=Points)
-    tiers: Tiers = msgspec.field(default_factory=Tiers)
-    rewards: Rewards = msgspec.field(default_factory=Rewards)
+    points: PointsRules = msgspec.field(default_factory=PointsRules)
+    tiers: TierRules = msgspec.field(default_factory=TierRules)
+    rewards: RewardRules = msgspec.field(default_factory=RewardRules)
 
 
 DEFAULT = Programme()

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.programme.multipliers import compile_rules, line_multipliers
-from gateway.programme.schemas import Multiplier, When
+from gateway.programme.schemas import Multiplier, MultiplierWhen
 from gateway.wire import zone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -33,7 +33,7 @@ def ms(text: str) -> int:
 
 
 def rule(multiplier: int, **when: Any) -> Multiplier:
-    return Multiplier(name=f"x{multiplier}", multiplier=multiplier, when=When(**when))
+    return Multiplier(name=f"x{multiplier}", multiplier=multiplier, when=MultiplierWhen(**when))
 
 
 def multipliers(
@@ -189,7 +189,7 @@ def plainly(rules: list[Multiplier], cart: dict[str, Any]) -> list[int]:
     now = datetime.fromtimestamp(cart["now_ms"] / 1000, UTC)
     local = now.astimezone(SHANGHAI)
 
-    def holds(w: When, line: Line) -> bool:
+    def holds(w: MultiplierWhen, line: Line) -> bool:
         return (
             (not w.birthday_month or (cart["birthday"] or "").startswith(f"{local.month:02d}-"))
             and (w.day_of_month is None or w.day_of_month == local.day)
