@@ -53,6 +53,7 @@ from gateway.store.ledger import recover_forever
 from gateway.store.postgres import create_pool
 from gateway.store.redis import Scripts, create_client
 from gateway.tiers.controllers import TierController
+from gateway.tiers.review import review_due
 from gateway.transfers.controllers import TransferController
 from gateway.transfers.services import TransferService
 
@@ -95,6 +96,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
                         5.0,
                         lambda _now_ms: exchanges.recover_pending(exchange_stale_s),
                     ),
+                    ("tier-review", 60.0, lambda now_ms: review_due(pool, now_ms)),
                 ],
             ),
             name="programme-jobs",

@@ -51,7 +51,7 @@ async def sweep_points(pool: asyncpg.Pool, now_ms: int, batch: int = 500) -> int
         if not members:
             return total
         async with pool.acquire() as conn, conn.transaction():
-            done = await conn.fetchval(SETTLE_DUE, members, now)
+            done: int = await conn.fetchval(SETTLE_DUE, members, now)
         total += done
         if done == 0:  # every due member is being handled by another worker
             return total

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import asyncpg
-import msgspec
 
 from gateway.checkout import idempotency
 from gateway.clock import Clock
@@ -292,10 +290,10 @@ class PointsService:
             raise InvalidRequest("limit: must be 1..1000")
         start_at, start_member = _EPOCH, ""
         if after is not None:
-            at_ms, _, member = _uncursor(after, "after").partition(":")
-            if not at_ms.isdigit() or len(at_ms) > 15 or not member:
+            at_text, _, member = _uncursor(after, "after").partition(":")
+            if not at_text.isdigit() or len(at_text) > 15 or not member:
                 raise InvalidRequest("after: not a cursor this gateway gave")
-            start_at, start_member = when(int(at_ms)), member
+            start_at, start_member = when(int(at_text)), member
         now = when(self.clock.now_ms())
         rows = await self.pool.fetch(
             EXPIRING, now, now + timedelta(days=within_days), start_at, start_member, limit + 1
@@ -310,7 +308,3 @@ class PointsService:
             at_ms = int(last["at"].timestamp() * 1000)
             cursor = _cursor(f"{at_ms}:{last['member_id']}")
         return Expiring(members=members, next=cursor)
-
-
-def entry_dict(entry: Entry) -> dict[str, Any]:
-    return msgspec.to_builtins(entry)  # type: ignore[no-any-return]

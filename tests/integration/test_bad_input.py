@@ -23,7 +23,7 @@ def assert_invalid(response: Any, field: str | None = None) -> None:
     [
         ({"tier": 5}, "tier"),
         ({"tier": "platinum"}, "tier"),
-        ({}, "tier"),
+        ({"referred_by": None}, "referred_by"),
         ({"tier": "gold", "extra": 1}, "extra"),
         ({"tier": "gold", "birthday": "13-01"}, "birthday"),
         ({"tier": "gold", "birthday": "02-30"}, "birthday"),
@@ -216,12 +216,17 @@ async def test_members_round_trip(
     missing = await client.get(f"/v1/members/{member}", headers=auth["front"])
     assert missing.status_code == 404 and missing.json()["code"] == "member_not_found"
     put = await client.put(
-        f"/v1/members/{member}", json={"tier": "silver", "birthday": "02-29"}, headers=auth["front"]
+        f"/v1/members/{member}", json={"tier": "silver", "birthday": "02-29"}, headers=auth["admin"]
     )
     assert put.status_code == 200
     got = (await client.get(f"/v1/members/{member}", headers=auth["front"])).json()
     assert got["tier"] == "silver" and got["birthday"] == "02-29"
     assert got["registered_at"].endswith("+08:00")
-    again = await client.put(f"/v1/members/{member}", json={"tier": "gold"}, headers=auth["front"])
+    # v1.1: only an admin moves a tier; the front may register and update the birthday.
+    refused = await client.put(
+        f"/v1/members/{member}", json={"tier": "gold"}, headers=auth["front"]
+    )
+    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+    again = await client.put(f"/v1/members/{member}", json={"tier": "gold"}, headers=auth["admin"])
     assert again.json()["tier"] == "gold" and again.json()["birthday"] is None
     assert again.json()["registered_at"] == got["registered_at"]
