@@ -74,6 +74,8 @@ def refusal(exc: BaseException, scope: Any) -> GatewayError:
         status = exc.status_code
         code = _HTTP_CODES.get(status, "invalid_request" if status < 500 else "unavailable")
         return GatewayError(str(exc.detail), code=code, status=status)
+    if isinstance(exc, RecursionError):  # JSON nested thousands deep, before any decoder
+        return InvalidRequest("body: JSON nested too deeply")
     if isinstance(exc, UNAVAILABLE_ERRORS):
         log.warning("backing service unavailable: %r", exc)
         return Unavailable("a backing service is unavailable, retry shortly")

@@ -48,12 +48,13 @@ ON CONFLICT (id) DO UPDATE SET body = $1, version = programme.version + 1
 
 @asynccontextmanager
 async def programme(db: asyncpg.Pool, body: dict[str, Any]) -> AsyncIterator[None]:
-    """The programme `body` for the block, then none again (the defaults)."""
+    """The programme `body` for the block, then the defaults again (an empty programme: the
+    row stays, so that its version keeps rising and every worker's cache sees each change)."""
     await db.execute(SET_PROGRAMME, body)
     try:
         yield
     finally:
-        await db.execute("DELETE FROM programme")
+        await db.execute(SET_PROGRAMME, {})
 
 
 async def silver_member(client: Client, auth: Auth, **fields: Any) -> str:

@@ -80,3 +80,27 @@ async def test_admin_edits_of_a_live_campaign_never_make_claims_unavailable(
             headers=auth["front"],
         )
         assert claimed.status_code in (201, 409), (path, claimed.text)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/v1/programme"),
+        ("PUT", "/v1/tiers/gold"),
+        ("PUT", "/v1/members/m-deep"),
+        ("POST", "/v1/campaigns"),
+        ("POST", "/v1/campaigns/cmp_x/claims"),
+        ("POST", "/v1/checkout/quote"),
+    ],
+)
+async def test_json_nested_thousands_deep_is_400_not_500(
+    client: AsyncTestClient[Any], auth: dict[str, dict[str, str]], method: str, path: str
+) -> None:
+    """Litestar's own JSON parse of a typed route's body raised RecursionError (a 500)."""
+    body = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    role = "checkout" if "checkout" in path else "admin"
+    response = await client.request(
+        method, path, content=body, headers={**auth[role], "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_request"
