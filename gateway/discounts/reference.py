@@ -24,6 +24,7 @@ MAX_LINES = 200
 MAX_CODES = 20
 MAX_UNIT_PRICE = 1_000_000_000
 MAX_QTY = 999
+MAX_POINTS_MULTIPLIER = 10
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
@@ -99,6 +100,7 @@ class Line:
     category: str
     unit_price: int
     qty: int
+    points_multiplier: int = 1  # the line earns this many times its points (1..10)
 
 
 @dataclass(frozen=True)
@@ -219,11 +221,20 @@ def _list(value: object, path: str) -> list[object]:
 
 def _parse_line(value: object, i: int) -> Line:
     f = _Fields(value, f"lines[{i}]")
-    line = Line(f.text("sku"), f.text("category"), f.integer("unit_price"), f.integer("qty"))
+    line = Line(
+        f.text("sku"),
+        f.text("category"),
+        f.integer("unit_price"),
+        f.integer("qty"),
+        # Absent: 1. Present it must be an integer (None is no integer).
+        f.integer("points_multiplier") if "points_multiplier" in f.data else 1,
+    )
     if not 0 <= line.unit_price <= MAX_UNIT_PRICE:
         raise ValueError(f"lines[{i}].unit_price: must be 0..1000000000")
     if not 1 <= line.qty <= MAX_QTY:
         raise ValueError(f"lines[{i}].qty: must be 1..999")
+    if not 1 <= line.points_multiplier <= MAX_POINTS_MULTIPLIER:
+        raise ValueError(f"lines[{i}].points_multiplier: must be 1..10")
     return line
 
 
@@ -555,7 +566,18 @@ def price_request(request: Request) -> Quote:
         member_shares = [0] * len(lines)
     coupon_discount = sum(a["discount"] for a in applied)
     total = subtotal - member_discount - coupon_discount
-    points_earned = member.points_per_yuan * (total // 100) + sum(a["points"] for a in applied)
+
+    # Points, per line: what was paid for the line (its amount less its member share and its
+    # share of every applied coupon) times points per yuan and the line's multiplier, floored
+    # per line; plus the points of the applied points coupons.
+    paid = [a - m for a, m in zip(amounts, member_shares, strict=True)]
+    for coupon_applied in applied:
+        for share in coupon_applied["lines"]:
+            paid[share["line"]] -= share["discount"]
+    points_earned = sum(
+        amount * member.points_per_yuan * line.points_multiplier // 100
+        for amount, line in zip(paid, lines, strict=True)
+    ) + sum(a["points"] for a in applied)
     return Quote(
         subtotal=subtotal,
         member_discount=member_discount,

@@ -304,11 +304,17 @@ fn parse_line<'py>(obj: &Bound<'py, PyAny>, i: usize, echo: &mut Echo<'py>) -> F
     let category = text_at(d, intern!(py, "category"), Path::Line(i, "category"), echo)?;
     let unit_price = int_at(d, intern!(py, "unit_price"), Path::Line(i, "unit_price"))?;
     let qty = int_at(d, intern!(py, "qty"), Path::Line(i, "qty"))?;
+    // Absent: 1 (a line without a programme multiplier); present, it must be an int (not None).
+    let multiplier_path = Path::Line(i, "points_multiplier");
+    let points_multiplier = with_item(d, intern!(py, "points_multiplier"), multiplier_path, |o| {
+        o.map_or(Ok(1), |o| int(o, multiplier_path))
+    })?;
     let line = Line {
         sku,
         category,
         unit_price,
         qty,
+        points_multiplier,
     };
     check_line(i, &line)?;
     echo.skus.push(sku_obj);
@@ -831,7 +837,7 @@ mod bench {
     #[pyo3(signature = (request, /))]
     fn _price_lookup_floor(request: &Bound<'_, PyDict>) -> PyResult<usize> {
         const TOP: &[&str] = &["now", "channel", "store_id", "lines", "member", "coupons"];
-        const LINE: &[&str] = &["sku", "category", "unit_price", "qty"];
+        const LINE: &[&str] = &["sku", "category", "unit_price", "qty", "points_multiplier"];
         const MEMBER: &[&str] = &[
             "tier_percent_off",
             "birthday_percent_off",

@@ -2,8 +2,8 @@
 //! showing that no input in or out of the contract makes it panic.
 
 use _native::pricing::{
-    price, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line, Member, Quote,
-    Reason, Request, Text,
+    price, Candidate, Channel, Coupon, CouponKind, CouponState, InputError, Line, LineShare,
+    Member, Quote, Reason, Request, Text,
 };
 use proptest::prelude::*;
 
@@ -15,6 +15,7 @@ fn line(sku: &str, unit_price: i64, qty: i64) -> Line<'_> {
         category: "tops".into(),
         unit_price,
         qty,
+        points_multiplier: 1,
     }
 }
 
@@ -220,10 +221,71 @@ fn percent_codes_apply_in_code_order_and_a_code_adding_nothing_is_left_out() {
 }
 
 #[test]
+fn points_are_floored_per_line_with_each_line_multiplier() {
+    // Lines 123.45 (x2 points) and 67.89 (x1), 10% member discount (折上折), 10% off and 10.00
+    // off, 3 points per yuan. Member 19.13 split 12.34 / 6.79 (the leftover cent to the larger
+    // remainder); 10% of 172.21 = 17.22 split 11.11 / 6.11; 10.00 over 100.00 / 54.99 split
+    // 6.45 / 3.55. Paid: 93.55 and 51.44 (total 144.99). Points: floor(9355 * 3 * 2 / 100) =
+    // 561 and floor(5144 * 3 / 100) = 154; the old `3 * (14499 / 100)` gave 432.
+    let pct = Coupon {
+        percent_off: Some(1000),
+        stackable: true,
+        ..coupon(CouponKind::Percent)
+    };
+    let cash = Coupon {
+        amount_off: Some(1000),
+        stackable: true,
+        ..coupon(CouponKind::Amount)
+    };
+    let doubled = Line {
+        points_multiplier: 2,
+        ..line("A", 12_345, 1)
+    };
+    let mut r = request(
+        vec![doubled, line("B", 6_789, 1)],
+        vec![found("P", pct), found("C", cash)],
+    );
+    r.member.tier_percent_off = 1000;
+    r.member.points_per_yuan = 3;
+    let q = price(&r).unwrap();
+    let shares = |lines: &[_]| -> Vec<(usize, i64)> {
+        lines
+            .iter()
+            .map(|s: &LineShare| (s.line, s.discount))
+            .collect()
+    };
+    assert_eq!(shares(&q.member_lines), vec![(0, 1234), (1, 679)]);
+    assert_eq!(shares(&q.applied[0].lines), vec![(0, 1111), (1, 611)]);
+    assert_eq!(shares(&q.applied[1].lines), vec![(0, 645), (1, 355)]);
+    assert_eq!(q.total, 9355 + 5144);
+    assert_eq!(q.points_earned, 561 + 154);
+
+    // Without 折上折 the cart gets the member discount or the coupons: at 50% the member discount
+    // wins, and the coupons saw list prices, so paid is the amount less the member share alone.
+    // Member 95.67 split 61.73 / 33.94 (equal remainders: the cent goes to the lower line).
+    let mut plain = r.clone();
+    plain.member.coupons_on_member_price = false;
+    plain.member.tier_percent_off = 5000;
+    let q = price(&plain).unwrap();
+    assert!(q.applied.is_empty());
+    assert_eq!(shares(&q.member_lines), vec![(0, 6173), (1, 3394)]);
+    // floor(6172 * 3 * 2 / 100) = 370, floor(3395 * 3 / 100) = 101.
+    assert_eq!(q.points_earned, 370 + 101);
+}
+
+#[test]
 fn bad_quantity_names_the_field() {
     let err = price(&request(vec![line("A", 1, 0)], vec![])).unwrap_err();
     assert_eq!(err, InputError::new("lines[0].qty", "must be 1..999"));
     assert_eq!(err.to_string(), "lines[0].qty: must be 1..999");
+    for m in [0, 11] {
+        let bad = Line {
+            points_multiplier: m,
+            ..line("A", 1, 1)
+        };
+        let err = price(&request(vec![line("A", 1, 1), bad], vec![])).unwrap_err();
+        assert_eq!(err.to_string(), "lines[1].points_multiplier: must be 1..10");
+    }
 }
 
 fn check_invariants(r: &Request, q: &Quote) {
@@ -248,6 +310,16 @@ fn check_invariants(r: &Request, q: &Quote) {
     for (t, a) in taken.iter().zip(&amounts) {
         assert!(t <= a);
     }
+    // Points: per line, what was paid for it times its multiplier, floored; plus points coupons.
+    let ppy = r.member.points_per_yuan as i128;
+    let line_points: i128 = r
+        .lines
+        .iter()
+        .zip(amounts.iter().zip(&taken))
+        .map(|(l, (a, t))| (a - t) as i128 * ppy * l.points_multiplier as i128 / 100)
+        .sum();
+    let coupon_points: i128 = q.applied.iter().map(|a| a.points as i128).sum();
+    assert_eq!(q.points_earned, line_points + coupon_points);
     assert_eq!(q.applied.len() + q.rejected.len(), r.coupons.len());
 }
 
@@ -361,12 +433,14 @@ fn arb_request() -> impl Strategy<Value = Request<'static>> {
             prop::sample::select(vec!["A", "B", "C"]),
             arb_int(),
             arb_int(),
+            prop_oneof![1i64..=10, arb_int()],
         )
-            .prop_map(|(sku, unit_price, qty)| Line {
+            .prop_map(|(sku, unit_price, qty, points_multiplier)| Line {
                 sku: sku.into(),
                 category: "tops".into(),
                 unit_price,
                 qty,
+                points_multiplier,
             }),
         0..8,
     );
@@ -426,7 +500,7 @@ proptest! {
     /// The same with values inside the contract, so that pricing really runs.
     #[test]
     fn valid_requests_keep_the_invariants(
-        prices in prop::collection::vec((0i64..=1_000_000_000, 1i64..=999), 1..10),
+        prices in prop::collection::vec((0i64..=1_000_000_000, 1i64..=999, 1i64..=10), 1..10),
         rates in prop::collection::vec((0i64..=10_000, 0i64..=i64::MAX, any::<bool>(), 0usize..4), 0..10),
         tier in 0i64..=10_000,
         on_member_price in any::<bool>(),
@@ -434,7 +508,10 @@ proptest! {
         let lines: Vec<Line> = prices
             .iter()
             .enumerate()
-            .map(|(i, &(p, q))| line(["A", "B", "C", "D"][i % 4], p, q))
+            .map(|(i, &(p, q, m))| Line {
+                points_multiplier: m,
+                ..line(["A", "B", "C", "D"][i % 4], p, q)
+            })
             .collect();
         let coupons = rates
             .iter()

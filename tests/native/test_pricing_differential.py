@@ -41,15 +41,19 @@ rate = st.one_of(
 @st.composite
 def lines(draw: st.DrawFn) -> list[dict[str, Any]]:
     count = draw(st.integers(1, 6))
-    return [
-        line(
+    out = []
+    for _ in range(count):
+        cart_line = line(
             sku=draw(st.sampled_from(SKUS)),
             category=draw(st.sampled_from(CATEGORIES)),
             unit_price=draw(money),
             qty=draw(st.one_of(st.integers(1, 3), st.sampled_from([7, 999]))),
         )
-        for _ in range(count)
-    ]
+        multiplier = draw(st.one_of(st.none(), st.integers(1, 10)))
+        if multiplier is not None:  # absent: 1
+            cart_line["points_multiplier"] = multiplier
+        out.append(cart_line)
+    return out
 
 
 @st.composite
@@ -100,7 +104,7 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
             birthday=draw(rate),
             is_birthday=draw(st.booleans()),
             on_member_price=draw(st.booleans()),
-            points_per_yuan=draw(st.sampled_from([0, 1, 2, 10])),
+            points_per_yuan=draw(st.sampled_from([0, 1, 2, 3, 7, 10])),
         ),
         channel=channel,
         store_id=draw(st.one_of(st.none(), st.sampled_from(STORES))),
@@ -134,11 +138,15 @@ def check_invariants(req: dict[str, Any], quote: dict[str, Any]) -> None:
         by_code.setdefault(c["code"], c)  # a later duplicate never applies
     if any(not by_code[a["code"]]["stackable"] for a in quote["applied"]):
         assert len(quote["applied"]) == 1
+    # Points: per line, floor(paid * points_per_yuan * multiplier / 100), where paid is the
+    # line's amount less every share taken from it; plus the points coupons.
+    per_yuan = req["member"]["points_per_yuan"]
+    line_points = [
+        (amount - took) * per_yuan * cart_line.get("points_multiplier", 1) // 100
+        for amount, took, cart_line in zip(amounts, taken, req["lines"], strict=True)
+    ]
     points = sum(a["points"] for a in quote["applied"])
-    assert (
-        quote["points_earned"]
-        == req["member"]["points_per_yuan"] * (quote["total"] // 100) + points
-    )
+    assert quote["points_earned"] == sum(line_points) + points
 
 
 @settings(max_examples=2500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -222,6 +230,14 @@ def test_largest_cart_does_not_overflow() -> None:
     assert_optimal(req, native)
     check_invariants(req, native)
     assert native["total"] == 0
+    # Nothing off, every line at x10 and the largest points per yuan: beyond 64 bits, exact.
+    for cart_line in big:
+        cart_line["points_multiplier"] = 10
+    req = request(big, [], member(points_per_yuan=2**63 - 1))
+    native = native_price(req)
+    assert_optimal(req, native)
+    check_invariants(req, native)
+    assert native["points_earned"] == 200 * (999 * 10**9 * (2**63 - 1) * 10 // 100)
 
 
 def test_twenty_stackable_codes_are_searched_quickly() -> None:
@@ -298,6 +314,31 @@ def test_bad_input_is_a_value_error_naming_the_field(
     ("mutate", "message"),
     [
         (lambda r: r["lines"][0].update(qty=0), "lines[0].qty: must be 1..999"),
+        (
+            lambda r: r["lines"][0].update(points_multiplier=0),
+            "lines[0].points_multiplier: must be 1..10",
+        ),
+        (
+            lambda r: r["lines"][0].update(points_multiplier=11),
+            "lines[0].points_multiplier: must be 1..10",
+        ),
+        (
+            lambda r: r["lines"][0].update(points_multiplier=None),
+            "lines[0].points_multiplier: must be an integer",
+        ),
+        (
+            lambda r: r["lines"][0].update(points_multiplier=True),
+            "lines[0].points_multiplier: must be an integer",
+        ),
+        (
+            lambda r: r["lines"][0].update(points_multiplier=2**64),
+            "lines[0].points_multiplier: must be a 64-bit integer",
+        ),
+        (
+            # Read before the range checks, like every field of a line.
+            lambda r: r["lines"][0].update(unit_price=-1, points_multiplier="2"),
+            "lines[0].points_multiplier: must be an integer",
+        ),
         (
             lambda r: r["lines"][0].update(unit_price=-1),
             "lines[0].unit_price: must be 0..1000000000",

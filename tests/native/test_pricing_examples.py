@@ -107,6 +107,46 @@ def test_gift_and_points_coupons_apply_next_to_money(price: Engine) -> None:
     assert quote["points_earned"] == 190 + 500
 
 
+def test_points_are_floored_per_line_with_each_line_multiplier(price: Engine) -> None:
+    # Lines 123.45 (x2 points) and 67.89 (x1), 10% member discount (折上折), a 10% and a 10.00
+    # coupon, 3 points per yuan, and a points coupon of 7.
+    doubled = {**line("A", unit_price=12_345), "points_multiplier": 2}
+    codes = [
+        coupon("PCT", "percent", percent_off=1000, stackable=True),
+        coupon("CASH", amount_off=1000, stackable=True),
+        coupon("PTS", "points", points=7, stackable=True),
+    ]
+    quote = price(
+        request([doubled, line("B", unit_price=6_789)], codes, member(1000, 0, False, True, 3))
+    )
+
+    def shares(lines: list[dict[str, Any]]) -> list[tuple[int, int]]:
+        return [(s["line"], s["discount"]) for s in lines]
+
+    # Member 19.13 split 12.34 / 6.79 (the leftover cent to the larger remainder, line B).
+    assert shares(quote["member_lines"]) == [(0, 1234), (1, 679)]
+    # 10% of 111.11 + 61.10 = 17.22, split 11.11 / 6.11; then 10.00 over 100.00 / 54.99.
+    assert shares(quote["applied"][0]["lines"]) == [(0, 1111), (1, 611)]
+    assert shares(quote["applied"][1]["lines"]) == [(0, 645), (1, 355)]
+    # Paid 93.55 and 51.44: floor(9355 * 3 * 2 / 100) = 561 (not 561.3), floor(5144 * 3 / 100)
+    # = 154 (not 154.32), plus the coupon's 7. The cart-level 3 * (14499 // 100) would be 432.
+    assert quote["total"] == 9355 + 5144
+    assert quote["points_earned"] == 561 + 154 + 7
+
+
+def test_points_without_member_price_take_the_member_share_off_each_line(price: Engine) -> None:
+    # No 折上折 and a 50% member discount that beats 10% off: the coupons saw list prices, the
+    # member share alone comes off. Member 95.67 split 61.73 / 33.94 (equal remainders: the
+    # cent to the lower line); floor(6172 * 3 * 2 / 100) = 370, floor(3395 * 3 / 100) = 101.
+    doubled = {**line("A", unit_price=12_345), "points_multiplier": 2}
+    pct = coupon("PCT", "percent", percent_off=1000)
+    policy = member(5000, 0, False, False, 3)
+    quote = price(request([doubled, line("B", unit_price=6_789)], [pct], policy))
+    assert reasons(quote) == {"PCT": "not_stackable"}
+    assert [s["discount"] for s in quote["member_lines"]] == [6173, 3394]
+    assert quote["points_earned"] == 370 + 101
+
+
 def test_without_member_price_policy_the_better_of_member_and_coupons_wins(price: Engine) -> None:
     gold = member(tier=1200, on_member_price=False)
     cash = coupon("CASH", amount_off=1000)

@@ -158,8 +158,22 @@ pub fn price_within(request: &Request, budget: u64) -> Quote {
     };
     let coupon_discount: i64 = applied.iter().map(|a| a.discount).sum();
     let total = subtotal - member_discount - coupon_discount;
+    // Points, per line: what is `left` of each line after the chosen coupons is what the member
+    // pays for it, except in the member plan without 折上折, where the coupons saw list prices
+    // and the line's member share is still to come off.
+    let member_off = member_applies && !member.coupons_on_member_price;
+    let ppy = member.points_per_yuan as i128;
+    let line_points: i128 = left
+        .iter()
+        .zip(&member_shares)
+        .zip(&request.lines)
+        .map(|((&left, &share), line)| {
+            let paid = if member_off { left - share } else { left };
+            paid as i128 * ppy * line.points_multiplier as i128 / 100
+        })
+        .sum();
     let coupon_points: i128 = applied.iter().map(|a| a.points as i128).sum();
-    let points_earned = member.points_per_yuan as i128 * (total / 100) as i128 + coupon_points;
+    let points_earned = line_points + coupon_points;
     Quote {
         subtotal,
         member_discount,

@@ -70,7 +70,11 @@
 //! found so far) instead of `Search::Exact` (docs/PRICING.md, "Worst cases").
 //!
 //! # Points
-//! `points_earned = points_per_yuan * (total / 100) + sum(points of applied points coupons)`.
+//! Per line, `floor(paid * points_per_yuan * points_multiplier / 100)` in i128, where `paid` is
+//! the line's amount less its member share (when the member discount applies) and its share of
+//! every applied coupon, and `points_multiplier` is the line's (1..=10, absent: 1); summed over
+//! the lines, plus the `points` of every applied points coupon (积分券). The engine reads `paid`
+//! off what the chosen coupons left of each line (`engine::price_within`), allocating nothing.
 
 pub mod engine;
 pub mod errors;

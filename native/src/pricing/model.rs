@@ -40,6 +40,8 @@ pub struct Line<'a> {
     pub category: Text<'a>,
     pub unit_price: i64,
     pub qty: i64,
+    /// The line earns this many times its points (1..=10; the request may leave it out: 1).
+    pub points_multiplier: i64,
 }
 
 /// The member's policy as it stands today (the checkout service resolves tier and birthday).
@@ -269,7 +271,7 @@ pub struct Quote {
     pub member_lines: Vec<LineShare>,
     pub coupon_discount: i64,
     pub total: i64,
-    /// i128: `points_per_yuan` times the yuan of the total can exceed i64 for odd policies.
+    /// i128: `paid * points_per_yuan * multiplier` can exceed i64 for odd policies.
     pub points_earned: i128,
     pub applied: Vec<Applied>,
     pub rejected: Vec<Rejected>,

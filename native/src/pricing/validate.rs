@@ -10,6 +10,7 @@ pub const MAX_LINES: usize = 200;
 pub const MAX_CODES: usize = 20;
 pub const MAX_UNIT_PRICE: i64 = 1_000_000_000;
 pub const MAX_QTY: i64 = 999;
+pub const MAX_POINTS_MULTIPLIER: i64 = 10;
 pub const FULL_RATE: i64 = 10_000;
 
 pub fn check_line_count(count: usize) -> Result<(), InputError> {
@@ -39,6 +40,12 @@ pub fn check_line(index: usize, line: &Line) -> Result<(), InputError> {
         return Err(InputError::new(
             format!("lines[{index}].qty"),
             "must be 1..999",
+        ));
+    }
+    if !(1..=MAX_POINTS_MULTIPLIER).contains(&line.points_multiplier) {
+        return Err(InputError::new(
+            format!("lines[{index}].points_multiplier"),
+            "must be 1..10",
         ));
     }
     Ok(())
