@@ -48,6 +48,8 @@ from gateway.points.controllers import PointsController
 from gateway.points.exchanges import ExchangeService
 from gateway.points.services import PointsService
 from gateway.programme.controllers import ProgrammeController
+from gateway.rewards.controllers import RewardController
+from gateway.rewards.services import RewardService
 from gateway.settings import Settings, get_settings
 from gateway.store.ledger import recover_forever
 from gateway.store.postgres import create_pool
@@ -75,6 +77,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     claims = ClaimService(pool, client, scripts, settings, clock)
     claims.start()
     exchanges = ExchangeService(pool, claims, clock)
+    rewards = RewardService(pool, claims, settings.time_zone)
     # An exchange pending this long has had its claim's answer, or never will.
     exchange_stale_s = 2 * settings.ledger_timeout_ms / 1000 + 5
     tasks = [
@@ -97,6 +100,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
                         lambda _now_ms: exchanges.recover_pending(exchange_stale_s),
                     ),
                     ("tier-review", 60.0, lambda now_ms: review_due(pool, now_ms)),
+                    ("rewards-scan", 600.0, rewards.scan),
+                    ("rewards", 2.0, rewards.give_due),
                 ],
             ),
             name="programme-jobs",
@@ -121,6 +126,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         transfers=TransferService(pool, clock, settings.idempotency_ttl_s),
         points=PointsService(pool, settings, clock),
         exchanges=exchanges,
+        rewards=rewards,
     )
     try:
         yield
@@ -173,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TransferController,
             TierController,
             PointsController,
+            RewardController,
             CheckoutController,
             ConsoleApi,
         ],

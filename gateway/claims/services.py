@@ -233,6 +233,20 @@ class ClaimService:
             kind, transferable = await self._static_fields(campaign_id)
         return [self._coupon(campaign_id, c, kind, transferable) for c in coupons], rejected
 
+    async def grant_keyed(
+        self, campaign_id: str, member_id: str, channel: str, idem: str
+    ) -> Coupon:
+        """One grant carrying an idempotency key (a reward's, a job member's): granted again
+        with the same key, it answers the same coupon. Refusals raise like claims."""
+        static = self._static.get(campaign_id) or await self._static_fields(campaign_id)
+        outcome = await self._enqueue(campaign_id, True, member_id, channel, idem, "grant")
+        if outcome[1] != _COUPON:
+            raise await self._failure(campaign_id, outcome)
+        kind, transferable = static
+        if not kind:
+            kind, transferable = await self._static_fields(campaign_id)
+        return self._coupon(campaign_id, outcome, kind, transferable)
+
     async def _failure(self, campaign_id: str, outcome: Outcome) -> GatewayError:
         if outcome[1] == _FAILED:
             return Unavailable(outcome[2])

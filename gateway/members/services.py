@@ -77,6 +77,9 @@ WHERE m.member_id = $1
 """
 
 
+REWARDS_REGISTERED = "SELECT gw_rewards_registered($1, to_timestamp($2 / 1000.0))"
+
+
 def _check_birthday(birthday: str | None) -> None:
     if birthday is None:
         return
@@ -137,6 +140,8 @@ async def put_member(
                 INSERT_MEMBER, member_id, tier, data.birthday, referrer, now_ms
             )
             if inserted is not None:
+                # 开卡礼: the welcome reward is due with the registration, never twice.
+                await conn.execute(REWARDS_REGISTERED, member_id, now_ms)
                 if tier != "standard":
                     await conn.execute(
                         TIER_SET_EVENT, member_id, now_ms, actor, {"from": None, "to": tier}

@@ -56,6 +56,7 @@ ROUTES: list[tuple[str, str, Any, tuple[str, ...], int]] = [
      201),
     ("POST", "/v1/members/{member}/points/transfers", "points", ("front", "admin"), 201),
     ("GET", "/v1/points/expiring", None, ("admin",), 200),
+    ("GET", "/v1/members/{member}/rewards", None, ("admin", "front"), 200),
     ("POST", "/v1/campaigns/{exchange}/exchanges", "exchange", ("front", "clerk", "admin"), 201),
 ]  # fmt: skip
 # The policy test_tiers.py sets for diamond, so that the two never disagree.
