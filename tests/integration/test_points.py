@@ -14,7 +14,7 @@ import pytest
 from gateway.clock import clock
 from gateway.points.jobs import sweep_points
 from gateway.wire import zone
-from tests.conftest import unique
+from tests.conftest import live_campaign, unique
 from tests.integration.points_helpers import (
     Auth,
     Client,
@@ -377,4 +377,58 @@ async def test_points_given_back_while_the_member_owes_pay_the_debt_first(
         await conn.fetchval("SELECT gw_points_undo($1, $2, 'refused', 't')", spend, now)
     points = await points_of(client, auth, member)
     assert (points["balance"], points["debt"], points["lots"]) == (0, 0, [])
+    await assert_ledger(db, [member])
+
+
+async def test_the_commit_credits_the_quotes_points_and_a_refund_takes_back_its_lines(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """Multipliers per line (a category at x3), a member discount and a coupon split over the
+    lines: the quote's points_earned is what the commit credits, and refunding one line's
+    units takes back exactly what those units earned (floor per line, cumulative)."""
+    tier = {"percent_off": 500, "birthday_percent_off": 0, "points_per_yuan": 2,
+            "coupons_on_member_price": True}  # fmt: skip
+    assert (await client.put("/v1/tiers/gold", json=tier, headers=auth["admin"])).status_code == 200
+    member = unique()
+    await client.put(f"/v1/members/{member}", json={"tier": "gold"}, headers=auth["admin"])
+    campaign = await live_campaign(
+        client, auth["admin"], kind="amount", amount_off=1234, min_spend=None
+    )
+    code = (
+        await client.post(
+            f"/v1/campaigns/{campaign['id']}/claims",
+            json={"member_id": member, "channel": "online"},
+            headers=auth["front"],
+        )
+    ).json()["code"]
+    lines = [line(99, 3, "A", "outerwear"), line(57, 2, "B", "tops")]
+    rule = {"name": "outerwear x3", "multiplier": 3, "when": {"categories": ["outerwear"]}}
+    async with programme(db, programme_body(multipliers=[rule])):
+        quote = await client.post(
+            "/v1/checkout/quote",
+            json={"member_id": member, "channel": "online", "lines": lines, "coupon_codes": [code]},
+            headers=auth["checkout"],
+        )
+        expected = quote.json()["points_earned"]
+        placed = await order(client, auth, member, lines, [code])
+    assert placed["points_earned"] == expected
+    assert (await points_of(client, auth, member))["balance"] == expected
+    # Each line's paid amount and points, from the redemption's own shares.
+    paid = [297 * 100, 114 * 100]
+    for share in placed["member_lines"]:
+        paid[share["line"]] -= share["discount"]
+    for applied in placed["applied"]:
+        for share in applied["lines"]:
+            paid[share["line"]] -= share["discount"]
+    per_line = [paid[0] * 2 * 3 // 100, paid[1] * 2 * 1 // 100]
+    assert sum(per_line) == expected
+    for qty, back in ((1, per_line[0] // 3), (1, per_line[0] * 2 // 3 - per_line[0] // 3)):
+        before = (await points_of(client, auth, member))["balance"]
+        refund = await client.post(
+            f"/v1/checkout/redemptions/{placed['order_id']}/refund",
+            json={"lines": [{"sku": "A", "qty": qty}]},
+            headers=auth["checkout"],
+        )
+        assert refund.status_code == 200, refund.text
+        assert before - (await points_of(client, auth, member))["balance"] == back
     await assert_ledger(db, [member])
