@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, TypeVar
@@ -117,3 +118,28 @@ async def strict_body(request: Any, kind: type[T]) -> T:
     document and take the value from here instead.
     """
     return decode(await request.body(), kind)
+
+
+def page_cursor(*parts: int | str) -> str:
+    """An opaque cursor of a paged list: its place (`parts`, e.g. the last row's time and id)
+    as base64url of `part:part:...`. The last part may hold ':'."""
+    text = ":".join(str(part) for part in parts)
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def cursor_place(cursor: str, field: str, numbers: int, texts: int = 0) -> list[Any]:
+    """The place a `page_cursor` stands for: `numbers` non-negative ints (up to 18 digits),
+    then `texts` strings. Anything else (a forged, truncated or foreign cursor) is 400 naming
+    `field`."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        text = ""
+    parts = text.split(":", numbers + texts - 1) if text else []
+    if len(parts) != numbers + texts or not all(
+        p.isdigit() and p.isascii() and len(p) <= 18 for p in parts[:numbers]
+    ):
+        raise InvalidRequest(f"{field}: not a cursor of this list")
+    if any(not p for p in parts[numbers:]):
+        raise InvalidRequest(f"{field}: not a cursor of this list")
+    return [int(p) for p in parts[:numbers]] + parts[numbers:]

@@ -37,7 +37,7 @@ from gateway.errors import (
 from gateway.store import redis as keys
 from gateway.store.hot_state import hot_state, redis_run_id
 from gateway.store.redis import Scripts
-from gateway.wire import _ID_RE, iso
+from gateway.wire import _ID_RE, cursor_place, iso, page_cursor
 
 log = logging.getLogger(__name__)
 
@@ -399,20 +399,18 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def encode_cursor(row: asyncpg.Record) -> str:
     """The opaque cursor of the page after `row`: its place in the list, (created_at, id)."""
-    micros = (row["created_at"] - _EPOCH) // timedelta(microseconds=1)
-    return base64.urlsafe_b64encode(f"{micros}:{row['id']}".encode()).rstrip(b"=").decode()
+    return page_cursor((row["created_at"] - _EPOCH) // timedelta(microseconds=1), row["id"])
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The place a cursor of `encode_cursor` stands for; anything else is 400 naming `before`."""
+    micros, campaign_id = cursor_place(cursor, "before", numbers=1, texts=1)
+    if not _ID_RE.match(campaign_id):
+        raise InvalidRequest("before: not a cursor of this list")
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        micros, campaign_id = text.split(":", 1)
-        if not _ID_RE.match(campaign_id):
-            raise ValueError(campaign_id)
-        return _EPOCH + timedelta(microseconds=int(micros)), campaign_id
-    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
-        raise InvalidRequest("before: not a cursor of this list") from exc
+        return _EPOCH + timedelta(microseconds=micros), campaign_id
+    except OverflowError:
+        raise InvalidRequest("before: not a cursor of this list") from None
 
 
 async def _locked(conn: asyncpg.Connection, campaign_id: str) -> asyncpg.Record:

@@ -9,7 +9,6 @@ time). A read that finds something due takes the same lock once; otherwise it on
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -38,7 +37,7 @@ from gateway.points.schemas import (
     PointsTransferRequest,
 )
 from gateway.settings import Settings
-from gateway.wire import encoder, iso
+from gateway.wire import cursor_place, encoder, iso, page_cursor
 
 # The member's totals, and whether a lot is due to count or to expire at $2.
 SUMMARY = """
@@ -114,17 +113,6 @@ def _entry(row: asyncpg.Record) -> Entry:
     )
 
 
-def _cursor(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
-
-
-def _uncursor(cursor: str, field: str = "before") -> str:
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest(f"{field}: not a cursor this gateway gave") from None
-
-
 async def summary(
     db: asyncpg.Pool | asyncpg.Connection, member_id: str, now_ms: int
 ) -> PointsSummary:
@@ -188,16 +176,13 @@ class PointsService:
             raise InvalidRequest("limit: must be 1..200")
         start = 2**63 - 1
         if before is not None:
-            text = _uncursor(before)
-            if not text.isdigit() or len(text) > 18:
-                raise InvalidRequest("before: not a cursor this gateway gave")
-            start = int(text)
+            [start] = cursor_place(before, "before", numbers=1)
         async with self.pool.acquire() as conn:
             await _totals(conn, member_id, self.clock.now_ms())  # 404, and due moves written
             rows = await conn.fetch(HISTORY, member_id, start, limit + 1)
         entries = [_entry(row) for row in rows[:limit]]
         more = len(rows) > limit
-        return History(entries=entries, next=_cursor(str(entries[-1].id)) if more else None)
+        return History(entries=entries, next=page_cursor(entries[-1].id) if more else None)
 
     async def adjust(
         self, member_id: str, data: Adjustment, actor: str, key: str | None, body: bytes
@@ -290,10 +275,8 @@ class PointsService:
             raise InvalidRequest("limit: must be 1..1000")
         start_at, start_member = _EPOCH, ""
         if after is not None:
-            at_text, _, member = _uncursor(after, "after").partition(":")
-            if not at_text.isdigit() or len(at_text) > 15 or not member:
-                raise InvalidRequest("after: not a cursor this gateway gave")
-            start_at, start_member = when(int(at_text)), member
+            at_ms, start_member = cursor_place(after, "after", numbers=1, texts=1)
+            start_at = when(at_ms)
         now = when(self.clock.now_ms())
         rows = await self.pool.fetch(
             EXPIRING, now, now + timedelta(days=within_days), start_at, start_member, limit + 1
@@ -306,5 +289,5 @@ class PointsService:
         if len(rows) > limit:
             last = rows[limit - 1]
             at_ms = int(last["at"].timestamp() * 1000)
-            cursor = _cursor(f"{at_ms}:{last['member_id']}")
+            cursor = page_cursor(at_ms, last["member_id"])
         return Expiring(members=members, next=cursor)

@@ -14,7 +14,6 @@ same key, which the claim's idempotency record answers with the same coupon.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from datetime import UTC, datetime
 
@@ -24,7 +23,7 @@ from gateway.claims.services import ClaimService
 from gateway.coupons.schemas import Coupon
 from gateway.errors import GatewayError, InvalidRequest, MemberNotFound, Unavailable
 from gateway.rewards.schemas import Reward, Rewards
-from gateway.wire import iso
+from gateway.wire import cursor_place, iso, page_cursor
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +150,7 @@ class RewardService:
             raise InvalidRequest("limit: must be 1..200")
         start = 2**63 - 1
         if before is not None:
-            try:
-                text = base64.urlsafe_b64decode(before + "=" * (-len(before) % 4)).decode()
-            except (ValueError, UnicodeDecodeError):
-                text = ""
-            if not text.isdigit() or len(text) > 18:
-                raise InvalidRequest("before: not a cursor this gateway gave")
-            start = int(text)
+            [start] = cursor_place(before, "before", numbers=1)
         async with self.pool.acquire() as conn:
             if await conn.fetchval(MEMBER_EXISTS, member_id) is None:
                 raise MemberNotFound(f"member {member_id!r} is not registered")
@@ -176,8 +169,5 @@ class RewardService:
             )
             for r in rows[:limit]
         ]
-        cursor = None
-        if len(rows) > limit:
-            cursor = base64.urlsafe_b64encode(str(rows[limit - 1]["id"]).encode()).decode()
-            cursor = cursor.rstrip("=")
+        cursor = page_cursor(rows[limit - 1]["id"]) if len(rows) > limit else None
         return Rewards(rewards=rewards, next=cursor)
