@@ -29,6 +29,8 @@ from gateway.clock import clock
 from gateway.console.controllers import ConsoleApi, ConsolePage
 from gateway.coupons.controllers import CouponController
 from gateway.http import MAX_BODY, refusal
+from gateway.jobs.controllers import JobController
+from gateway.jobs.services import JobService
 from gateway.members.controllers import MemberController
 from gateway.openapi import (
     document_links,
@@ -77,6 +79,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     claims = ClaimService(pool, client, scripts, settings, clock)
     claims.start()
     exchanges = ExchangeService(pool, claims, clock)
+    jobs = JobService(pool, claims, clock)
     rewards = RewardService(pool, claims, settings.time_zone)
     # An exchange pending this long has had its claim's answer, or never will.
     exchange_stale_s = 2 * settings.ledger_timeout_ms / 1000 + 5
@@ -102,6 +105,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
                     ("tier-review", 60.0, lambda now_ms: review_due(pool, now_ms)),
                     ("rewards-scan", 600.0, rewards.scan),
                     ("rewards", 2.0, rewards.give_due),
+                    ("grant-jobs", 1.0, jobs.run_due),
                 ],
             ),
             name="programme-jobs",
@@ -127,6 +131,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         points=PointsService(pool, settings, clock),
         exchanges=exchanges,
         rewards=rewards,
+        jobs=jobs,
     )
     try:
         yield
@@ -180,6 +185,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             TierController,
             PointsController,
             RewardController,
+            JobController,
             CheckoutController,
             ConsoleApi,
         ],

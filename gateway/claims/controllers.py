@@ -9,13 +9,16 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
+from gateway.auth.services import caller_of
 from gateway.campaigns.controllers import check_campaign_id
 from gateway.campaigns.services import token_valid
 from gateway.claims.schemas import ClaimRequest, GrantRejection, GrantRequest, GrantResult
 from gateway.claims.services import ClaimService
 from gateway.coupons.schemas import Coupon
-from gateway.errors import ExchangeOnly, InvalidToken
+from gateway.errors import ExchangeOnly, Forbidden, InvalidRequest, InvalidToken
 from gateway.http import ErrorBody, IdempotencyKey, idempotency_key, json_response
+from gateway.jobs.schemas import GrantBody, JobCreated
+from gateway.jobs.services import JobService
 from gateway.wire import decode, encoder, strict_body
 
 CLAIM_ROUTE = "/v1/campaigns/{campaign_id:str}/claims"
@@ -105,21 +108,44 @@ class ClaimController(Controller):
         operation_id="grantCoupons",
         opt={"roles": ("clerk", "admin")},
         status_code=200,
+        responses={
+            202: ResponseSpec(
+                data_container=JobCreated,
+                description="a grant to a segment (admin only): the job made, GET /v1/jobs/{id}",
+                generate_examples=False,
+            ),
+            400: _refusal("invalid_request (also: both member_ids and segment_id)"),
+            403: _refusal("forbidden (also: a clerk's grant to a segment)"),
+            404: _refusal("campaign_not_found, segment_not_found"),
+        },
     )
     async def grant(
         self,
         request: Request[Any, Any, Any],
         state: State,
         campaign_id: FromPath[str],
-        data: JSONBody[GrantRequest],
-    ) -> GrantResult:
-        """Hands coupons to 1..1000 members (in store, or to a segment); takes stock like claims."""
-        data = await strict_body(request, GrantRequest)
+        data: JSONBody[GrantBody],
+    ) -> Response[GrantResult]:
+        """Hands coupons to 1..1000 members (in store: 200 with each one's coupon or refusal),
+        or to every member of a saved segment (admin: 202 and a job that grants them in
+        batches, GET /v1/jobs/{id}); takes stock like claims."""
+        body = await strict_body(request, GrantBody)
+        campaign_id = check_campaign_id(campaign_id)
+        if body.segment_id is not None:
+            if body.member_ids is not None:
+                raise InvalidRequest("member_ids, segment_id: give one of them, not both")
+            caller = caller_of(request.scope)
+            if caller is None or caller.role != "admin":
+                raise Forbidden("only an admin grants to a segment")
+            jobs: JobService = state.jobs
+            job_id = await jobs.create(campaign_id, body.segment_id, body.channel, caller.actor)
+            return json_response((202, encoder.encode(JobCreated(job_id=job_id))))
+        grant = await strict_body(request, GrantRequest)  # as before segments: same answers
         service: ClaimService = state.claims
-        granted, rejected = await service.grant(
-            check_campaign_id(campaign_id), data.member_ids, data.channel
-        )
-        return GrantResult(
-            granted=granted,
-            rejected=[GrantRejection(member_id=m, reason=r) for m, r in rejected],
+        granted, rejected = await service.grant(campaign_id, grant.member_ids, grant.channel)
+        return Response(
+            GrantResult(
+                granted=granted,
+                rejected=[GrantRejection(member_id=m, reason=r) for m, r in rejected],
+            )
         )

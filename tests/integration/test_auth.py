@@ -57,6 +57,8 @@ ROUTES: list[tuple[str, str, Any, tuple[str, ...], int]] = [
     ("POST", "/v1/members/{member}/points/transfers", "points", ("front", "admin"), 201),
     ("GET", "/v1/points/expiring", None, ("admin",), 200),
     ("GET", "/v1/members/{member}/rewards", None, ("admin", "front"), 200),
+    ("GET", "/v1/jobs/{job}", None, ("admin",), 200),
+    ("GET", "/v1/jobs", None, ("admin",), 200),
     ("POST", "/v1/campaigns/{exchange}/exchanges", "exchange", ("front", "clerk", "admin"), 201),
 ]  # fmt: skip
 # The policy test_tiers.py sets for diamond, so that the two never disagree.
@@ -67,10 +69,11 @@ DIAMOND = {"percent_off": 2000, "birthday_percent_off": 2500, "points_per_yuan":
 def test_the_matrix_covers_every_v1_route(client: AsyncTestClient[Any]) -> None:
     def norm(path: str) -> str:
         for name in ("member", "campaign", "draft", "code", "fresh_code", "tier", "order",
-                     "exchange"):  # fmt: skip
+                     "exchange", "job"):  # fmt: skip
             path = path.replace("{" + name + "}", "{}")
         path = path.replace("{committed}", "{}")
-        for name in ("member_id:str", "campaign_id:str", "code:str", "tier:str", "order_id:str"):
+        for name in ("member_id:str", "campaign_id:str", "code:str", "tier:str", "order_id:str",
+                     "job_id:str"):  # fmt: skip
             path = path.replace("{" + name + "}", "{}")
         return path
 
@@ -149,6 +152,16 @@ async def test_roles(
             {"points": {"transferable": True}},
         )
 
+    job = ""
+    if "{job}" in path:  # a finished grant job of nobody (tests/integration/test_grant_jobs.py)
+        job = unique("job")
+        await db.execute(
+            "INSERT INTO jobs (id, kind, campaign_id, state, started_at, finished_at) "
+            "VALUES ($1, 'grant', $2, 'done', now(), now())",
+            job,
+            campaign["id"],
+        )
+
     async def target() -> str:
         fresh = code
         if "{fresh_code}" in path:  # a transfer, revoke or reissue succeeds once per coupon
@@ -166,6 +179,7 @@ async def test_roles(
             draft=draft.json()["id"],
             tier="diamond",
             exchange=exchange,
+            job=job,
             **orders,
         )
 
