@@ -31,6 +31,7 @@ TAKE_DUE = """
 SELECT * FROM reward_due WHERE state = 'due' AND due_at <= $1
 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
 """
+ANY_DUE = "SELECT 1 FROM reward_due WHERE state = 'due' AND due_at <= $1 LIMIT 1"
 # The coupons keyed grants already wrote (a pass that crashed before its commit).
 GRANTED = """
 SELECT idempotency_key, coupon_code FROM events
@@ -74,7 +75,10 @@ class RewardService:
         return made
 
     async def give_due(self, now_ms: int, batch: int = 100) -> int:
-        """Gives every reward due at `now_ms`, a batch per transaction; how many."""
+        """Gives every reward due at `now_ms`, a batch per transaction; how many. Idle, one
+        indexed read and no transaction."""
+        if await self.pool.fetchval(ANY_DUE, when(now_ms)) is None:
+            return 0
         total = 0
         while True:
             given = await self._give_batch(now_ms, batch)
