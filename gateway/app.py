@@ -52,6 +52,7 @@ from gateway.points.services import PointsService
 from gateway.programme.controllers import ProgrammeController
 from gateway.rewards.controllers import RewardController
 from gateway.rewards.services import RewardService
+from gateway.segments.controllers import SegmentController
 from gateway.settings import Settings, get_settings
 from gateway.store.ledger import recover_forever
 from gateway.store.postgres import create_pool
@@ -186,6 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PointsController,
             RewardController,
             JobController,
+            SegmentController,
             CheckoutController,
             ConsoleApi,
         ],
