@@ -40,6 +40,7 @@ from gateway.coupons.schemas import Coupon
 from gateway.errors import CampaignNotFound, GatewayError, InvalidRequest, NotFound, Unavailable
 from gateway.jobs.schemas import Job, Jobs
 from gateway.points.services import when
+from gateway.segments.services import SegmentNotFound, segment_member_ids
 from gateway.store.fence import worker_id
 from gateway.wire import iso
 
@@ -148,22 +149,8 @@ RETURNING id
 MemberLister = Callable[..., Awaitable[list[str]]]
 
 
-async def segment_member_ids(
-    conn: asyncpg.Connection, segment_id: str, *, after: str | None, limit: int, now_ms: int
-) -> list[str]:
-    # TODO(issue 14): import gateway.segments.services' own at the top once it has landed.
-    from gateway.segments.services import segment_member_ids as members  # type: ignore[import-untyped, unused-ignore]
-
-    found: list[str] = await members(conn, segment_id, after=after, limit=limit, now_ms=now_ms)
-    return found
-
-
 class JobNotFound(NotFound):
     code = "job_not_found"
-
-
-class SegmentNotFound(NotFound):
-    code = "segment_not_found"
 
 
 def job_key(job_id: str, member_id: str) -> str:
