@@ -20,8 +20,9 @@ from gateway.errors import Unauthorized
 from gateway.pages.security import PAGE_HEADERS
 
 #: The catalogue's ids the console's script reads (handed over in a data- attribute); `offer.`
-#: are the member's pages' words for an offer and its dates, shared by the poster.
-SCRIPT_MESSAGES = ("console.", "site.", "offer.")
+#: are the member's pages' words for an offer and its dates, shared by the poster; `tier.` and
+#: `points.` the tiers' names and the points history's kinds, shared with the wallet.
+SCRIPT_MESSAGES = ("console.", "site.", "offer.", "tier.", "points.")
 
 
 class ConsolePage(Controller):

@@ -7,6 +7,7 @@ services the API uses (`pages/services.py`); every string is escaped by Jinja.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -23,8 +24,9 @@ from gateway.coupons.services import member_coupons, parse_code
 from gateway.errors import GatewayError, MemberNotFound
 from gateway.http import ErrorBody, json_response
 from gateway.i18n import Language, language, messages
-from gateway.members.services import issue_token, token_member
+from gateway.members.services import get_member, issue_token, token_member
 from gateway.pages import offers
+from gateway.pages.card import HISTORY_SHOWN, card
 from gateway.pages.security import PAGE_HEADERS
 from gateway.pages.services import (
     PageClaim,
@@ -39,6 +41,7 @@ from gateway.pages.services import (
     qr_data_uri,
     qr_svg,
 )
+from gateway.points.services import PointsService
 from gateway.transfers.services import TransferService
 from gateway.wire import check_id, zone
 
@@ -103,8 +106,11 @@ class ClaimPageController(Controller):
             400: _refusal("invalid_request: the field is named in detail"),
             401: _refusal("unauthorized: the member token is missing, forged or expired"),
             403: _refusal("invalid_token (also: no link token for a link_only campaign)"),
-            404: _refusal("campaign_not_found"),
-            409: _refusal("not_live, not_started, ended, sold_out, limit_reached"),
+            404: _refusal("campaign_not_found, member_not_found (an exchange's member)"),
+            409: _refusal(
+                "not_live, not_started, ended, sold_out, limit_reached; insufficient_points "
+                "(a campaign with a points price is exchanged)"
+            ),
             429: _refusal("rate_limited (per member or per client address); see Retry-After"),
             503: _refusal("ledger_unavailable (retry with the same request_id)"),
         },
@@ -118,7 +124,9 @@ class ClaimPageController(Controller):
     ) -> Response[Coupon]:
         """The claim page's claim, no API key: `{"token", "member_token", "request_id"}` → 201
         the coupon, with the v1 claim's semantics and refusals. `request_id` is the idempotency
-        key (a double tap gives one coupon); rate limited per member and per client address."""
+        key (a double tap gives one coupon); rate limited per member and per client address.
+        A campaign with a `points_price` is exchanged for the member's points instead (积分兑换:
+        201 the coupon plus `points_spent`; 409 `insufficient_points`)."""
         return json_response(
             await page_claim(state, request.scope, await request.body(), campaign_id)
         )
@@ -212,15 +220,26 @@ class WalletPageController(Controller):
     async def wallet(
         self, request: Request[Any, Any, Any], state: State, m: FromQuery[str | None] = None
     ) -> Response[str]:
-        """The member's coupons by state, each active one with its QR code; transfer to a
-        friend; where a received coupon came from."""
+        """The member's card (tier and the progress to the next one, what keeps it, points,
+        their next expiry and recent history: one member read and one history read), then
+        the coupons by state, each active one with its QR code; transfer to a friend; where a
+        received coupon came from."""
         lang = _lang(request)
         member_id = token_member(state.settings.member_token_secret, m, clock.now_ms())
         if member_id is None:
             html = _render(request, "message.html", lang=lang, message="refusal.unauthorized")
             return _page(html, 401)
         now_ms = clock.now_ms()
-        coupons = await member_coupons(state.pool, member_id, None)
+        points: PointsService = state.points
+        try:
+            member, history, coupons = await asyncio.gather(
+                get_member(state.pool, member_id, now_ms),
+                points.history(member_id, HISTORY_SHOWN, None),
+                member_coupons(state.pool, member_id, None),
+            )
+        except MemberNotFound:  # a valid token of a member the mall has since removed
+            html = _render(request, "message.html", lang=lang, message="refusal.member_not_found")
+            return _page(html, 404)
         groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
         transfers: TransferService = state.transfers
         tz = zone()
@@ -255,6 +274,7 @@ class WalletPageController(Controller):
             "wallet.html",
             lang=lang,
             member_id=member_id,
+            card=card(member, history.entries, lang, tz),
             groups=[(state_, groups[state_]) for state_ in _WALLET_ORDER if groups.get(state_)],
             messages=messages(("wallet.", "refusal."), lang),
         )

@@ -22,8 +22,10 @@ from gateway.campaigns.services import CampaignService
 from gateway.claims.controllers import check_gates
 from gateway.claims.services import ClaimService
 from gateway.clock import clock
-from gateway.errors import CampaignNotFound, InvalidRequest, Unauthorized
+from gateway.errors import CampaignNotFound, ExchangeOnly, InvalidRequest, Unauthorized
 from gateway.members.services import token_member
+from gateway.points.exchanges import ExchangeService
+from gateway.points.schemas import ExchangeRequest
 from gateway.store import redis as keys
 from gateway.transfers.schemas import TransferRequest
 from gateway.transfers.services import TransferService
@@ -146,22 +148,33 @@ def _request_id(value: str) -> str:
 async def page_claim(state: State, scope: Any, body: bytes, campaign_id: str) -> tuple[int, bytes]:
     """The claim page's claim: the API claim's semantics and refusals (`claims.controllers.
     claim_lane`), the member named by a member token, `request_id` as the idempotency key,
-    rate limited per client address and per member."""
+    rate limited per client address and per member. A campaign with a points price is
+    exchanged instead (积分兑换, `ExchangeService`: the API exchange's semantics and refusals,
+    `insufficient_points` among them), with the same key and limits."""
     data = decode(body, PageClaim)
     campaign_id = check_campaign_id(campaign_id)
     request_id = _request_id(data.request_id)
     # Per address first: a flood of forged tokens from one address is stopped before any work.
     state.claim_limits.check_address(scope, request_id)
     member_id = member_of(state, data.member_token)
-    await check_gates(state, campaign_id, data.token)
+    try:
+        await check_gates(state, campaign_id, data.token)
+        exchange = False
+    except ExchangeOnly:  # raised after the link checks passed: this page exchanges instead
+        exchange = True
     # One member's request ids never meet another's, nor an API caller's Idempotency-Key.
     idem = f"page:{member_id}:{request_id}"
     state.claim_limits.check_member(campaign_id, member_id, idem)
-    service: ClaimService = state.claims
     # The body the idempotency check hashes: what this claim is, whatever the JSON's spacing.
     claim_body = encoder.encode(
         {"member_id": member_id, "channel": "online", "token": data.token, "page": request_id}
     )
+    if exchange:
+        exchanges: ExchangeService = state.exchanges
+        request = ExchangeRequest(member_id=member_id, channel="online")
+        actor = f"member:{member_id}"
+        return 201, await exchanges.exchange(campaign_id, request, actor, idem, claim_body)
+    service: ClaimService = state.claims
     coupon = await service.claim(campaign_id, member_id, "online", idem, claim_body)
     return 201, encoder.encode(coupon)
 

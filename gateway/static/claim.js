@@ -9,6 +9,8 @@
   var state = body.dataset.state;
   var startsAt = Number(body.dataset.starts);
   var endsAt = Number(body.dataset.ends);
+  // A campaign with a points price: its coupons are exchanged for points (积分兑换).
+  var pointsPrice = Number(body.dataset.pointsPrice) || 0;
   // Server time minus ours: countdowns follow the gateway's clock, not the phone's.
   var skew = Number(body.dataset.now) - Date.now();
   var params = new URLSearchParams(window.location.search);
@@ -105,7 +107,9 @@
       show(countdown(), "");
     } else {
       if (state === "not_started") { state = "open"; hideStatus(); }
-      button.textContent = busy ? msg("claim.claiming") : msg("claim.button");
+      button.textContent = pointsPrice
+        ? (busy ? msg("claim.exchanging") : msg("claim.exchange", { n: pointsPrice }))
+        : (busy ? msg("claim.claiming") : msg("claim.button"));
       button.disabled = busy || !memberToken;
     }
   }
@@ -134,6 +138,9 @@
     claimed = true;
     button.classList.add("hidden");
     hideStatus();
+    if (coupon.points_spent) {
+      document.getElementById("coupon-done").textContent = msg("claim.exchanged", { n: coupon.points_spent });
+    }
     document.getElementById("coupon-code").textContent = coupon.code;
     document.getElementById("coupon-qr").src = "/claim/qr/" + encodeURIComponent(coupon.code) + ".svg";
     var until = String(coupon.valid_until || "").replace("T", " ").slice(0, 16);

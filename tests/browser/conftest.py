@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from tests.stack import ROOT, Stack
 
@@ -35,6 +35,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 #: A phone: the member's pages are laid out for 375 px and up.
 PHONE = {"width": 375, "height": 812}
+#: The back office's screen.
+DESKTOP = {"width": 1280, "height": 860}
 ROLES = ("admin", "clerk", "front", "checkout")
 
 
@@ -148,6 +150,28 @@ def new_page(
 def page(new_page: Callable[..., Page]) -> Page:
     """A phone-sized page in Chinese; any console error or page error fails the test."""
     return new_page()
+
+
+def key_of(headers: dict[str, str]) -> str:
+    """The API key of a role's headers (`stack_auth["admin"]`), as typed into the console."""
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+@pytest.fixture
+def console(new_page: Callable[..., Page], page_errors: PageErrors) -> Callable[..., Page]:
+    """Opens /console on a desktop-sized page and signs in with `key`. Besides console and
+    page errors (`new_page`), a dialog (an alert that escaped) fails the test."""
+
+    def open_console(key: str, locale: str = "zh-CN") -> Page:
+        page = new_page(locale=locale, viewport=DESKTOP)
+        page.on("dialog", lambda dialog: page_errors.append(f"dialog: {dialog.message}"))
+        page.goto("/console")
+        page.fill("#signin-key", key)
+        page.click("#signin-form button[type=submit]")
+        expect(page.locator("#nav")).to_be_visible()
+        return page
+
+    return open_console
 
 
 def screenshot(page: Page, name: str, full_page: bool = True) -> Path:

@@ -17,15 +17,10 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PageErrors, screenshot
+from tests.browser.conftest import DESKTOP, key_of, screenshot
 
-DESKTOP = {"width": 1280, "height": 860}
 XSS = "<script>alert(1)</script>"
 Auth = dict[str, dict[str, str]]
-
-
-def key_of(headers: dict[str, str]) -> str:
-    return headers["Authorization"].removeprefix("Bearer ")
 
 
 def campaign_body(**overrides: Any) -> dict[str, Any]:
@@ -56,23 +51,6 @@ def create(api: httpx.Client, auth: Auth, publish: bool = True, **overrides: Any
         assert published.status_code == 200, published.text
         campaign = published.json()
     return campaign
-
-
-@pytest.fixture
-def console(new_page: Callable[..., Page], page_errors: PageErrors) -> Callable[..., Page]:
-    """Opens /console on a desktop-sized page and signs in with `key`. Besides console and
-    page errors (`new_page`), a dialog (an alert that escaped) fails the test."""
-
-    def open_console(key: str, locale: str = "zh-CN") -> Page:
-        page = new_page(locale=locale, viewport=DESKTOP)
-        page.on("dialog", lambda dialog: page_errors.append(f"dialog: {dialog.message}"))
-        page.goto("/console")
-        page.fill("#signin-key", key)
-        page.click("#signin-form button[type=submit]")
-        expect(page.locator("#nav")).to_be_visible()
-        return page
-
-    return open_console
 
 
 def test_an_operator_signs_in_creates_a_threshold_campaign_publishes_it_and_opens_its_poster(
@@ -246,7 +224,7 @@ def test_a_clerk_sees_only_the_in_store_page_and_grants_to_a_member(
     member = f"m-{uuid.uuid4().hex[:8]}"
     page = console(key_of(stack_auth["clerk"]))
     expect(page.locator("#view-store")).to_be_visible()
-    for view in ("campaigns", "new", "members", "tiers"):
+    for view in ("campaigns", "new", "members", "tiers", "programme"):
         expect(page.locator(f"#nav a[data-nav={view}]")).to_be_hidden()
     page.goto("/console#/campaigns")
     expect(page.locator("#view-store")).to_be_visible()

@@ -1,5 +1,6 @@
 """The member's pages' API side, in process: the page's claim is the v1 claim (limits, expiry of
-member tokens, idempotency), rate limited per client address; the wallet sees time pass."""
+member tokens, idempotency), rate limited per client address, and the exchange of a campaign
+with a points price; the wallet sees time pass and shows the member's card."""
 
 from __future__ import annotations
 
@@ -7,12 +8,21 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.clock import clock
 from gateway.ops.ratelimit import ClaimLimits, Limiter
 from tests.conftest import live_campaign, unique
+from tests.integration.points_helpers import (
+    line,
+    order,
+    points_of,
+    programme,
+    programme_body,
+    silver_member,
+)
 
 Client = AsyncTestClient[Any]
 Auth = dict[str, dict[str, str]]
@@ -140,3 +150,85 @@ async def test_the_claim_page_says_what_the_campaign_offers_now(
     assert 'data-state="ended"' in (await client.get(f"/claim/{closed['id']}")).text
     english = await client.get(f"/claim/{campaign['id']}", headers={"Accept-Language": "en"})
     assert "This offer is not available" in english.text and 'lang="en"' in english.text
+
+
+async def _token_of(client: Client, auth: Auth, member_id: str) -> str:
+    issued = await client.post(f"/v1/members/{member_id}/tokens", headers=auth["front"])
+    assert issued.status_code == 201, issued.text
+    return str(issued.json()["token"])
+
+
+async def _adjust(client: Client, auth: Auth, member_id: str, points: int) -> None:
+    adjusted = await client.post(
+        f"/v1/members/{member_id}/points/adjustments",
+        json={"points": points, "reason": "test"},
+        headers=auth["admin"],
+    )
+    assert adjusted.status_code == 201, adjusted.text
+
+
+async def test_the_page_exchanges_a_campaign_with_a_points_price_once_per_request_id(
+    client: Client, auth: Auth, now: list[float]
+) -> None:
+    campaign = await live_campaign(
+        client, auth["admin"], stock=10, per_member_limit=1, points_price=300
+    )
+    member = await silver_member(client, auth)
+    await _adjust(client, auth, member, 700)
+    token = await _token_of(client, auth, member)
+    first = await page_claim(client, campaign["id"], token, "x-1")
+    again = await page_claim(client, campaign["id"], token, "x-1")
+    assert first.status_code == again.status_code == 201, first.text
+    assert first.json()["code"] == again.json()["code"]
+    assert first.json()["points_spent"] == 300
+    # Over the per-member limit: refused, and the points of the refused exchange come back.
+    over = await page_claim(client, campaign["id"], token, "x-2")
+    assert over.status_code == 409 and over.json()["code"] == "limit_reached"
+    assert (await points_of(client, auth, member))["balance"] == 400
+
+    short = await silver_member(client, auth)
+    await _adjust(client, auth, short, 100)
+    refused = await page_claim(client, campaign["id"], await _token_of(client, auth, short), "s")
+    assert refused.status_code == 409 and refused.json()["code"] == "insufficient_points"
+    assert (await points_of(client, auth, short))["balance"] == 100
+    # The API's claim of such a campaign stays exchange_only; the page's is the exchange.
+    claim = await client.post(
+        f"/v1/campaigns/{campaign['id']}/claims",
+        json={"member_id": short, "channel": "online"},
+        headers=auth["front"],
+    )
+    assert claim.status_code == 409 and claim.json()["code"] == "exchange_only"
+
+
+async def test_the_claim_page_of_a_campaign_with_a_points_price_offers_an_exchange(
+    client: Client, auth: Auth, now: list[float]
+) -> None:
+    campaign = await live_campaign(client, auth["admin"], stock=3, points_price=1000)
+    page = (await client.get(f"/claim/{campaign['id']}")).text
+    assert "1000 积分兑换" in page and "兑换价 1000 积分" in page
+    assert 'data-points-price="1000"' in page
+    plain = await live_campaign(client, auth["admin"], stock=3)
+    page = (await client.get(f"/claim/{plain['id']}")).text
+    assert "立即领取" in page and 'data-points-price=""' in page
+
+
+async def test_the_wallet_card_shows_the_tier_progress_points_and_history(
+    client: Client, auth: Auth, db: asyncpg.Pool, now: list[float]
+) -> None:
+    tiers = {"silver": {"yearly_spend": 300000}, "gold": {"yearly_spend": 500000}}
+    async with programme(db, {**programme_body(), "tiers": tiers}):
+        member = await silver_member(client, auth)
+        await order(client, auth, member, [line(1200)])
+        await _adjust(client, auth, member, -200)
+        token = await _token_of(client, auth, member)
+        page = (await client.get(f"/wallet?m={token}")).text
+        english = await client.get(f"/wallet?m={token}", headers={"Accept-Language": "en"})
+    assert 'id="tier-name">银卡<' in page
+    assert 'id="points-balance">1000<' in page
+    assert "再消费 ¥3800 升级金卡" in page
+    assert 'value="120000" max="500000"' in page
+    assert "保级：" in page and "再消费 ¥1800" in page
+    assert "1000 积分将于" in page
+    assert page.count('<li data-kind="') == 2
+    assert "客服调整" in page and "-200" in page and "+1200" in page
+    assert "Spend ¥3800 more for Gold" in english.text

@@ -188,9 +188,12 @@
     this.body = body || {};
   }
 
-  function api(method, path, body, as) {
+  function api(method, path, body, as, extra) {
     var key = sessionStorage.getItem(KEY);
     var headers = { Authorization: "Bearer " + key, Accept: "application/json" };
+    Object.keys(extra || {}).forEach(function (name) {
+      headers[name] = extra[name];
+    });
     var init = { method: method, headers: headers, cache: "no-store", credentials: "omit" };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -244,13 +247,19 @@
     $("flash").className = "notice hidden";
   }
 
-  // The API's 400 names a field first ("min_spend: a threshold coupon needs ..."): show the
-  // detail beside that field, or above the form when no field of the form has that name.
+  // The API's 400 names a field first ("min_spend: a threshold coupon needs ...", or
+  // "points.multipliers[1].when.day_of_month: ..."): show the detail beside that field, or
+  // beside the nearest enclosing one (the path shortened from its end), or above the form.
   function fieldOf(detail) {
-    var match = /^([A-Za-z_]+(?:\.[A-Za-z_]+)*)(?:\[\d+\])?(?:\.[A-Za-z_]+)*:/.exec(detail);
+    var match = /^([A-Za-z_]+(?:\.[A-Za-z_]+|\[\d+\])*):/.exec(detail);
     if (match) return match[1];
     match = /field `([A-Za-z_]+)`/.exec(detail);
     return match ? match[1] : null;
+  }
+
+  function enclosing(name) {
+    var cut = Math.max(name.lastIndexOf("."), name.lastIndexOf("["));
+    return cut > 0 ? name.slice(0, cut) : null;
   }
 
   function clearErrors(form) {
@@ -267,7 +276,7 @@
     var field = null;
     while (name && !field) {
       field = form.querySelector('[data-field="' + name + '"]');
-      if (!field) name = name.indexOf(".") > 0 ? name.slice(0, name.lastIndexOf(".")) : null;
+      if (!field) name = enclosing(name);
     }
     var target = field ? field.querySelector(".field-error") || field.parentElement.querySelector(".field-error") : null;
     if (!target) target = form.querySelector('[data-error-for="body"]') || form.querySelector(".field-error");
@@ -281,7 +290,7 @@
 
   // ---- routing ------------------------------------------------------------------------------
 
-  var VIEWS = ["signin", "campaigns", "new", "campaign", "live", "poster", "members", "tiers", "store"];
+  var VIEWS = ["signin", "campaigns", "new", "campaign", "live", "poster", "members", "tiers", "programme", "store"];
 
   function showView(name) {
     VIEWS.forEach(function (view) {
@@ -330,6 +339,8 @@
         return membersView(parts[1]);
       case "tiers":
         return tiersView();
+      case "programme":
+        return programmeView();
       case "store":
         return storeView();
       default:
@@ -533,6 +544,7 @@
       transferable: f.transferable.checked,
       stackable: f.stackable.checked,
       link_only: f.link_only.checked,
+      points_price: integer(f.points_price.value),
     };
     if (f.channel_online.checked) body.channels.push("online");
     if (f.channel_store.checked) body.channels.push("store");
@@ -887,6 +899,126 @@
     }, failed);
   }
 
+  // A time of the API as the date the gateway's zone gives it (the API writes times with the
+  // gateway's offset: a 保级 deadline at local midnight stays on its day in any browser).
+  function apiDate(text) {
+    return String(text || "").slice(0, 10);
+  }
+
+  function signed(n) {
+    return n > 0 ? "+" + n : String(n);
+  }
+
+  var memberState = { id: null, next: null, adjustKey: null };
+
+  function newKey() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
+  }
+
+  // The tier's progress in words: 再消费 ¥X 升级金卡, and the 保级 nudge.
+  function nextTierText(m) {
+    if (m.next_tier) {
+      var name = t("tier." + m.next_tier.tier);
+      return m.next_tier.spend_needed > 0
+        ? t("console.member.next_text", { amount: yuan(m.next_tier.spend_needed), tier: name })
+        : t("console.member.next_reached", { tier: name });
+    }
+    return m.tier === "diamond" ? t("console.member.top") : t("console.member.no_next");
+  }
+
+  function keepTierText(m) {
+    if (!m.keep_tier) return t("console.member.no_keep");
+    var date = apiDate(m.keep_tier.until);
+    return m.keep_tier.spend_needed > 0
+      ? t("console.member.keep_text", { date: date, amount: yuan(m.keep_tier.spend_needed) })
+      : t("console.member.kept", { date: date });
+  }
+
+  function renderMember(m) {
+    kv($("member-profile"), [
+      [t("console.field.member_id"), m.member_id],
+      [t("console.member.tier"), t("tier." + m.tier)],
+      [t("console.member.tier_since"), localTime(m.tier_since)],
+      [t("console.member.spend_12m"), "¥" + yuan(m.spend_12m)],
+      [t("console.member.orders_12m"), m.orders_12m],
+      [t("console.member.next_tier"), nextTierText(m)],
+      [t("console.member.keep_tier"), keepTierText(m)],
+      [t("console.member.birthday"), m.birthday],
+      [t("console.member.referred_by"), m.referred_by],
+      [t("console.member.registered_at"), localTime(m.registered_at)],
+    ]);
+    var bar = $("member-bar");
+    if (m.next_tier) {
+      var goal = Math.max(m.spend_12m + m.next_tier.spend_needed, 1);
+      bar.max = goal;
+      bar.value = m.next_tier.spend_needed > 0 ? m.spend_12m : goal;
+    }
+    show($("member-progress"), !!m.next_tier);
+    var points = $("member-points");
+    clear(points);
+    var expiry = m.points.next_expiry;
+    [
+      ["balance", m.points.balance],
+      ["pending", m.points.pending],
+      ["next_expiry", expiry ? t("console.points.expiry_text", { n: expiry.points, date: apiDate(expiry.at) }) : "—"],
+    ].forEach(function (pair) {
+      var box = el("div", null, "stat");
+      box.dataset.stat = pair[0];
+      box.appendChild(el("span", t("console.points." + pair[0]), "label"));
+      box.appendChild(el("strong", pair[1], pair[0] === "next_expiry" ? "small" : null));
+      points.appendChild(box);
+    });
+  }
+
+  function entryRow(e) {
+    var row = el("tr");
+    row.dataset.kind = e.kind;
+    row.appendChild(el("td", localTime(e.at)));
+    row.appendChild(el("td", t("points.kind." + e.kind)));
+    row.appendChild(el("td", signed(e.points), "num " + (e.points < 0 ? "minus" : "plus")));
+    row.appendChild(el("td", e.balance_after, "num"));
+    var related = [];
+    if (e.order_id) related.push(t("console.points.order", { id: e.order_id }));
+    if (e.campaign_id) related.push(t("console.points.campaign", { id: e.campaign_id }));
+    if (e.counterparty) related.push(t("console.points.member", { id: e.counterparty }));
+    row.appendChild(el("td", related.join(" · ")));
+    row.appendChild(el("td", e.reason || ""));
+    return row;
+  }
+
+  // The member's points history, 20 at a time (newest first); `more` appends the next page.
+  // Its failure is the caller's to show.
+  function loadHistory(more, token) {
+    var params = new URLSearchParams({ limit: "20" });
+    if (more && memberState.next) params.set("before", memberState.next);
+    var path = "/v1/members/" + encodeURIComponent(memberState.id) + "/points/history?" + params.toString();
+    return api("GET", path).then(function (page) {
+      if (token !== viewToken) return;
+      var body = $("points-history");
+      if (!more) clear(body);
+      page.entries.forEach(function (e) {
+        body.appendChild(entryRow(e));
+      });
+      if (!body.rows.length) {
+        var empty = el("tr");
+        var cell = el("td", t("console.points.none"), "muted");
+        cell.colSpan = 6;
+        empty.appendChild(cell);
+        body.appendChild(empty);
+      }
+      memberState.next = page.next;
+      show($("points-more"), !!page.next);
+    });
+  }
+
+  $("points-more").addEventListener("click", function () {
+    loadHistory(true, viewToken).catch(failed);
+  });
+
   function membersView(id) {
     showView("members");
     show($("member-result"), false);
@@ -894,18 +1026,14 @@
     $("member-error").textContent = "";
     if (!id) return;
     $("member-id").value = id;
+    memberState.id = id;
+    memberState.next = null;
     var token = viewToken;
     var base = "/v1/members/" + encodeURIComponent(id);
-    Promise.all([api("GET", base), api("GET", base + "/coupons")]).then(
+    Promise.all([api("GET", base), api("GET", base + "/coupons"), loadHistory(false, token)]).then(
       function (answers) {
         if (token !== viewToken) return;
-        var m = answers[0];
-        kv($("member-profile"), [
-          [t("console.field.member_id"), m.member_id],
-          [t("console.member.tier"), t("console.tier." + m.tier)],
-          [t("console.member.birthday"), m.birthday],
-          [t("console.member.registered_at"), localTime(m.registered_at)],
-        ]);
+        renderMember(answers[0]);
         var body = $("member-coupons");
         clear(body);
         answers[1].coupons.forEach(function (c) {
@@ -932,6 +1060,7 @@
           empty.appendChild(cell2);
           body.appendChild(empty);
         }
+        show($("adjust-form"), session.role === "admin");
         show($("member-result"), true);
       },
       function (error) {
@@ -939,6 +1068,40 @@
       }
     );
   }
+
+  // An operator's points adjustment (admins only): one Idempotency-Key per attempt, so a
+  // double submit adjusts once; a new key after an answer.
+  var adjustForm = $("adjust-form");
+  adjustForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearErrors(adjustForm);
+    var f = adjustForm.elements;
+    var button = adjustForm.querySelector("button[type=submit]");
+    if (button.disabled) return;
+    if (!memberState.adjustKey) memberState.adjustKey = newKey();
+    var body = { points: integer(f.points.value.replace(/^\+/, "")), reason: f.reason.value.trim() };
+    var id = memberState.id;
+    button.disabled = true;
+    api("POST", "/v1/members/" + encodeURIComponent(id) + "/points/adjustments", body, undefined, {
+      "Idempotency-Key": memberState.adjustKey,
+    })
+      .then(
+        function (entry) {
+          memberState.adjustKey = null;
+          adjustForm.reset();
+          membersView(id);
+          flash(t("console.points.adjusted", { points: signed(entry.points), balance: entry.balance_after }), "ok");
+        },
+        function (error) {
+          if (error.status !== 0) memberState.adjustKey = null; // answered: the next try is new
+          if (error.status === 401) return failed(error);
+          showError(adjustForm, error);
+        }
+      )
+      .then(function () {
+        button.disabled = false;
+      });
+  });
 
   $("member-form").addEventListener("submit", function (event) {
     event.preventDefault();
@@ -991,7 +1154,7 @@
       api("PUT", "/v1/tiers/" + encodeURIComponent(form.dataset.tier), body).then(
         function (policy) {
           fillTier(form, policy);
-          flash(t("console.tiers.saved") + ": " + t("console.tier." + policy.tier), "ok");
+          flash(t("console.tiers.saved") + ": " + t("tier." + policy.tier), "ok");
         },
         function (error) {
           if (error.status === 400) {
@@ -1002,6 +1165,203 @@
         }
       );
     });
+  });
+
+  // ---- the programme (积分 and 等级 rules) and the tier review ---------------------------
+  // GET /v1/programme fills the form; the form is the whole programme again for PUT (a PUT
+  // replaces it). Money in yuan on the form, cents on the wire; rewards as JSON for now.
+
+  var programmeForm = $("programme-form");
+  var TIER_NAMES = ["silver", "gold", "diamond"];
+  var THRESHOLDS = ["single_order", "yearly_spend"];
+
+  function syncExpiry() {
+    show(programmeForm.querySelector('[data-field="points.expiry.days"]'), programmeForm.elements.expiry_mode.value === "days");
+  }
+
+  programmeForm.elements.expiry_mode.addEventListener("change", syncExpiry);
+
+  // Each rule's fields are named by its place ("points.multipliers[2].when.skus"), so that the
+  // API's 400 lands beside the field it names; renumbered after a removal.
+  function renumberMultipliers() {
+    var rows = $("multipliers").querySelectorAll("fieldset.multiplier");
+    rows.forEach(function (row, i) {
+      var path = "points.multipliers[" + i + "]";
+      row.dataset.field = path;
+      row.querySelector("legend").textContent = "#" + (i + 1);
+      row.querySelectorAll("[data-rel]").forEach(function (field) {
+        field.dataset.field = path + "." + field.dataset.rel;
+      });
+    });
+    show($("multipliers-none"), rows.length === 0);
+  }
+
+  function addMultiplier(rule) {
+    var row = $("multiplier-template").content.firstElementChild.cloneNode(true);
+    var when = (rule && rule.when) || {};
+    function input(name) {
+      return row.querySelector('[name="' + name + '"]');
+    }
+    if (rule) {
+      input("m_name").value = rule.name;
+      input("m_multiplier").value = rule.multiplier;
+    }
+    input("m_day_of_month").value = when.day_of_month == null ? "" : when.day_of_month;
+    input("m_birthday_month").checked = !!when.birthday_month;
+    input("m_starts_at").value = when.starts_at ? inputValue(new Date(when.starts_at)) : "";
+    input("m_ends_at").value = when.ends_at ? inputValue(new Date(when.ends_at)) : "";
+    input("m_skus").value = (when.skus || []).join(", ");
+    input("m_categories").value = (when.categories || []).join(", ");
+    input("m_stores").value = (when.stores || []).join(", ");
+    input("m_online").checked = (when.channels || []).indexOf("online") >= 0;
+    input("m_store").checked = (when.channels || []).indexOf("store") >= 0;
+    row.querySelector(".multiplier-remove").addEventListener("click", function () {
+      row.remove();
+      renumberMultipliers();
+    });
+    $("multipliers").appendChild(row);
+    renumberMultipliers();
+    return row;
+  }
+
+  $("multiplier-add").addEventListener("click", function () {
+    addMultiplier(null).querySelector('[name="m_name"]').focus();
+  });
+
+  // A rule's conditions: only those set (absent: any).
+  function multiplierBody(row) {
+    function value(name) {
+      return row.querySelector('[name="' + name + '"]');
+    }
+    var when = {};
+    if (value("m_birthday_month").checked) when.birthday_month = true;
+    var day = integer(value("m_day_of_month").value);
+    if (day !== null) when.day_of_month = day;
+    if (value("m_starts_at").value) when.starts_at = rfc3339(value("m_starts_at").value);
+    if (value("m_ends_at").value) when.ends_at = rfc3339(value("m_ends_at").value);
+    ["skus", "categories", "stores"].forEach(function (name) {
+      var items = list(value("m_" + name).value);
+      if (items.length) when[name] = items;
+    });
+    var channels = [];
+    if (value("m_online").checked) channels.push("online");
+    if (value("m_store").checked) channels.push("store");
+    if (channels.length) when.channels = channels;
+    return { name: value("m_name").value.trim(), multiplier: integer(value("m_multiplier").value), when: when };
+  }
+
+  function fillProgramme(p) {
+    var f = programmeForm.elements;
+    clearErrors(programmeForm);
+    f.expiry_mode.value = p.points.expiry.mode;
+    f.expiry_days.value = p.points.expiry.mode === "days" ? p.points.expiry.days : "";
+    f.pending_days.value = p.points.pending_days;
+    f.transferable.checked = p.points.transferable;
+    clear($("multipliers"));
+    p.points.multipliers.forEach(addMultiplier);
+    renumberMultipliers();
+    TIER_NAMES.forEach(function (tier) {
+      var rule = p.tiers[tier] || {};
+      THRESHOLDS.forEach(function (kind) {
+        f[tier + "_" + kind].value = rule[kind] == null ? "" : yuan(rule[kind]);
+      });
+    });
+    f.downgrade.value = p.tiers.downgrade;
+    f.rewards.value = JSON.stringify(p.rewards, null, 2);
+    syncExpiry();
+  }
+
+  // The form as the API's programme; a rewards text that is not JSON is refused here, beside
+  // its field (null: nothing to send).
+  function programmeBody() {
+    var f = programmeForm.elements;
+    var mode = f.expiry_mode.value;
+    var expiry = mode === "days" ? { mode: "days", days: integer(f.expiry_days.value) } : { mode: mode };
+    var tiers = { downgrade: f.downgrade.value };
+    TIER_NAMES.forEach(function (tier) {
+      var rule = {};
+      THRESHOLDS.forEach(function (kind) {
+        rule[kind] = cents(f[tier + "_" + kind].value);
+      });
+      tiers[tier] = rule.single_order === null && rule.yearly_spend === null ? null : rule;
+    });
+    var rewards;
+    try {
+      rewards = JSON.parse(f.rewards.value.trim() || "{}");
+    } catch (e) {
+      showError(programmeForm, { detail: t("console.programme.rewards_bad", { error: e.message }) });
+      return null;
+    }
+    var multipliers = [];
+    $("multipliers").querySelectorAll("fieldset.multiplier").forEach(function (row) {
+      multipliers.push(multiplierBody(row));
+    });
+    return {
+      points: {
+        expiry: expiry,
+        pending_days: integer(f.pending_days.value),
+        transferable: f.transferable.checked,
+        multipliers: multipliers,
+      },
+      tiers: tiers,
+      rewards: rewards,
+    };
+  }
+
+  function programmeView() {
+    showView("programme");
+    show($("review-result"), false);
+    var token = viewToken;
+    api("GET", "/v1/programme").then(function (p) {
+      if (token === viewToken) fillProgramme(p);
+    }, failed);
+  }
+
+  programmeForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearErrors(programmeForm);
+    var body = programmeBody();
+    if (!body) return;
+    var button = programmeForm.querySelector("button[type=submit]");
+    button.disabled = true;
+    api("PUT", "/v1/programme", body)
+      .then(
+        function (p) {
+          fillProgramme(p);
+          flash(t("console.programme.saved"), "ok");
+        },
+        function (error) {
+          if (error.status === 400) {
+            showError(programmeForm, error);
+          } else {
+            failed(error);
+          }
+        }
+      )
+      .then(function () {
+        button.disabled = false;
+      });
+  });
+
+  $("review-run").addEventListener("click", function () {
+    var button = $("review-run");
+    var result = $("review-result");
+    button.disabled = true;
+    api("POST", "/v1/tiers/review")
+      .then(
+        function (report) {
+          result.textContent = t("console.review.done", report);
+          result.className = "notice ok";
+        },
+        function (error) {
+          if (error.status === 401) return failed(error);
+          result.textContent = error.detail;
+          result.className = "notice error";
+        }
+      )
+      .then(function () {
+        button.disabled = false;
+      });
   });
 
   // ---- in store: grant, look up, revoke, reissue (clerks and operators) ------------------
