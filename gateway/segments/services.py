@@ -87,8 +87,9 @@ WITH asof_day AS (
            array_agg(spend ORDER BY spend) AS m,
            array_agg(categories ORDER BY categories) AS w
     FROM measures WHERE orders > 0
-), thresholds AS (
+), thresholds AS MATERIALIZED (
     -- Positions ceil(n/3) and ceil(2n/3), 1-based; n = 0 gives nulls (nobody bought).
+    -- Materialized: a generic plan, guessing few members, would redo it for every member.
     SELECT n, f[(n + 2) / 3] AS f1, f[(2 * n + 2) / 3] AS f2,
            m[(n + 2) / 3] AS m1, m[(2 * n + 2) / 3] AS m2,
            w[(n + 2) / 3] AS w1, w[(2 * n + 2) / 3] AS w2
@@ -201,8 +202,10 @@ SELECT member_id FROM (
         FROM redemptions r,
              jsonb_array_elements(r.cart -> 'lines') WITH ORDINALITY AS l(line, n)
         WHERE $3::boolean AND r.member_id = m.member_id AND r.state = 'committed'
-          AND r.committed_at >= (asof_day.today - 364)::timestamp AT TIME ZONE $2::text
-          AND r.committed_at < (asof_day.today + 1)::timestamp AT TIME ZONE $2::text
+          -- The window as local days, not as a range of instants: a range would tempt a
+          -- generic plan into redemptions_committed, a scan of the whole window per member.
+          AND (r.committed_at AT TIME ZONE $2::text)::date
+              BETWEEN asof_day.today - 364 AND asof_day.today
           AND coalesce((r.refunded ->> (l.n - 1)::int)::int, 0) < (l.line ->> 'qty')::int
     ) w
     WHERE m.registered_at <= $1 AND ($15::text IS NULL OR m.member_id > $15)

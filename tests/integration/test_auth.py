@@ -59,6 +59,12 @@ ROUTES: list[tuple[str, str, Any, tuple[str, ...], int]] = [
     ("GET", "/v1/members/{member}/rewards", None, ("admin", "front"), 200),
     ("GET", "/v1/jobs/{job}", None, ("admin",), 200),
     ("GET", "/v1/jobs", None, ("admin",), 200),
+    ("GET", "/v1/segments/rfm", None, ("admin",), 200),
+    ("POST", "/v1/segments", {"name": "auth", "filter": {"orders": {"min": 1}}}, ("admin",), 201),
+    ("GET", "/v1/segments", None, ("admin",), 200),
+    ("POST", "/v1/segments/preview", {"filter": {"tiers": ["gold"]}}, ("admin",), 200),
+    ("GET", "/v1/segments/{segment}", None, ("admin",), 200),
+    ("GET", "/v1/segments/{segment}/members", None, ("admin",), 200),
     ("POST", "/v1/campaigns/{exchange}/exchanges", "exchange", ("front", "clerk", "admin"), 201),
 ]  # fmt: skip
 # The policy test_tiers.py sets for diamond, so that the two never disagree.
@@ -69,11 +75,11 @@ DIAMOND = {"percent_off": 2000, "birthday_percent_off": 2500, "points_per_yuan":
 def test_the_matrix_covers_every_v1_route(client: AsyncTestClient[Any]) -> None:
     def norm(path: str) -> str:
         for name in ("member", "campaign", "draft", "code", "fresh_code", "tier", "order",
-                     "exchange", "job"):  # fmt: skip
+                     "exchange", "job", "segment"):  # fmt: skip
             path = path.replace("{" + name + "}", "{}")
         path = path.replace("{committed}", "{}")
         for name in ("member_id:str", "campaign_id:str", "code:str", "tier:str", "order_id:str",
-                     "job_id:str"):  # fmt: skip
+                     "job_id:str", "segment_id:str"):  # fmt: skip
             path = path.replace("{" + name + "}", "{}")
         return path
 
@@ -162,6 +168,15 @@ async def test_roles(
             campaign["id"],
         )
 
+    segment = ""
+    if "{segment}" in path:  # a saved segment (tests/integration/test_segments.py)
+        segment = unique("seg")
+        await db.execute(
+            "INSERT INTO segments (id, name, filter, created_at) VALUES ($1, 'auth', $2, now())",
+            segment,
+            {"tiers": ["gold"]},
+        )
+
     async def target() -> str:
         fresh = code
         if "{fresh_code}" in path:  # a transfer, revoke or reissue succeeds once per coupon
@@ -180,6 +195,7 @@ async def test_roles(
             tier="diamond",
             exchange=exchange,
             job=job,
+            segment=segment,
             **orders,
         )
 
