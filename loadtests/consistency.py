@@ -17,6 +17,19 @@ responses) and checks, for each campaign of the run:
   then no coupon may be left `reserved`, every `redeemed` coupon belongs to a committed order and
   every committed order's coupons are `redeemed`.
 
+- rewards (when the run set the programme's rewards): once nothing of the run is still due
+  (a bounded wait for the rewards worker), every reward due was given or refused with a reason,
+  none twice: each due row is done with exactly one outcome row that matches it, no (member,
+  occasion) twice; each reward coupon is exactly one grant with the key `reward:<due id>` in the
+  ledger and no reward campaign holds a coupon without its reward; each reward campaign's
+  coupons equal its stats and its rewards (the small one: given as far as its stock went, the
+  rest refused `sold_out`); the occasions are exactly those the run's registrations and
+  committed orders call for (a welcome per registered member; a first order reward per member
+  with a committed order, on that first order; referral on both sides per invitee who ordered;
+  the transfer's giver points per redeemed gift and a coupon to both on a first order; the spend
+  step per order that paid enough); every reward's points are one `reward` entry, and every
+  rewarded member's entries sum to its balance.
+
 It acts with `LOADTEST_ADMIN_KEY` and `LOADTEST_CHECKOUT_KEY` (the results file holds no keys).
 Without `--database-url` only the checks the API can answer run. Exit status 0 when all pass.
 """
@@ -29,6 +42,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,6 +84,57 @@ SELECT count(*) FROM redemptions r
 CROSS JOIN LATERAL jsonb_array_elements(r.result -> 'applied') AS applied
 LEFT JOIN coupons k ON k.code = applied ->> 'code'
 WHERE starts_with(r.order_id, $1) AND r.state = 'committed' AND k.state IS DISTINCT FROM 'redeemed'
+"""
+
+
+#: How long the rewards worker (a pass every 2 s per gateway process) may take to give what the
+#: load made due, once the load has stopped.
+REWARDS_CATCH_UP_S = 60.0
+
+STILL_DUE = "SELECT count(*) FROM reward_due WHERE starts_with(member_id, $1) AND state = 'due'"
+RUN_DUES = """
+SELECT id, member_id, occasion, kind, campaign_id, points, order_id, counterparty, state
+FROM reward_due WHERE starts_with(member_id, $1)
+"""
+RUN_REWARDS = """
+SELECT r.due_id, r.member_id, r.occasion, r.kind, r.campaign_id, r.points, r.order_id,
+       r.counterparty, r.coupon_code, r.refused, r.point_entry_id,
+       e.member_id AS entry_member, e.kind AS entry_kind, e.points AS entry_points
+FROM rewards r LEFT JOIN point_entries e ON e.id = r.point_entry_id
+WHERE starts_with(r.member_id, $1)
+"""
+# Keyed grants: those of the run's rewards (by key) and every grant of a reward campaign.
+REWARD_GRANTS = """
+SELECT idempotency_key, coupon_code, member_id, campaign_id FROM events
+WHERE kind = 'grant' AND (idempotency_key = ANY($1::text[]) OR campaign_id = ANY($2::text[]))
+"""
+REWARD_COUPONS = """
+SELECT code, member_id, campaign_id, source FROM coupons WHERE campaign_id = ANY($1::text[])
+"""
+RUN_MEMBERS = """
+SELECT member_id, referred_by, first_order_id FROM members WHERE starts_with(member_id, $1)
+"""
+RUN_COMMITTED = """
+SELECT order_id, member_id, (result ->> 'total')::bigint AS paid, committed_at FROM redemptions
+WHERE starts_with(member_id, $1) AND state IN ('committed', 'refunded')
+ORDER BY committed_at, order_id
+"""
+RUN_GIFTS_REDEEMED = """
+SELECT k.code, k.member_id, k.order_id, g.member_id AS giver FROM coupons k
+JOIN coupons g ON g.code = k.transferred_from
+JOIN redemptions o ON o.order_id = k.order_id AND o.state IN ('committed', 'refunded')
+WHERE starts_with(k.member_id, $1) AND k.state = 'redeemed'
+"""
+REWARD_ENTRIES = """
+SELECT member_id, count(*) AS n FROM point_entries
+WHERE kind = 'reward' AND starts_with(member_id, $1) GROUP BY member_id
+"""
+POINTS_LEDGER = """
+SELECT m.member_id, m.points_balance, m.points_pending,
+       coalesce(sum(e.points), 0) AS entries, coalesce(sum(e.pending), 0) AS pending_entries
+FROM members m LEFT JOIN point_entries e ON e.member_id = m.member_id
+WHERE m.member_id = ANY($1::text[])
+GROUP BY m.member_id, m.points_balance, m.points_pending
 """
 
 
@@ -130,13 +195,16 @@ async def run_checks(
         try:
             for name, campaign_id in campaigns.items():
                 checks += await _campaign_checks(http, db, name, campaign_id, tally)
+            rewarded = {name: c["id"] for name, c in fixture.get("reward_campaigns", {}).items()}
             if db is not None:
                 checkout = {"Authorization": f"Bearer {keys['checkout']}"}
                 checks.append(
                     await _reservation_check(
-                        http, db, fixture["run_id"], checkout, campaigns, tally
+                        http, db, fixture["run_id"], checkout, {**campaigns, **rewarded}, tally
                     )
                 )
+                if fixture.get("rewards") and rewarded:
+                    checks += await reward_checks(http, db, fixture)
             else:
                 checks.append(Check("reservations", True, "skipped: no database URL"))
         finally:
@@ -251,12 +319,331 @@ async def _reservation_check(
     )
 
 
+async def reward_checks(
+    http: httpx.AsyncClient, db: asyncpg.Connection, fixture: dict[str, Any]
+) -> list[Check]:
+    """ "Every reward due was given or refused with a reason, none twice", and what it gave."""
+    prefix = f"{fixture['run_id']}-"
+    campaigns = {name: c["id"] for name, c in fixture["reward_campaigns"].items()}
+    waited, left = await _rewards_drained(db, prefix)
+    dues = {r["id"]: r for r in await db.fetch(RUN_DUES, prefix)}
+    rewards = await db.fetch(RUN_REWARDS, prefix)
+    return [
+        _outcomes_check(dues, rewards, campaigns, waited, left),
+        await _reward_coupons_check(http, db, dues, rewards, campaigns),
+        await _occasions_check(db, prefix, dues, fixture["rewards"]),
+        await _reward_points_check(db, prefix, rewards),
+    ]
+
+
+async def _rewards_drained(db: asyncpg.Connection, prefix: str) -> tuple[float, int]:
+    """Waits (bounded) until no reward of the run is still due; (seconds waited, rows left)."""
+    started = time.monotonic()
+    while True:
+        left: int = await db.fetchval(STILL_DUE, prefix)
+        if left == 0 or time.monotonic() - started > REWARDS_CATCH_UP_S:
+            return time.monotonic() - started, left
+        await asyncio.sleep(0.5)
+
+
+def _some(items: list[Any], n: int = 3) -> str:
+    return ", ".join(map(str, items[:n])) + (f" (+{len(items) - n} more)" if len(items) > n else "")
+
+
+def _outcomes_check(
+    dues: dict[int, Any],
+    rewards: list[Any],
+    campaigns: dict[str, str],
+    waited: float,
+    left: int,
+) -> Check:
+    """Each due row done with exactly one outcome that matches it; no (member, occasion) twice;
+    a coupon reward either given or refused with a reason."""
+    by_due: dict[int, list[Any]] = defaultdict(list)
+    for reward in rewards:
+        by_due[reward["due_id"]].append(reward)
+    not_done = [i for i, d in dues.items() if d["state"] != "done"]
+    not_one = [i for i in dues if len(by_due.get(i, [])) != 1]
+    stray = [i for i in by_due if i not in dues]
+    fields = ("member_id", "occasion", "kind", "campaign_id", "points", "order_id", "counterparty")
+    mismatched = [
+        r["due_id"]
+        for r in rewards
+        if r["due_id"] in dues and any(r[f] != dues[r["due_id"]][f] for f in fields)
+    ]
+    twice = [
+        k for k, n in Counter((r["member_id"], r["occasion"]) for r in rewards).items() if n > 1
+    ]
+    unreasoned = [
+        r["due_id"]
+        for r in rewards
+        if (r["campaign_id"] is not None and (r["coupon_code"] is None) == (r["refused"] is None))
+        or (r["campaign_id"] is None and (r["coupon_code"] or r["refused"]))
+    ]
+    names_of = {cid: name for name, cid in campaigns.items()}
+    kinds = Counter(d["kind"] for d in dues.values())
+    given = sum(1 for r in rewards if r["coupon_code"])
+    points_only = sum(1 for r in rewards if r["campaign_id"] is None)
+    refused = Counter(
+        f"{names_of.get(r['campaign_id'], r['campaign_id'])} {r['refused']}"
+        for r in rewards
+        if r["refused"]
+    )
+    ok = (
+        left == 0
+        and bool(dues)
+        and not (not_done or not_one or stray or mismatched or twice or unreasoned)
+    )
+    problems = [
+        f"{left} still due after {waited:.0f} s" if left else "",
+        f"not done: {_some(not_done)}" if not_done else "",
+        f"without exactly one outcome: {_some(not_one)}" if not_one else "",
+        f"outcomes of no due row of the run: {_some(stray)}" if stray else "",
+        f"outcomes unlike their due row: {_some(mismatched)}" if mismatched else "",
+        f"(member, occasion) twice: {_some(twice)}" if twice else "",
+        f"coupon neither given nor refused with a reason: {_some(unreasoned)}"
+        if unreasoned
+        else "",
+        "" if dues else "no reward was due: the run made none",
+    ]
+    return Check(
+        "rewards given or refused, none twice",
+        ok,
+        f"{len(dues):,} due ({', '.join(f'{k} {n:,}' for k, n in sorted(kinds.items()))}), "
+        + (f"none left due after {waited:.1f} s, " if not left else "")
+        + f"{given:,} coupons given, {points_only:,} points only, "
+        + (", ".join(f"{n:,} {what}" for what, n in sorted(refused.items())) or "none refused")
+        + "".join(f"; {p}" for p in problems if p),
+    )
+
+
+async def _reward_coupons_check(
+    http: httpx.AsyncClient,
+    db: asyncpg.Connection,
+    dues: dict[int, Any],
+    rewards: list[Any],
+    campaigns: dict[str, str],
+) -> Check:
+    """Each reward coupon is one keyed grant in the ledger, held by its member; no coupon of a
+    reward campaign without its reward; each campaign's stats equal its coupons and rewards."""
+    ids = list(campaigns.values())
+    stats = {name: (await _stats(http, cid))["stats"] for name, cid in campaigns.items()}
+    claimed = sum(s["claimed"] for s in stats.values())
+    deadline = time.monotonic() + CATCH_UP_S  # the ledger writer may still be draining
+    while True:
+        coupons = {r["code"]: r for r in await db.fetch(REWARD_COUPONS, ids)}
+        if len(coupons) >= claimed or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    keys = [f"reward:{i}" for i in dues]
+    grants: dict[str, list[Any]] = defaultdict(list)
+    for event in await db.fetch(REWARD_GRANTS, keys, ids):
+        grants[event["idempotency_key"] or ""].append(event)
+    problems: list[str] = []
+    rewarded_codes: dict[str, Any] = {}
+    for r in rewards:
+        keyed = grants.get(f"reward:{r['due_id']}", [])
+        if r["coupon_code"]:
+            rewarded_codes[r["coupon_code"]] = r
+            if [e["coupon_code"] for e in keyed] != [r["coupon_code"]]:
+                problems.append(
+                    f"reward:{r['due_id']} gave {r['coupon_code']}, keyed grants in the ledger "
+                    f"{[e['coupon_code'] for e in keyed]}"
+                )
+            coupon = coupons.get(r["coupon_code"])
+            if coupon is None or (coupon["member_id"], coupon["campaign_id"]) != (
+                r["member_id"],
+                r["campaign_id"],
+            ):
+                problems.append(f"reward:{r['due_id']}'s coupon {r['coupon_code']} is {coupon}")
+        elif keyed:
+            problems.append(
+                f"reward:{r['due_id']} refused {r['refused']} yet granted "
+                f"{[e['coupon_code'] for e in keyed]}"
+            )
+    for key, events in grants.items():
+        for event in events:
+            if event["coupon_code"] not in rewarded_codes:
+                problems.append(f"grant {key or '(no key)'} {event['coupon_code']}: no reward")
+    orphans = [code for code in coupons if code not in rewarded_codes]
+    if orphans:
+        problems.append(f"coupons of reward campaigns without a reward: {_some(orphans)}")
+    parts = []
+    for name, cid in campaigns.items():
+        st = stats[name]
+        rows = sum(1 for c in coupons.values() if c["campaign_id"] == cid)
+        of_it = [r for r in rewards if r["campaign_id"] == cid]
+        given = sum(1 for r in of_it if r["coupon_code"])
+        refused = Counter(r["refused"] for r in of_it if r["refused"])
+        if not (rows == given == st["claimed"] == st["stock_total"] - st["remaining"]):
+            problems.append(
+                f"{name}: coupons {rows}, rewards given {given}, stats claimed {st['claimed']}, "
+                f"stock_total {st['stock_total']} - remaining {st['remaining']}"
+            )
+        # Stock is the only limit a reward campaign can meet (limits are far above a run's).
+        if given != min(len(of_it), st["stock_total"]) or set(refused) - {"sold_out"}:
+            problems.append(
+                f"{name}: {len(of_it)} due for stock {st['stock_total']}, given {given}, "
+                f"refused {dict(refused)}"
+            )
+        parts.append(
+            f"{name} {given:,}/{len(of_it):,}"
+            + (f" (stock {st['stock_total']:,}, sold out)" if refused else "")
+        )
+    return Check(
+        "reward coupons",
+        not problems,
+        f"given / due per campaign: {', '.join(parts)}; {len(coupons):,} coupons in the reward "
+        "campaigns"
+        + (
+            "; ".join(["", *problems[:5]])
+            if problems
+            else ", each its reward's one keyed grant (reward:<due id>) in the ledger"
+        ),
+    )
+
+
+async def _occasions_check(
+    db: asyncpg.Connection, prefix: str, dues: dict[int, Any], programme: dict[str, Any]
+) -> Check:
+    """The rewards due are exactly those the run's registrations and committed orders call for
+    (the programme was set before the first of them)."""
+    members = {r["member_id"]: r for r in await db.fetch(RUN_MEMBERS, prefix)}
+    committed = await db.fetch(RUN_COMMITTED, prefix)
+    gifts = await db.fetch(RUN_GIFTS_REDEEMED, prefix)
+    first: dict[str, str] = {}
+    for order in committed:  # earliest commit first
+        first.setdefault(order["member_id"], order["order_id"])
+    min_paid = min((s["min_paid"] for s in programme.get("spend_steps", [])), default=None)
+    # (member, occasion) -> (order_id, counterparty) the trigger should have written.
+    expected: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+    for member in members:
+        expected[(member, "welcome")] = (None, None)
+    problems: list[str] = []
+    for member, order_id in first.items():
+        row = members.get(member)
+        if row is None:  # its registration failed: its orders reward nobody
+            continue
+        if row["first_order_id"] != order_id:
+            problems.append(
+                f"{member}: first committed order {order_id}, first_order_id "
+                f"{row['first_order_id']}"
+            )
+            continue
+        expected[(member, "first_order")] = (order_id, None)
+        inviter = row["referred_by"]
+        if inviter:
+            expected[(member, "referral:invitee")] = (order_id, inviter)
+            expected[(inviter, f"referral:inviter:{member}")] = (order_id, member)
+    for gift in gifts:  # one gift per friend in this scenario (its host's)
+        if gift["member_id"] not in members:
+            continue
+        expected[(gift["giver"], f"transfer:giver:{gift['code']}")] = (
+            gift["order_id"],
+            gift["member_id"],
+        )
+        if first.get(gift["member_id"]) == gift["order_id"]:
+            occasion = f"transfer:first_order:{gift['order_id']}"
+            expected[(gift["member_id"], occasion)] = (gift["order_id"], gift["giver"])
+            expected[(gift["giver"], occasion)] = (gift["order_id"], gift["member_id"])
+    for order in committed:
+        if min_paid is not None and order["paid"] >= min_paid and order["member_id"] in members:
+            occasion = f"spend_step:order:{order['order_id']}"
+            expected[(order["member_id"], occasion)] = (order["order_id"], None)
+    actual: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for due in dues.values():
+        actual[(due["member_id"], due["occasion"])].append(due)
+    missing = [k for k in expected if k not in actual]
+    unexpected = [k for k in actual if k not in expected]
+    twice = [k for k, rows in actual.items() if len(rows) > 1]
+    wrong = [
+        k
+        for k, (order_id, counterparty) in expected.items()
+        if k in actual
+        and any((d["order_id"], d["counterparty"]) != (order_id, counterparty) for d in actual[k])
+    ]
+    first_orders = Counter(d["order_id"] for d in dues.values() if d["kind"] == "first_order")
+    invitees = [m for m, r in members.items() if r["referred_by"]]
+    ordered_invitees = sum(1 for m in invitees if m in first)
+    problems += [
+        f"missing: {_some(missing)}" if missing else "",
+        f"not called for: {_some(unexpected)}" if unexpected else "",
+        f"twice: {_some(twice)}" if twice else "",
+        f"another order or counterparty: {_some(wrong)}" if wrong else "",
+        "an order with two first_order rewards"
+        if any(n > 1 for n in first_orders.values())
+        else "",
+    ]
+    problems = [p for p in problems if p]
+    return Check(
+        "reward occasions",
+        not problems,
+        f"{len(members):,} registered members, {len(first):,} with a committed order "
+        f"({len(committed):,} orders), {len(invitees):,} invited ({ordered_invitees:,} ordered), "
+        f"{len(gifts):,} transferred coupons redeemed: {len(expected):,} rewards called for, "
+        f"{len(actual):,} due" + ("; ".join(["", *problems]) if problems else ", each once"),
+    )
+
+
+async def _reward_points_check(db: asyncpg.Connection, prefix: str, rewards: list[Any]) -> Check:
+    """Each reward's points are one `reward` entry of its member; every rewarded member's entries
+    sum to its balance (and pending points)."""
+    with_points = [r for r in rewards if r["points"] > 0]
+    unposted = [
+        r["due_id"]
+        for r in with_points
+        if (r["entry_kind"], r["entry_member"], r["entry_points"])
+        != ("reward", r["member_id"], r["points"])
+    ]
+    expected_entries = Counter(r["member_id"] for r in with_points)
+    entries = {r["member_id"]: r["n"] for r in await db.fetch(REWARD_ENTRIES, prefix)}
+    extra = [
+        m for m in set(entries) | set(expected_entries) if entries.get(m, 0) != expected_entries[m]
+    ]
+    members = sorted({r["member_id"] for r in rewards})
+    ledger = await db.fetch(POINTS_LEDGER, members)
+    unbalanced = [
+        r["member_id"]
+        for r in ledger
+        if (r["entries"], r["pending_entries"]) != (r["points_balance"], r["points_pending"])
+    ]
+    total = sum(r["points"] for r in with_points)
+    problems = [
+        f"points without their entry: {_some(unposted)}" if unposted else "",
+        f"reward entries unlike the rewards: {_some(extra)}" if extra else "",
+        f"entries that do not sum to the balance: {_some(unbalanced)}" if unbalanced else "",
+        "" if len(ledger) == len(members) else f"{len(members) - len(ledger)} members missing",
+    ]
+    problems = [p for p in problems if p]
+    return Check(
+        "reward points",
+        not problems,
+        f"{len(with_points):,} rewards gave {total:,} points to {len(ledger):,} members"
+        + (
+            "; ".join(["", *problems])
+            if problems
+            else ", each one `reward` entry; every member's entries sum to its balance"
+        ),
+    )
+
+
 async def close_campaigns(results: dict[str, Any], base_url: str, admin_key: str) -> list[str]:
-    """Closes the run's campaigns (final): on a shared deployment they must not stay claimable."""
+    """Closes the run's campaigns (final): on a shared deployment they must not stay claimable.
+    The programme's rewards go back to what they were before the run first, when the run set
+    them (those it set name the run's reward campaigns)."""
     admin = {"Authorization": f"Bearer {admin_key}"}
     closed = []
+    fixture = results["fixture"]
     async with httpx.AsyncClient(base_url=base_url, headers=admin, timeout=30) as http:
-        for campaign in results["fixture"]["campaigns"].values():
+        if fixture.get("rewards"):
+            programme = (await http.get("/v1/programme")).json()
+            if programme.get("rewards") == fixture["rewards"]:  # nobody changed it since
+                programme["rewards"] = fixture.get("rewards_before") or {}
+                restored = await http.put("/v1/programme", json=programme)
+                if restored.status_code != 200:
+                    print(f"  the programme's rewards could not be put back: {restored.text}")
+        every = [*fixture["campaigns"].values(), *fixture.get("reward_campaigns", {}).values()]
+        for campaign in every:
             response = await http.post(f"/v1/campaigns/{campaign['id']}/close")
             if response.status_code == 200:
                 closed.append(campaign["id"])

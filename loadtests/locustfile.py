@@ -3,12 +3,14 @@
     locust -f loadtests/locustfile.py --host http://127.0.0.1:8000 --headless -u 200 -r 50 -t 1m
 
 Users (see `scenarios/`): FlashClaimer, Shopper, Operator (exactly one), Clerk, PageClaimer
-(the claim page and its `POST /claim/{id}`, no API key); the mix comes
-from `LOADTEST_WEIGHTS`. The master (or the single process) creates the day's campaigns through
-the API when the test starts, with the keys in `LOADTEST_{ADMIN,FRONT,CLERK,CHECKOUT}_KEY` (or
-`LOADTEST_CREATE_KEYS=1` to create them with the gateway CLI); workers need nothing but this
-file. `make loadtest` (loadtests/run_loadtest.py) runs it distributed against a local gateway
-and ends with the consistency check; docs/LOADTEST.md says how to run it elsewhere.
+(the claim page and its `POST /claim/{id}`, no API key), RewardShopper (friends invited with
+`referred_by` and given transferred coupons, ordering while the programme's rewards run); the mix
+comes from `LOADTEST_WEIGHTS`. The master (or the single process) creates the day's campaigns
+and sets the programme's rewards through the API when the test starts, with the keys in
+`LOADTEST_{ADMIN,FRONT,CLERK,CHECKOUT}_KEY` (or `LOADTEST_CREATE_KEYS=1` to create them with the
+gateway CLI); workers need nothing but this file. `make loadtest` (loadtests/run_loadtest.py)
+runs it distributed against a local gateway and ends with the consistency check;
+docs/LOADTEST.md says how to run it elsewhere.
 
 Set `LOADTEST_RESULTS=<path>` to get, when the test stops, a JSON file with the fixture and the
 tally (201s per request, coupons granted, orders settled) that `loadtests/consistency.py` checks.
@@ -27,11 +29,12 @@ from locust.runners import MasterRunner, WorkerRunner
 from scenarios import base, config, fixture, names, tally
 from scenarios.clerk import Clerk
 from scenarios.flash import FlashClaimer
+from scenarios.friends import RewardShopper
 from scenarios.operator import Operator
 from scenarios.page import PageClaimer
 from scenarios.shopper import Shopper
 
-__all__ = ["Clerk", "FlashClaimer", "Operator", "PageClaimer", "Shopper"]
+__all__ = ["Clerk", "FlashClaimer", "Operator", "PageClaimer", "RewardShopper", "Shopper"]
 
 log = logging.getLogger("loadtest")
 
@@ -39,6 +42,7 @@ log = logging.getLogger("loadtest")
 _MIX = config.weights()
 FlashClaimer.weight, Shopper.weight = _MIX["FlashClaimer"], _MIX["Shopper"]
 Clerk.weight, PageClaimer.weight = _MIX["Clerk"], _MIX["PageClaimer"]
+RewardShopper.weight = _MIX["RewardShopper"]
 
 # The master's own run-time, taken over from `--run-time` (see `_init`).
 _RUN_TIME: dict[str, float] = {}
@@ -90,7 +94,10 @@ def _test_start(environment: Any, **_: Any) -> None:
             return
         environment.parsed_options.loadtest_fixture = made.dumps()
         campaigns = ", ".join(f"{k} {c.id}" for k, c in made.campaigns.items())
-        log.info("load-test set-up: run %s, campaigns %s", made.run_id, campaigns)
+        rewards = ", ".join(f"{k} {c.id}" for k, c in made.reward_campaigns.items())
+        log.info(
+            "load-test set-up: run %s, campaigns %s; rewards %s", made.run_id, campaigns, rewards
+        )
     if "s" in _RUN_TIME:
         gevent.spawn_later(_RUN_TIME["s"], _stop_then_quit, environment)
 

@@ -194,6 +194,7 @@ def verdict(
         names.PAGE_CLAIM,
         names.SHOP_RESERVE,
         names.SHOP_COMMIT,
+        names.FRIEND_COMMIT,
         names.CLERK_GRANT,
     ):
         if name in stats:
@@ -219,6 +220,12 @@ def verdict(
                 if campaign == "flash" and tally.get(names.RESTOCKED)
                 else ""
             )
+        )
+    if results["fixture"].get("rewards"):
+        lines.append(
+            f"  rewards   : the programme's rewards ran under the load; "
+            f"{tally.get(names.REFERRED, 0):,} friends registered with an inviter, "
+            f"{tally.get(names.TRANSFERRED, 0):,} coupons given by transfer"
         )
     lines += [f"  [{'PASS' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in checks]
     lines.append(f"verdict: {'PASS' if passed else 'FAIL'}")

@@ -27,12 +27,14 @@ def _float(name: str, default: float) -> float:
 
 
 def weights() -> dict[str, int]:
-    """`LOADTEST_WEIGHTS="FlashClaimer=10,Shopper=4,Clerk=1,PageClaimer=2"`: the mix of user
-    classes (PageClaimer: members claiming through the claim page, `POST /claim/{id}`).
+    """`LOADTEST_WEIGHTS="FlashClaimer=10,Shopper=4,Clerk=1,PageClaimer=2,RewardShopper=3"`: the
+    mix of user classes (PageClaimer: members claiming through the claim page,
+    `POST /claim/{id}`; RewardShopper: invited friends and friends given coupons, ordering while
+    the programme's rewards run).
 
     The Operator is always exactly one user (`fixed_count`), whatever the weights.
     """
-    mix = {"FlashClaimer": 10, "Shopper": 4, "Clerk": 1, "PageClaimer": 2}
+    mix = {"FlashClaimer": 10, "Shopper": 4, "Clerk": 1, "PageClaimer": 2, "RewardShopper": 3}
     for part in filter(None, os.environ.get("LOADTEST_WEIGHTS", "").split(",")):
         name, _, value = part.partition("=")
         if name.strip() not in mix or not value.strip().isdigit():
@@ -55,6 +57,19 @@ class SetupConfig:
     shop_limit: int = field(default_factory=lambda: _int("LOADTEST_SHOP_LIMIT", 100))
     #: Stock of the in-store campaign that Clerks grant.
     store_stock: int = field(default_factory=lambda: _int("LOADTEST_STORE_STOCK", 100_000))
+    #: `LOADTEST_REWARDS=0`: the programme's rewards are left as they are (no reward campaigns;
+    #: friends are still invited and given coupons), e.g. to compare commit latency.
+    rewards: bool = field(default_factory=lambda: os.environ.get("LOADTEST_REWARDS", "1") != "0")
+    #: Stock of each reward campaign the programme names (welcome, first order, referral,
+    #: transfer), and of the spend step's, kept small so that some of its rewards are refused
+    #: `sold_out`; the order total (cents) that reaches the spend step.
+    reward_stock: int = field(default_factory=lambda: _int("LOADTEST_REWARD_STOCK", 1_000_000))
+    reward_small_stock: int = field(default_factory=lambda: _int("LOADTEST_REWARD_SMALL_STOCK", 40))
+    spend_step_min_paid: int = field(
+        default_factory=lambda: _int("LOADTEST_SPEND_STEP_MIN_PAID", 48800)
+    )
+    #: Stock of the transferable campaign that RewardShoppers' hosts claim and give to friends.
+    gift_stock: int = field(default_factory=lambda: _int("LOADTEST_GIFT_STOCK", 1_000_000))
     #: Seconds between two Operator polls of the stats.
     operator_poll_s: float = field(default_factory=lambda: _float("LOADTEST_OPERATOR_POLL_S", 1.0))
     #: Longest pause of a FlashClaimer between two claims (0: press as fast as possible).

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,13 +32,21 @@ class Campaign:
 class Fixture:
     run_id: str
     keys: dict[str, str]
-    #: `flash` (claims on its link), `shop` (Shoppers claim and redeem), `store` (Clerk grants).
+    #: `flash` (claims on its link), `shop` (Shoppers claim and redeem), `store` (Clerk grants),
+    #: `gift` (transferable: RewardShoppers' hosts claim and give them to friends).
     campaigns: dict[str, Campaign]
     restock: int
     restocks: int
     shop_limit: int
     operator_poll_s: float
     claim_wait_s: float
+    #: The campaigns the programme's rewards name (`welcome`, `first_order`, `referral`,
+    #: `transfer`, `spend_step`: the small one), granted only by the rewards worker.
+    reward_campaigns: dict[str, Campaign] = field(default_factory=dict)
+    #: The programme's `rewards` as this run set them (empty: the run set none), and as they
+    #: were before (put back after a run on a shared deployment).
+    rewards: dict[str, Any] = field(default_factory=dict)
+    rewards_before: dict[str, Any] = field(default_factory=dict)
 
     def headers(self, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[role]}"}
@@ -49,7 +57,8 @@ class Fixture:
     @classmethod
     def loads(cls, text: str) -> Fixture:
         raw: dict[str, Any] = json.loads(text)
-        raw["campaigns"] = {name: Campaign(**c) for name, c in raw["campaigns"].items()}
+        for group in ("campaigns", "reward_campaigns"):
+            raw[group] = {name: Campaign(**c) for name, c in raw.get(group, {}).items()}
         return cls(**raw)
 
 
@@ -84,8 +93,51 @@ def _call(http: requests.Session, method: str, url: str, expect: int, **kw: Any)
     return response.json()
 
 
+#: What each reward gives besides its coupon (points), as the programme of the run sets it.
+REWARD_POINTS = {"welcome": 10, "first_order": 20, "inviter": 50, "invitee": 50, "giver": 30}
+
+
+def _reward_body(run_id: str, name: str, stock: int) -> dict[str, Any]:
+    """A reward campaign: 5 yuan off anything, stackable, many per member (an inviter earns
+    one per friend), granted only by the rewards worker."""
+    return _body(
+        f"Load test {run_id}: {name} reward",
+        stock,
+        kind="amount",
+        amount_off=500,
+        min_spend=None,
+        per_member_limit=1000,
+        stackable=True,
+    )
+
+
+def rewards_of(campaigns: dict[str, Campaign], min_paid: int) -> dict[str, Any]:
+    """The programme's `rewards` naming the run's reward campaigns."""
+    points = REWARD_POINTS
+    return {
+        "welcome": {"campaign_id": campaigns["welcome"].id, "points": points["welcome"]},
+        "first_order": {
+            "campaign_id": campaigns["first_order"].id,
+            "points": points["first_order"],
+        },
+        "referral": {
+            "inviter": {"campaign_id": campaigns["referral"].id, "points": points["inviter"]},
+            "invitee": {"campaign_id": campaigns["referral"].id, "points": points["invitee"]},
+        },
+        "transfer": {
+            "giver_points": points["giver"],
+            "first_order_campaign_id": campaigns["transfer"].id,
+        },
+        "spend_steps": [
+            {"period": "order", "min_paid": min_paid, "campaign_id": campaigns["spend_step"].id}
+        ],
+    }
+
+
 def create(base_url: str, config: SetupConfig, keys: Keys) -> Fixture:
-    """Creates and publishes the three campaigns of the day; fetches the flash link's token."""
+    """Creates and publishes the campaigns of the day, fetches the flash link's token, and
+    sets the programme's rewards (the rest of the programme as it was) naming the run's reward
+    campaigns: they run by themselves under the load."""
     run_id = config.run_id or f"lt{datetime.now(UTC):%m%d%H%M%S}-{uuid.uuid4().hex[:6]}"
     base = base_url.rstrip("/")
     bodies = {
@@ -112,19 +164,37 @@ def create(base_url: str, config: SetupConfig, keys: Keys) -> Fixture:
             max_discount=5000,
             channels=["store"],
         ),
+        "gift": _body(
+            f"Load test {run_id}: 10 off, to give a friend",
+            config.gift_stock,
+            kind="amount",
+            amount_off=1000,
+            min_spend=None,
+            per_member_limit=1000,
+            transferable=True,
+            stackable=True,
+        ),
     }
-    campaigns: dict[str, Campaign] = {}
+    reward_bodies = {
+        name: _reward_body(run_id, name, config.reward_stock)
+        for name in ("welcome", "first_order", "referral", "transfer")
+    }
+    reward_bodies["spend_step"] = _reward_body(run_id, "spend step", config.reward_small_stock)
+    if not config.rewards:
+        reward_bodies = {}
+    before: dict[str, Any] = {}
+    stored: dict[str, Any] = {"rewards": {}}
     with requests.Session() as http:
         http.headers["Authorization"] = f"Bearer {keys.admin}"
-        for name, body in bodies.items():
-            created = _call(http, "POST", f"{base}/v1/campaigns", 201, json=body)
-            _call(http, "POST", f"{base}/v1/campaigns/{created['id']}/publish", 200)
-            token = None
-            if name == "flash":
-                token = _call(http, "GET", f"{base}/v1/campaigns/{created['id']}/link", 200)[
-                    "token"
-                ]
-            campaigns[name] = Campaign(id=created["id"], stock=body["stock"], token=token)
+        campaigns = {name: _live(http, base, name, body) for name, body in bodies.items()}
+        reward_campaigns = {
+            name: _live(http, base, name, body) for name, body in reward_bodies.items()
+        }
+        if reward_campaigns:
+            programme = _call(http, "GET", f"{base}/v1/programme", 200)
+            before = programme.get("rewards", {})
+            programme["rewards"] = rewards_of(reward_campaigns, config.spend_step_min_paid)
+            stored = _call(http, "PUT", f"{base}/v1/programme", 200, json=programme)
     return Fixture(
         run_id=run_id,
         keys={
@@ -139,4 +209,17 @@ def create(base_url: str, config: SetupConfig, keys: Keys) -> Fixture:
         shop_limit=config.shop_limit,
         operator_poll_s=config.operator_poll_s,
         claim_wait_s=config.claim_wait_s,
+        reward_campaigns=reward_campaigns,
+        rewards=stored["rewards"],
+        rewards_before=before,
     )
+
+
+def _live(http: requests.Session, base: str, name: str, body: dict[str, Any]) -> Campaign:
+    """Creates and publishes a campaign (the flash one with its link's token)."""
+    created = _call(http, "POST", f"{base}/v1/campaigns", 201, json=body)
+    _call(http, "POST", f"{base}/v1/campaigns/{created['id']}/publish", 200)
+    token = None
+    if name == "flash":
+        token = _call(http, "GET", f"{base}/v1/campaigns/{created['id']}/link", 200)["token"]
+    return Campaign(id=created["id"], stock=body["stock"], token=token)

@@ -24,9 +24,21 @@ PAGE_TOKEN = "page member token"
 PAGE_LOAD = "page load"
 PAGE_STOCK = "page stock"
 PAGE_CLAIM = "page claim"
+FRIEND_REGISTER = "friend register"
+FRIEND_GIFT_CLAIM = "friend gift claim"
+FRIEND_TRANSFER = "friend transfer"
+FRIEND_WALLET = "friend wallet"
+FRIEND_QUOTE = "friend quote"
+FRIEND_RESERVE = "friend reserve"
+FRIEND_COMMIT = "friend commit"
+FRIEND_CANCEL = "friend cancel"
 
 #: Requests whose 201 is one coupon claimed, per campaign of the fixture.
-CLAIMS = {"flash": (FLASH_CLAIM, FLASH_CLAIM_AGAIN, PAGE_CLAIM), "shop": (SHOP_CLAIM,)}
+CLAIMS = {
+    "flash": (FLASH_CLAIM, FLASH_CLAIM_AGAIN, PAGE_CLAIM),
+    "shop": (SHOP_CLAIM,),
+    "gift": (FRIEND_GIFT_CLAIM,),
+}
 
 #: Domain counts the scenarios add to the tally (`<what>|<campaign>`).
 GRANTED = "granted|store"
@@ -38,5 +50,9 @@ REFUSED = "refused|"
 COMMITTED_ORDERS = "orders|committed"
 CANCELLED_ORDERS = "orders|cancelled"
 RESTOCKED = "restocked|flash"
+#: Coupons given by transfer (`POST /v1/coupons/{code}/transfer` answered 201), and members
+#: registered with a `referred_by` inviter (RewardShopper).
+TRANSFERRED = "transferred|gift"
+REFERRED = "registered|referred"
 
-USER_CLASSES = ("FlashClaimer", "Shopper", "Operator", "Clerk", "PageClaimer")
+USER_CLASSES = ("FlashClaimer", "Shopper", "Operator", "Clerk", "PageClaimer", "RewardShopper")
