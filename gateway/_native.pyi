@@ -14,8 +14,8 @@ __all__ = [
 ]
 
 __version__: str
-#: The ledger's batch statement (nine arrays: code, campaign_id, member_id, claimed_ms, from_ms,
-#: until_ms, channel, source, idem), shared by the claim pipeline and recovery.
+#: The ledger's batch statement (ten arrays: code, campaign_id, member_id, claimed_ms, from_ms,
+#: until_ms, channel, source, idem, actor), shared by the claim pipeline and recovery.
 WRITE_COUPONS: str
 
 @final
@@ -45,6 +45,7 @@ class ClaimPipe:
         idem: str,
         idem_hash: str,
         now_ms: int,
+        actor: str,
     ) -> None: ...
     def kick(self) -> None: ...
     def take(self) -> list[tuple[Any, ...]]: ...

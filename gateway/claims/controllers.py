@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from gateway.auth.services import caller_of
+from gateway.auth.services import caller_of, scope_actor
 from gateway.campaigns.controllers import check_campaign_id
 from gateway.campaigns.services import token_valid
 from gateway.claims.schemas import ClaimRequest, GrantRejection, GrantRequest, GrantResult
@@ -35,7 +35,9 @@ async def claim_lane(state: State, scope: Any, body: bytes, campaign_id: str) ->
     # Counted last: a request refused for free above costs no token; one refused here takes
     # no stock (nothing has reached Redis).
     state.claim_limits.check_member(campaign_id, data.member_id, idem)
-    coupon = await service.claim(campaign_id, data.member_id, data.channel, idem, body)
+    coupon = await service.claim(
+        campaign_id, data.member_id, data.channel, idem, body, scope_actor(scope)
+    )
     return 201, encoder.encode(coupon)
 
 
@@ -142,7 +144,9 @@ class ClaimController(Controller):
             return json_response((202, encoder.encode(JobCreated(job_id=job_id))))
         grant = await strict_body(request, GrantRequest)  # as before segments: same answers
         service: ClaimService = state.claims
-        granted, rejected = await service.grant(campaign_id, grant.member_ids, grant.channel)
+        granted, rejected = await service.grant(
+            campaign_id, grant.member_ids, grant.channel, scope_actor(request.scope)
+        )
         return Response(
             GrantResult(
                 granted=granted,

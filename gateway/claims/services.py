@@ -133,7 +133,14 @@ class ClaimService:
         self._waiting.clear()
 
     def _enqueue(
-        self, campaign_id: str, grant: bool, member_id: str, channel: str, idem: str, h: str
+        self,
+        campaign_id: str,
+        grant: bool,
+        member_id: str,
+        channel: str,
+        idem: str,
+        h: str,
+        actor: str,
     ) -> asyncio.Future[Outcome]:
         pipe = self._pipe
         if pipe is None:
@@ -143,7 +150,9 @@ class ClaimService:
         self._ticket += 1
         ticket = self._ticket
         self._waiting[ticket] = future
-        pipe.submit(ticket, campaign_id, grant, member_id, channel, idem, h, self.clock.now_ms())
+        pipe.submit(
+            ticket, campaign_id, grant, member_id, channel, idem, h, self.clock.now_ms(), actor
+        )
         self._tick.add(ticket, loop)
         return future
 
@@ -193,15 +202,23 @@ class ClaimService:
     # -- answering -------------------------------------------------------------------------
 
     async def claim(
-        self, campaign_id: str, member_id: str, channel: str, idem: str | None, body: bytes
+        self,
+        campaign_id: str,
+        member_id: str,
+        channel: str,
+        idem: str | None,
+        body: bytes,
+        actor: str = "",
     ) -> Coupon:
+        """Claims one coupon; `actor` (the API key's name) is what its `claim` event records
+        (empty: none, as for the member's pages)."""
         h = body_hash(body) if idem is not None else ""
         # Read before any stock is taken: nothing may fail between the script and the answer
         # but the ledger wait, whose 503 the Idempotency-Key recovers.
         # A dict hit on the hot path; the coroutine only the first time per campaign.
         static = self._static.get(campaign_id) or await self._static_fields(campaign_id)
         kind, transferable = static
-        outcome = await self._enqueue(campaign_id, False, member_id, channel, idem or "", h)
+        outcome = await self._enqueue(campaign_id, False, member_id, channel, idem or "", h, actor)
         if outcome[1] != _COUPON:
             raise await self._failure(campaign_id, outcome)
         if not kind:  # published between the read and the script: read it again
@@ -209,11 +226,14 @@ class ClaimService:
         return self._coupon(campaign_id, outcome, kind, transferable)
 
     async def grant(
-        self, campaign_id: str, member_ids: list[str], channel: str
+        self, campaign_id: str, member_ids: list[str], channel: str, actor: str = ""
     ) -> tuple[list[Coupon], list[tuple[str, str]]]:
+        """Grants one coupon to each member; `actor` (the clerk's key name) is what each
+        `grant` event records, and what the clerks' report groups by."""
         kind, transferable = await self._static_fields(campaign_id)
         futures = [
-            self._enqueue(campaign_id, True, member, channel, "", "") for member in member_ids
+            self._enqueue(campaign_id, True, member, channel, "", "", actor)
+            for member in member_ids
         ]
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
         for outcome in outcomes:
@@ -234,12 +254,13 @@ class ClaimService:
         return [self._coupon(campaign_id, c, kind, transferable) for c in coupons], rejected
 
     async def grant_keyed(
-        self, campaign_id: str, member_id: str, channel: str, idem: str
+        self, campaign_id: str, member_id: str, channel: str, idem: str, actor: str = ""
     ) -> Coupon:
         """One grant carrying an idempotency key (a reward's, a job member's): granted again
-        with the same key, it answers the same coupon. Refusals raise like claims."""
+        with the same key, it answers the same coupon. Refusals raise like claims. `actor`:
+        who the `grant` event names (a job's operator), or empty."""
         static = self._static.get(campaign_id) or await self._static_fields(campaign_id)
-        outcome = await self._enqueue(campaign_id, True, member_id, channel, idem, "grant")
+        outcome = await self._enqueue(campaign_id, True, member_id, channel, idem, "grant", actor)
         if outcome[1] != _COUPON:
             raise await self._failure(campaign_id, outcome)
         kind, transferable = static

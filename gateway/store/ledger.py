@@ -58,6 +58,8 @@ class LedgerRow:
     channel: str
     source: str
     idem: str = ""
+    #: The API key's name the claim/grant event records ("": none).
+    actor: str = ""
     stream_id: bytes | None = None
 
 
@@ -87,6 +89,7 @@ async def write_rows(pool: asyncpg.Pool, rows: list[LedgerRow]) -> None:
         [r.channel for r in rows],
         [r.source for r in rows],
         [r.idem for r in rows],
+        [r.actor for r in rows],
     )
     metrics.ledger_batches += 1
     metrics.ledger_rows += len(rows)
@@ -102,6 +105,7 @@ def row_from_entry(campaign_id: str, entry_id: bytes, fields: dict[bytes, bytes]
         until_ms=int(fields[b"u"]),
         channel=fields[b"h"].decode(),
         source=fields[b"s"].decode(),
+        actor=fields.get(b"a", b"").decode(),
         stream_id=entry_id,
     )
 

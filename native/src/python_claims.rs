@@ -58,7 +58,8 @@ impl ClaimPipe {
     }
 
     /// Queues a claim (`grant=False`) or grant; `idem` and `idem_hash` are empty without an
-    /// Idempotency-Key.
+    /// Idempotency-Key; `actor` (the API key's name, which the claim/grant event records) is
+    /// empty when nobody is named.
     #[allow(clippy::too_many_arguments)]
     fn submit(
         &self,
@@ -70,6 +71,7 @@ impl ClaimPipe {
         idem: String,
         idem_hash: String,
         now_ms: i64,
+        actor: String,
     ) {
         self.pipe.submit(Job {
             ticket,
@@ -80,6 +82,7 @@ impl ClaimPipe {
             idem,
             idem_hash,
             now_ms,
+            actor,
         });
     }
 

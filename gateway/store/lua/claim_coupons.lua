@@ -7,8 +7,9 @@
 -- KEYS[4..] {c:<id>}:idem:<k> idempotency records of the claims that carry a key
 -- ARGV[1] now_ms   ARGV[2] source ('claim' | 'grant')   ARGV[3] idempotency ttl (s)
 -- ARGV[4] n   ARGV[5] the n claims, packed: records separated by \30 (RS), fields by \31 (US):
---         member_id, code, channel, idem_index (0: none), idem_hash ('-': none). One argument
---         instead of 5n keeps the caller's encoding cost per batch, not per claim.
+--         member_id, code, channel, idem_index (0: none), idem_hash ('-': none), and optionally
+--         actor (the API key's name the claim/grant event records; absent or empty: none).
+--         One argument instead of 6n keeps the caller's encoding cost per batch, not per claim.
 -- ARGV[6] optional: the server's run_id, as read by the caller on this connection.
 --
 -- Returns n results, in order, each one of
@@ -49,8 +50,8 @@ if status and m[11] ~= run_id then
 end
 local refused = {}
 for record in string.gmatch(ARGV[5], '[^\30]+') do
-  local member, code, channel, idem_index_text, idem_hash =
-    string.match(record, '^([^\31]+)\31([^\31]+)\31([^\31]+)\31([^\31]+)\31([^\31]+)$')
+  local member, code, channel, idem_index_text, idem_hash, actor =
+    string.match(record, '^([^\31]+)\31([^\31]+)\31([^\31]+)\31([^\31]+)\31([^\31]+)\31?(.*)$')
   local idem_index = tonumber(idem_index_text)
   local idem_key = nil
   local result = nil
@@ -94,8 +95,15 @@ for record in string.gmatch(ARGV[5], '[^\30]+') do
           else
             valid_from, valid_until = tostring(now), tostring(now + vdays * 86400000)
           end
-          local id = redis.call('XADD', stream_key, '*', 'c', code, 'm', member, 'h', channel,
-            't', now, 'f', valid_from, 'u', valid_until, 's', source)
+          -- The entry is the crash log: recovery writes the event with the same actor ('a').
+          local id
+          if actor ~= '' then
+            id = redis.call('XADD', stream_key, '*', 'c', code, 'm', member, 'h', channel,
+              't', now, 'f', valid_from, 'u', valid_until, 's', source, 'a', actor)
+          else
+            id = redis.call('XADD', stream_key, '*', 'c', code, 'm', member, 'h', channel,
+              't', now, 'f', valid_from, 'u', valid_until, 's', source)
+          end
           if idem_key then
             redis.call('SET', idem_key, table.concat({idem_hash, code, now, valid_from, valid_until,
               member, channel, source}, '|'), 'EX', idem_ttl)

@@ -36,14 +36,16 @@ const CHUNK: usize = 256;
 const DELETE_WAIT: Duration = Duration::from_millis(50);
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// One statement per batch: the coupons, and a claim/grant event for each coupon that is new.
-/// (The same statement as `gateway/store/ledger.py`'s `WRITE_COUPONS`, used by recovery.)
+/// One statement per batch: the coupons, and a claim/grant event for each coupon that is new,
+/// with the actor of the request (the API key's name; empty: none, as for the member's pages).
+/// (`gateway/store/ledger.py`'s recovery runs the same statement on what the stream kept.)
 pub const WRITE_COUPONS: &str = "
 WITH batch AS (
     SELECT DISTINCT ON (code) *
     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
-                $7::text[], $8::text[], $9::text[])
-        AS b(code, campaign_id, member_id, claimed_ms, from_ms, until_ms, channel, source, idem)
+                $7::text[], $8::text[], $9::text[], $10::text[])
+        AS b(code, campaign_id, member_id, claimed_ms, from_ms, until_ms, channel, source, idem,
+             actor)
 ), inserted AS (
     INSERT INTO coupons (code, campaign_id, member_id, state, valid_from, valid_until, claimed_at,
                          channel, transferable, source)
@@ -54,9 +56,9 @@ WITH batch AS (
     ON CONFLICT (code) DO NOTHING
     RETURNING code, campaign_id, member_id, claimed_at, source, channel
 )
-INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, idempotency_key, detail)
-SELECT i.source, i.claimed_at, i.campaign_id, i.code, i.member_id, NULLIF(b.idem, ''),
-       jsonb_build_object('channel', i.channel)
+INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, idempotency_key, detail)
+SELECT i.source, i.claimed_at, i.campaign_id, i.code, i.member_id, NULLIF(b.actor, ''),
+       NULLIF(b.idem, ''), jsonb_build_object('channel', i.channel)
 FROM inserted i JOIN batch b USING (code)
 ";
 
@@ -89,6 +91,8 @@ pub struct Job {
     /// Hash of the request body, or empty when there is no key.
     pub idem_hash: String,
     pub now_ms: i64,
+    /// Who asked (the API key's name, recorded as the events' actor), or empty.
+    pub actor: String,
 }
 
 /// A coupon on its way to Postgres (and to the caller).
@@ -103,6 +107,8 @@ pub struct Row {
     pub channel: String,
     pub source: String,
     pub idem: String,
+    /// The events' actor, or empty (kept in the stream entry too, for recovery).
+    pub actor: String,
     pub stream_id: Option<String>,
     /// The claim waiting for this row's commit, if any.
     pub ticket: Option<u64>,
@@ -110,6 +116,7 @@ pub struct Row {
 
 /// What the pipeline tells the event loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // most outcomes are coupons: a Box would cost each claim an allocation
 pub enum Outcome {
     /// The claim's coupon (new, or the first answer of a replayed Idempotency-Key).
     Coupon { ticket: u64, row: Row },
@@ -514,12 +521,20 @@ fn call_for(
         } else {
             &job.idem_hash
         };
+        // The actor is the last field and may be empty. A key's name is printable text, so
+        // it never holds the separators; one that did would only lose them.
+        let actor: std::borrow::Cow<'_, str> = if job.actor.contains(['\x1e', '\x1f']) {
+            job.actor.replace(['\x1e', '\x1f'], "").into()
+        } else {
+            job.actor.as_str().into()
+        };
         for (i, field) in [
             job.member_id.as_str(),
             code.as_str(),
             job.channel.as_str(),
             itoa::Buffer::new().format(index),
             hash,
+            &actor,
         ]
         .iter()
         .enumerate()
@@ -646,6 +661,7 @@ fn settle(
                     channel: job.channel.clone(),
                     source: call.source.to_string(),
                     idem: job.idem.clone(),
+                    actor: job.actor.clone(),
                     stream_id: Some(field(items, 5)?),
                     ticket: None,
                 },
@@ -664,6 +680,7 @@ fn settle(
                     channel: field(items, 6)?,
                     source: field(items, 7)?,
                     idem: job.idem.clone(),
+                    actor: job.actor.clone(),
                     stream_id: None,
                     ticket: None,
                 },
@@ -896,10 +913,12 @@ fn write_rows(writer: &mut Writer, rows: &[Row]) -> Result<u64, postgres::Error>
     let channels = col(|r| &r.channel);
     let sources = col(|r| &r.source);
     let idems = col(|r| &r.idem);
+    let actors = col(|r| &r.actor);
     writer.client.execute(
         &writer.statement,
         &[
             &codes, &campaigns, &members, &claimed, &from, &until, &channels, &sources, &idems,
+            &actors,
         ],
     )
 }
@@ -1021,6 +1040,7 @@ mod tests {
             idem: idem.into(),
             idem_hash: if idem.is_empty() { "" } else { "h" }.into(),
             now_ms: now,
+            actor: format!("clerk {ticket}"),
         }
     }
 
@@ -1055,7 +1075,7 @@ mod tests {
         let text = String::from_utf8(calls[1].packed.clone()).unwrap();
         assert!(text.contains("{c:b}:idem:k"), "{text}");
         assert!(text.contains("m2\x1f"), "{text}");
-        assert!(text.contains("\x1f4\x1fh"), "{text}");
+        assert!(text.contains("\x1f4\x1fh\x1fclerk 2"), "{text}");
         assert!(text.ends_with("$3\r\nrid\r\n"), "{text}");
     }
 
@@ -1107,6 +1127,7 @@ mod tests {
         assert_eq!(rows[0].ticket, Some(7));
         assert_eq!(rows[0].stream_id.as_deref(), Some("1-0"));
         assert_eq!(rows[0].until_ms, 99);
+        assert_eq!(rows[0].actor, "clerk 7");
         let refused = Reply::Array(vec![Reply::Int(0), Reply::Bulk(b"sold_out".to_vec())]);
         settle(&config, &call, j, code, &refused, &mut rows, &mut done);
         assert_eq!(
