@@ -84,12 +84,47 @@ class StockChange(Struct):
 
 
 class Stats(Out):
+    """A campaign's live figures. `claim_rate` = claimed / stock_total and `redemption_rate` =
+    redeemed / claimed (0 when undefined); `conversion_rate`, `transferred` and `exchanged` as
+    described on each field (API v1.1 "Reports")."""
+
     stock_total: int
     remaining: int
     claimed: int
     redeemed: int
     claim_rate: float
     redemption_rate: float
+    conversion_rate: Annotated[
+        float | None,
+        msgspec.Meta(
+            description=(
+                "Conversion after use (使用券后完成购买的比例): the orders ever committed with a "
+                "coupon of the campaign (distinct order ids of its `redeem` events) divided by "
+                "the orders that ever reserved one (distinct order ids of its `reserve` "
+                "events; an order reserves once, whatever happens to it after), rounded to 4 "
+                "decimals; null while no coupon of the campaign was ever reserved. A refund "
+                "later does not undo a conversion."
+            )
+        ),
+    ]
+    transferred: Annotated[
+        int,
+        msgspec.Meta(
+            description=(
+                "Coupons of the campaign given on to a friend (转赠): those now `transferred`, "
+                "one per transfer (the friend's new coupon is not counted again)."
+            )
+        ),
+    ]
+    exchanged: Annotated[
+        int,
+        msgspec.Meta(
+            description=(
+                "Exchanges done (积分兑换): coupons of the campaign a member got for points; "
+                "refused or unfinished exchanges are not counted."
+            )
+        ),
+    ]
 
 
 class Campaign(Out):

@@ -51,10 +51,32 @@ RETURNING *
 """
 GET_CAMPAIGN = "SELECT * FROM campaigns WHERE id = $1"
 LOCK_CAMPAIGN = "SELECT * FROM campaigns WHERE id = $1 FOR UPDATE"
+# The ledger's counts behind the stats of each campaign `c` (a row with its `id`), each through
+# an index on campaign_id: its coupons (coupons_campaign), the orders that reserved and
+# committed them (events_campaign, kinds 'reserve' and 'redeem'; an order reserves once, so
+# distinct order ids are reservations) and its exchanges done (exchanges_campaign).
+_COUNTS = """
+CROSS JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE source IN ('claim', 'grant')) AS claimed,
+           count(*) FILTER (WHERE state = 'redeemed') AS redeemed,
+           count(*) FILTER (WHERE state = 'transferred') AS transferred
+    FROM coupons WHERE campaign_id = c.id
+) k
+CROSS JOIN LATERAL (
+    SELECT count(DISTINCT order_id) FILTER (WHERE kind = 'reserve') AS reservations,
+           count(DISTINCT order_id) FILTER (WHERE kind = 'redeem') AS converted
+    FROM events WHERE campaign_id = c.id AND kind IN ('reserve', 'redeem')
+) e
+CROSS JOIN LATERAL (
+    SELECT count(*) AS exchanged FROM exchanges WHERE campaign_id = c.id AND state = 'done'
+) x
+"""
+_COUNT_COLUMNS = "k.claimed, k.redeemed, k.transferred, e.reservations, e.converted, x.exchanged"
 # One page of the list with each row's ledger counts, newest first, after the cursor
-# (created_at, id) when there is one: a keyset walk of the index campaigns_newest.
-LIST_CAMPAIGNS = """
-SELECT c.*, k.claimed, k.redeemed
+# (created_at, id) when there is one: a keyset walk of the index campaigns_newest. One
+# statement per page, whatever its size.
+LIST_CAMPAIGNS = f"""
+SELECT c.*, {_COUNT_COLUMNS}
 FROM (
     SELECT * FROM campaigns
     WHERE ($1::text IS NULL OR status = $1)
@@ -63,13 +85,14 @@ FROM (
     ORDER BY created_at DESC, id DESC
     LIMIT $5
 ) c
-CROSS JOIN LATERAL (
-    SELECT count(*) FILTER (WHERE source IN ('claim', 'grant')) AS claimed,
-           count(*) FILTER (WHERE state = 'redeemed') AS redeemed
-    FROM coupons WHERE campaign_id = c.id
-) k
+{_COUNTS}
 ORDER BY c.created_at DESC, c.id DESC
-"""
+"""  # noqa: S608 - constant fragments, values are bound
+# One campaign's counts ($1: its id), in one statement.
+CAMPAIGN_COUNTS = f"""
+SELECT {_COUNT_COLUMNS} FROM (SELECT $1::text AS id) c
+{_COUNTS}
+"""  # noqa: S608 - constant fragments, values are bound
 SET_STATUS = "UPDATE campaigns SET status = $2, updated_at = now() WHERE id = $1 RETURNING *"
 SET_STOCK = "UPDATE campaigns SET stock_total = $2, updated_at = now() WHERE id = $1 RETURNING *"
 UPDATE_CAMPAIGN = """
@@ -210,10 +233,7 @@ class CampaignService:
                 if isinstance(reply, Exception):
                     raise reply
                 hot[row["id"]] = reply
-        campaigns = [
-            campaign_of(row, stats_of(row, row["claimed"], row["redeemed"], hot.get(row["id"])))
-            for row in page
-        ]
+        campaigns = [campaign_of(row, stats_of(row, row, hot.get(row["id"]))) for row in page]
         return campaigns, encode_cursor(page[-1]) if more else None
 
     async def _row(self, campaign_id: str) -> asyncpg.Record:
@@ -327,11 +347,11 @@ class CampaignService:
         return await self._campaign(row)
 
     async def stats(self, row: asyncpg.Record) -> Stats:
-        counts = await self.pool.fetchrow(COUNT_CLAIMED, row["id"])
+        counts = await self.pool.fetchrow(CAMPAIGN_COUNTS, row["id"])
         hot: list[Any] | None = None
         if row["status"] != "draft":
             hot = await self.redis.hmget(keys.meta_key(row["id"]), "stock_total", "remaining")
-        return stats_of(row, counts["claimed"], counts["redeemed"], hot)
+        return stats_of(row, counts, hot)
 
     async def _campaign(self, row: asyncpg.Record) -> Campaign:
         return campaign_of(row, await self.stats(row))
@@ -348,13 +368,15 @@ class CampaignService:
         return out.getvalue()
 
 
-def stats_of(row: asyncpg.Record, claimed: int, redeemed: int, hot: list[Any] | None) -> Stats:
-    """A campaign's stats from its ledger counts and, once published, the live counters of its
-    hot state (`hot`: its HMGET of stock_total and remaining; None or empty: the ledger's)."""
-    stock_total, remaining = row["stock_total"], row["stock_total"] - claimed
+def stats_of(row: asyncpg.Record, counts: asyncpg.Record, hot: list[Any] | None) -> Stats:
+    """A campaign's stats from its ledger counts (`counts`: the columns of `_COUNT_COLUMNS`)
+    and, once published, the live counters of its hot state (`hot`: its HMGET of stock_total
+    and remaining; None or empty: the ledger's)."""
+    stock_total, remaining = row["stock_total"], row["stock_total"] - counts["claimed"]
     if hot and hot[0] is not None:
         stock_total, remaining = int(hot[0]), int(hot[1])
     claimed = stock_total - remaining
+    redeemed, reservations = counts["redeemed"], counts["reservations"]
     return Stats(
         stock_total=stock_total,
         remaining=remaining,
@@ -362,6 +384,9 @@ def stats_of(row: asyncpg.Record, claimed: int, redeemed: int, hot: list[Any] | 
         redeemed=redeemed,
         claim_rate=claimed / stock_total if stock_total else 0.0,
         redemption_rate=redeemed / claimed if claimed else 0.0,
+        conversion_rate=round(counts["converted"] / reservations, 4) if reservations else None,
+        transferred=counts["transferred"],
+        exchanged=counts["exchanged"],
     )
 
 

@@ -363,6 +363,7 @@ async def test_campaign_list_is_newest_first_with_stats(client: Client, auth: Au
     assert ids.index(second["id"]) < ids.index(first["id"])
     assert set(listed[0]["stats"]) == {
         "stock_total", "remaining", "claimed", "redeemed", "claim_rate", "redemption_rate",
+        "conversion_rate", "transferred", "exchanged",
     }  # fmt: skip
 
 
