@@ -50,6 +50,7 @@ from gateway.points.controllers import PointsController
 from gateway.points.exchanges import ExchangeService
 from gateway.points.services import PointsService
 from gateway.programme.controllers import ProgrammeController
+from gateway.reports.controllers import ReportController
 from gateway.rewards.controllers import RewardController
 from gateway.rewards.services import RewardService
 from gateway.segments.controllers import SegmentController
@@ -188,6 +189,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             RewardController,
             JobController,
             SegmentController,
+            ReportController,
             CheckoutController,
             ConsoleApi,
         ],

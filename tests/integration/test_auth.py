@@ -65,6 +65,10 @@ ROUTES: list[tuple[str, str, Any, tuple[str, ...], int]] = [
     ("POST", "/v1/segments/preview", {"filter": {"tiers": ["gold"]}}, ("admin",), 200),
     ("GET", "/v1/segments/{segment}", None, ("admin",), 200),
     ("GET", "/v1/segments/{segment}/members", None, ("admin",), 200),
+    ("GET", "/v1/reports/clerks", None, ("admin",), 200),
+    ("GET", "/v1/reports/referrals", None, ("admin",), 200),
+    ("GET", "/v1/reports/points", None, ("admin",), 200),
+    ("GET", "/v1/reports/members", None, ("admin",), 200),
     ("POST", "/v1/campaigns/{exchange}/exchanges", "exchange", ("front", "clerk", "admin"), 201),
 ]  # fmt: skip
 # The policy test_tiers.py sets for diamond, so that the two never disagree.
