@@ -1,14 +1,17 @@
 """The rewards worker: due rows of the outbox become point entries and grants, exactly once.
 
 Triggers write `reward_due` rows in their own transactions (012_reward_triggers.sql: a
-registration, an order's commit, the scan for birthdays and win-backs). `give_due` takes a
-batch of due rows under `FOR UPDATE SKIP LOCKED` (another worker takes other rows), grants each
-row's coupon through the claim pipeline with the key `reward:<id>` (stock and per-member
-limits apply; a refusal is recorded with its reason and never blocks the points), and in the
-same transaction that marks the row done writes its points (an entry of kind `reward`) and its
-outcome (`rewards`). A crash before that commit leaves the row due: the next pass finds the
-coupon the first grant wrote in the ledger (events.idempotency_key), or grants again with the
-same key, which the claim's idempotency record answers with the same coupon.
+registration, an order's commit, the scan for birthdays and win-backs). `give_due` leases a
+batch of due rows (a short statement; rows another live worker leased are skipped), grants
+each row's coupon through the claim pipeline with the key `reward:<id>` outside any
+transaction (stock and per-member limits apply; a refusal is recorded with its reason and never
+blocks the points), then gives each row in a transaction of its own (`gw_reward_give`, 013):
+its points (an entry of kind `reward`), its outcome (`rewards`) and the done mark together.
+That transaction waits for one contended lock only, its member's, so it never deadlocks with
+checkout (reserves lock coupons, group commits lock members). A worker that dies leaves its
+rows leased: when the lease runs out another worker finds the coupons the first one granted in
+the ledger (events.idempotency_key), or grants again with the same key, which the claim's
+idempotency record answers with the same coupon.
 """
 
 from __future__ import annotations
@@ -27,32 +30,35 @@ from gateway.wire import cursor_place, iso, page_cursor
 
 log = logging.getLogger(__name__)
 
-TAKE_DUE = """
-SELECT * FROM reward_due WHERE state = 'due' AND due_at <= $1
-ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
-"""
 ANY_DUE = "SELECT 1 FROM reward_due WHERE state = 'due' AND due_at <= $1 LIMIT 1"
-# The coupons keyed grants already wrote (a pass that crashed before its commit).
+# A batch of rows due at $1 (the rules' clock) that no live worker holds, leased to this one
+# for $3 seconds of the database's own time (a lease is about processes, not rules).
+LEASE = """
+UPDATE reward_due SET lease_until = now() + make_interval(secs => $3)
+WHERE id IN (
+    SELECT id FROM reward_due
+    WHERE state = 'due' AND due_at <= $1 AND (lease_until IS NULL OR lease_until < now())
+    ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+RETURNING *
+"""
+# The coupons keyed grants already wrote (a worker that died before giving its rows).
 GRANTED = """
 SELECT idempotency_key, coupon_code FROM events
 WHERE kind = 'grant' AND idempotency_key = ANY($1::text[])
 """
-LOCK = "SELECT gw_points_lock($1, $2)"
-CREDIT = """
-SELECT gw_points_credit($1, $2, $3, $4, 'reward', 'reward', 0, $5, $6, $7, $8, 'rewards')
-"""
-RECORD = """
-INSERT INTO rewards (due_id, member_id, kind, occasion, at, points, point_entry_id,
-                     campaign_id, coupon_code, refused, order_id, counterparty)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-"""
-DONE = "UPDATE reward_due SET state = 'done', attempts = attempts + 1 WHERE id = $1"
+GIVE = "SELECT gw_reward_give($1, $2, $3, $4, $5)"
 SCAN = "SELECT gw_rewards_scan($1, $2)"
 MEMBER_EXISTS = "SELECT 1 FROM members WHERE member_id = $1"
 MEMBER_REWARDS = """
 SELECT id, kind, occasion, at, points, campaign_id, coupon_code, refused, order_id, counterparty
 FROM rewards WHERE member_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3
 """
+
+
+#: How long a worker holds the rows it leased: far longer than a batch's grants take (a
+#: second or two under load), short enough that a dead worker's rows wait little.
+LEASE_S = 10.0
 
 
 def reward_key(due_id: int) -> str:
@@ -75,57 +81,29 @@ class RewardService:
         return made
 
     async def give_due(self, now_ms: int, batch: int = 100) -> int:
-        """Gives every reward due at `now_ms`, a batch per transaction; how many. Idle, one
-        indexed read and no transaction."""
+        """Gives every reward due at `now_ms`; how many. Idle, one indexed read."""
         if await self.pool.fetchval(ANY_DUE, when(now_ms)) is None:
             return 0
         total = 0
         while True:
-            given = await self._give_batch(now_ms, batch)
-            total += given
-            if given < batch:
+            leased = await self.pool.fetch(LEASE, when(now_ms), batch, LEASE_S)
+            if not leased:
                 return total
+            total += await self._give(sorted(leased, key=lambda row: row["id"]), now_ms)
 
-    async def _give_batch(self, now_ms: int, batch: int) -> int:
+    async def _give(self, rows: list[asyncpg.Record], now_ms: int) -> int:
+        """Grants the leased rows' coupons (no transaction open), then gives each row in a
+        transaction of its own (`gw_reward_give`: one contended lock, its member's)."""
+        keys = [reward_key(row["id"]) for row in rows if row["campaign_id"]]
+        found = dict(await self.pool.fetch(GRANTED, keys)) if keys else {}
+        coupons = await asyncio.gather(*(self._coupon(row, found) for row in rows))
         now = when(now_ms)
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(TAKE_DUE, now, batch)
-            if not rows:
-                return 0
-            keys = [reward_key(row["id"]) for row in rows if row["campaign_id"]]
-            found = dict(await conn.fetch(GRANTED, keys)) if keys else {}
-            coupons = await asyncio.gather(*(self._coupon(row, found) for row in rows))
-            for row, (coupon, refused) in zip(rows, coupons, strict=True):
-                entry = None
-                if row["points"] > 0 and await conn.fetchval(LOCK, row["member_id"], now):
-                    entry = await conn.fetchval(
-                        CREDIT,
-                        row["member_id"],
-                        row["points"],
-                        now,
-                        self.zone,
-                        row["order_id"],
-                        row["campaign_id"],
-                        row["counterparty"],
-                        row["occasion"],
-                    )
-                await conn.execute(
-                    RECORD,
-                    row["id"],
-                    row["member_id"],
-                    row["kind"],
-                    row["occasion"],
-                    now,
-                    row["points"],
-                    entry,
-                    row["campaign_id"],
-                    coupon,
-                    refused,
-                    row["order_id"],
-                    row["counterparty"],
-                )
-                await conn.execute(DONE, row["id"])
-        return len(rows)
+        given = 0
+        for row, (coupon, refused) in zip(rows, coupons, strict=True):
+            given += bool(
+                await self.pool.fetchval(GIVE, row["id"], coupon, refused, now, self.zone)
+            )
+        return given
 
     async def _coupon(
         self, row: asyncpg.Record, found: dict[str, str]
