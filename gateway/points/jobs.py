@@ -37,7 +37,7 @@ SELECT member_id FROM (
 SETTLE_DUE = """
 SELECT count(gw_points_lock(member_id, $2)) FROM (
     SELECT member_id FROM members WHERE member_id = ANY($1::text[])
-    ORDER BY member_id FOR UPDATE SKIP LOCKED
+    ORDER BY member_id FOR NO KEY UPDATE SKIP LOCKED
 ) m
 """
 

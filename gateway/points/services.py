@@ -79,7 +79,8 @@ SELECT gw_points_credit($1, $2, $3, $4, 'adjust', 'adjust', 0, NULL, NULL, NULL,
 DEBIT = "SELECT gw_points_debit($1, $2, $3, 'adjust', NULL, NULL, NULL, $4, $5)"
 TRANSFER = "SELECT out_entry, in_entry FROM gw_points_transfer($1, $2, $3, $4, $5)"
 LOCK_TWO = """
-SELECT member_id FROM members WHERE member_id = ANY($1::text[]) ORDER BY member_id FOR UPDATE
+SELECT member_id FROM members WHERE member_id = ANY($1::text[])
+ORDER BY member_id FOR NO KEY UPDATE
 """
 RULES = "SELECT transferable FROM gw_points_rules()"
 # Members whose counting points expire within the window, soonest first; the cursor is the

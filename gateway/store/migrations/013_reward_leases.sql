@@ -37,3 +37,41 @@ BEGIN
     UPDATE reward_due SET state = 'done', attempts = attempts + 1 WHERE id = due;
     RETURN true;
 END $$;
+
+-- Moves of one member's points serialise on FOR NO KEY UPDATE of its row (was FOR UPDATE): it
+-- excludes other moves all the same, but no longer blocks the FOR KEY SHARE that inserting a
+-- row referencing the member takes (an inviter's or a giver's reward made due by another
+-- member's commit), which could deadlock two group commits of referred members.
+CREATE OR REPLACE FUNCTION gw_points_lock(m text, now_ timestamptz) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    debt bigint;
+    lot record;
+    pay bigint;
+BEGIN
+    SELECT points_debt INTO debt FROM members WHERE member_id = m FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    FOR lot IN
+        SELECT id, remaining, counts_from, order_id FROM point_lots
+        WHERE member_id = m AND pending AND remaining > 0 AND counts_from <= now_
+        ORDER BY counts_from, id
+    LOOP
+        pay := least(debt, lot.remaining);
+        debt := debt - pay;
+        UPDATE point_lots SET pending = false, remaining = remaining - pay WHERE id = lot.id;
+        PERFORM gw_points_post(m, 'activate', lot.remaining, -lot.remaining, -pay,
+                               lot.counts_from, lot.order_id, NULL, NULL, NULL, NULL, lot.id);
+    END LOOP;
+    FOR lot IN
+        SELECT id, remaining, expires_at FROM point_lots
+        WHERE member_id = m AND NOT pending AND remaining > 0 AND expires_at < now_
+        ORDER BY expires_at, id
+    LOOP
+        UPDATE point_lots SET remaining = 0, expired = true WHERE id = lot.id;
+        PERFORM gw_points_post(m, 'expire', -lot.remaining, 0, 0, lot.expires_at, NULL, NULL,
+                               NULL, NULL, NULL, lot.id);
+    END LOOP;
+    RETURN true;
+END $$;
