@@ -10,7 +10,7 @@ its OpenAPI description.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
@@ -163,6 +163,10 @@ def rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+_EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+_LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_time(value: str | None, name: str) -> datetime | None:
     """An RFC 3339 time with its offset (`2026-11-11T00:00:00+08:00`, or `...Z`), or None when
     absent; anything else is 400 naming the parameter. A '+' sent unescaped in a query string
@@ -173,7 +177,7 @@ def parse_time(value: str | None, name: str) -> datetime | None:
     if len(text) > 6 and text[-6] == " " and text[-3] == ":":
         text = text[:-6] + "+" + text[-5:]
     problem = "must be an RFC 3339 time with its offset, e.g. 2026-11-11T00:00:00+08:00"
-    if len(text) > 64 or len(text) < 20 or "T" not in text.upper():
+    if not 20 <= len(text) <= 64:  # a date alone is not a time
         raise InvalidRequest(f"{name}: {problem}")
     try:
         parsed = datetime.fromisoformat(text)
@@ -181,6 +185,9 @@ def parse_time(value: str | None, name: str) -> datetime | None:
         raise InvalidRequest(f"{name}: {problem}") from None
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise InvalidRequest(f"{name}: {problem}")
+    # Far enough from datetime's limits that a window's arithmetic never overflows.
+    if not _EARLIEST <= parsed <= _LATEST:
+        raise InvalidRequest(f"{name}: must be between the years 1900 and 9000")
     return parsed
 
 
@@ -194,7 +201,10 @@ class Window:
     @classmethod
     def of(cls, start: str | None, end: str | None, now: datetime) -> Window:
         begin, finish = parse_time(start, "from"), parse_time(end, "to")
-        finish = finish or now
+        if finish is None:
+            finish = now
+            if begin is not None and begin >= finish:
+                raise InvalidRequest("from: must be before to (default: now)")
         begin = begin or finish - DAYS_30
         if finish <= begin:
             raise InvalidRequest("to: must be after from")

@@ -503,6 +503,9 @@ async def test_reports_default_to_the_last_30_days_and_name_a_bad_parameter(
             ({"from": "2026-11-11"}, "from"),
             ({"from": "2026-11-12T00:00:00Z", "to": "2026-11-11T00:00:00Z"}, "to"),
             ({"from": "x" * 5000}, "from"),
+            ({"from": "0001-01-01T00:00:00+08:00"}, "from"),
+            ({"to": "9999-12-31T23:59:59-08:00"}, "to"),
+            ({"from": "2999-01-01T00:00:00Z"}, "from"),  # after the default `to`, now
         ):
             response = await client.get(f"/v1/reports/{name}", params=params, headers=auth["admin"])
             assert response.status_code == 400, (params, response.text)
@@ -519,8 +522,9 @@ async def test_reports_default_to_the_last_30_days_and_name_a_bad_parameter(
     )
     points = await report(client, auth, "points")
     assert abs((datetime.fromisoformat(points["as_of"]) - clock.now()).total_seconds()) < 60
-    bad = await client.get("/v1/reports/points?as_of=soon", headers=auth["admin"])
-    assert (bad.status_code, bad.json()["detail"].split(":")[0]) == (400, "as_of")
+    for as_of in ("soon", "2026-11-11", "0001-01-01T00:00:00Z"):
+        bad = await client.get("/v1/reports/points", params={"as_of": as_of}, headers=auth["admin"])
+        assert (bad.status_code, bad.json()["detail"].split(":")[0]) == (400, "as_of")
 
 
 async def test_recovery_writes_a_grant_with_the_actor_the_stream_kept(
