@@ -95,7 +95,7 @@ RENEW_LEASE = """
 UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'
 RETURNING id
 """
-BATCH_JOB = "SELECT campaign_id, channel, state FROM jobs WHERE id = $1"
+BATCH_JOB = "SELECT campaign_id, channel, actor, state FROM jobs WHERE id = $1"
 TAKE_DUE = """
 SELECT member_id FROM job_members WHERE job_id = $1 AND state = 'due'
 ORDER BY member_id LIMIT $2 FOR UPDATE SKIP LOCKED
@@ -325,7 +325,7 @@ class JobService:
             }
             outcomes = await asyncio.gather(
                 *(
-                    self._grant(job["campaign_id"], member, job["channel"], key, found)
+                    self._grant(job, member, key, found)
                     for member, key in zip(members, keys, strict=True)
                 )
             )
@@ -347,13 +347,17 @@ class JobService:
         return BatchResult(len(settled), unknown, state == "done")
 
     async def _grant(
-        self, campaign_id: str, member_id: str, channel: str, key: str, found: dict[str, str]
+        self, job: asyncpg.Record, member_id: str, key: str, found: dict[str, str]
     ) -> Outcome:
+        """The member's outcome: its coupon found in the ledger, or granted (the `grant` event
+        names the job's operator as its actor)."""
         code = found.get(key)
         if code is not None:
             return Outcome(member_id, coupon_code=code)
         try:
-            coupon: Coupon = await self.claims.grant_keyed(campaign_id, member_id, channel, key)
+            coupon: Coupon = await self.claims.grant_keyed(
+                job["campaign_id"], member_id, job["channel"], key, job["actor"] or ""
+            )
         except Unavailable:
             return Outcome(member_id)  # stays due: the next attempt has the same key
         except GatewayError as refusal:  # sold_out, limit_reached, not_live, ...

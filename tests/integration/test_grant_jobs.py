@@ -198,6 +198,11 @@ async def test_a_grant_to_a_segment_is_a_job_that_grants_every_member(
     assert sorted(held) == members
     assert all(len(codes) == 1 for codes in held.values())
     assert await db.fetchval("SELECT actor FROM jobs WHERE id = $1", job_id) == "admin"
+    actors = await db.fetch(
+        "SELECT DISTINCT actor FROM events WHERE kind = 'grant' AND campaign_id = $1",
+        campaign["id"],
+    )
+    assert [r["actor"] for r in actors] == ["admin"], "the grants name the job's operator"
     latest = await client.get("/v1/jobs?limit=200", headers=auth["admin"])
     assert latest.status_code == 200, latest.text
     assert job_id in [j["id"] for j in latest.json()["jobs"]]
