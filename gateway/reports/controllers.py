@@ -56,8 +56,7 @@ class ReportController(Controller):
           event) with the grant's time in the window.
         - `redeemed`: of those coupons, the ones redeemed at any time up to now (the code has a
           `redeem` event: its order committed), even if the order was refunded later. A coupon
-          the member transferred on and the friend used counts for the friend's new code, not
-          here.
+          the member gave on (转赠) is not redeemed, whatever the friend did with the new code.
         - `redemption_rate`: redeemed / granted, 4 decimals (null when nothing was granted).
         - `total`: the same over every row. Grants no key made (the programme's rewards) are
           not listed.
