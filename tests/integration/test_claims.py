@@ -422,14 +422,21 @@ async def test_metrics_count_the_pipeline_round_trips_and_ledger_rows(
             if name.startswith(("gateway_claim_", "gateway_ledger_"))
         }
 
-    before = counters((await client.get("/metrics")).text)
-    campaign = await live_campaign(client, auth["admin"], stock=10)
-    responses = await asyncio.gather(
-        *(claim(client, auth, campaign["id"], unique()) for _ in range(7))
-    )
-    assert all(r.status_code == 201 for r in responses)
-    after = counters((await client.get("/metrics")).text)
-    assert after["gateway_claim_jobs_total"] - before["gateway_claim_jobs_total"] == 7
+    # The app's scheduled work (rewards, grant jobs) uses the same pipeline: a measurement
+    # it ran beside is taken again, at most three times.
+    for _attempt in range(3):
+        before = counters((await client.get("/metrics")).text)
+        campaign = await live_campaign(client, auth["admin"], stock=10)
+        responses = await asyncio.gather(
+            *(claim(client, auth, campaign["id"], unique()) for _ in range(7))
+        )
+        assert all(r.status_code == 201 for r in responses)
+        after = counters((await client.get("/metrics")).text)
+        jobs = after["gateway_claim_jobs_total"] - before["gateway_claim_jobs_total"]
+        assert jobs >= 7
+        if jobs == 7:
+            break
+    assert jobs == 7
     assert (
         1
         <= after["gateway_claim_round_trips_total"] - before["gateway_claim_round_trips_total"]
