@@ -21,18 +21,18 @@ Bound = Annotated[int, msgspec.Meta(ge=0, le=1_000_000_000_000)]
 SegmentName = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=TEXT_PATTERN)]
 
 
-class Range(Struct, omit_defaults=True):
+class MeasureRange(Struct, omit_defaults=True):
     """Inclusive bounds; give `min`, `max` or both (`min` ≤ `max`)."""
 
     min: Bound | None = None
     max: Bound | None = None
 
 
-class AtLeast(Struct):
+class MeasureAtLeast(Struct):
     min: Bound
 
 
-class AtMost(Struct):
+class MeasureAtMost(Struct):
     max: Bound
 
 
@@ -44,12 +44,12 @@ class SegmentFilter(Struct, omit_defaults=True):
     distinct categories bought in it, `tiers` the member's tier, `registered_days` local days
     since registration, `birthday_month` 1-12, `group` the member's RFM group."""
 
-    recency_days: Range | None = None
-    orders: Range | None = None
-    spend: Range | None = None
-    categories: AtLeast | None = None
+    recency_days: MeasureRange | None = None
+    orders: MeasureRange | None = None
+    spend: MeasureRange | None = None
+    categories: MeasureAtLeast | None = None
     tiers: Annotated[list[Tier], msgspec.Meta(min_length=1, max_length=4)] | None = None
-    registered_days: AtMost | None = None
+    registered_days: MeasureAtMost | None = None
     birthday_month: Annotated[int, msgspec.Meta(ge=1, le=12)] | None = None
     group: Group | None = None
 
@@ -103,7 +103,7 @@ class SegmentMembers(Out):
     next: str | None
 
 
-class Thresholds(Out):
+class TercileThresholds(Out):
     """A measure's terciles over the buyers (members with ≥ 1 order in the window): score 1
     for a value ≤ `score_1_max`, 2 for ≤ `score_2_max`, 3 above it. Null when nobody bought."""
 
@@ -117,27 +117,27 @@ class ScoreCounts(Out):
     three: int = msgspec.field(name="3")
 
 
-class Scored(Out):
+class ScoredMeasure(Out):
     """A measure's thresholds and how many members got each score."""
 
-    thresholds: Thresholds
+    thresholds: TercileThresholds
     scores: ScoreCounts
 
 
-class BandCounts(Out):
+class RecencyBands(Out):
     active: int
     dormant: int
     lapsed: int
     none: int
 
 
-class GroupCount(Out):
+class RfmGroup(Out):
     name: Group
     rule: str
     count: int
 
 
-class Window(Out):
+class RfmWindow(Out):
     """The 365 local days scored, both included."""
 
     first_day: str
@@ -148,11 +148,11 @@ class Rfm(Out):
     """The member base scored (see `GET /v1/segments/rfm`)."""
 
     as_of: str
-    window: Window
+    window: RfmWindow
     members: int
     buyers: int
-    recency: BandCounts
-    frequency: Scored
-    monetary: Scored
-    width: Scored
-    groups: list[GroupCount]
+    recency: RecencyBands
+    frequency: ScoredMeasure
+    monetary: ScoredMeasure
+    width: ScoredMeasure
+    groups: list[RfmGroup]

@@ -29,11 +29,12 @@ import msgspec
 from gateway.errors import InvalidRequest, NotFound
 from gateway.segments.reference import GROUP_RULES, WINDOW_DAYS
 from gateway.segments.schemas import (
-    BandCounts,
-    GroupCount,
+    RecencyBands,
     Rfm,
+    RfmGroup,
+    RfmWindow,
     ScoreCounts,
-    Scored,
+    ScoredMeasure,
     Segment,
     SegmentCreate,
     SegmentFilter,
@@ -41,8 +42,7 @@ from gateway.segments.schemas import (
     Segments,
     SegmentSize,
     SegmentSummary,
-    Thresholds,
-    Window,
+    TercileThresholds,
 )
 from gateway.settings import get_settings
 from gateway.wire import cursor_place, iso, page_cursor, to_ms
@@ -227,6 +227,24 @@ ORDER BY created_at DESC, id DESC LIMIT $3
 """
 
 
+# The planner guesses 100 lines per cart (jsonb_array_elements), so the statements that read
+# every cart of the window look costly enough to JIT-compile: at 1M orders that compiling was
+# a fifth of the CPU (docs/BENCHMARKS.md, "Segments"), and bought nothing.
+NO_JIT = "SET LOCAL jit = off"
+
+
+async def _whole_base(db: Executor, statement: str, *args: Any) -> list[asyncpg.Record]:
+    """Runs a statement over the whole base without JIT: in a transaction of its own, or
+    inside the caller's (where `jit` stays off until it ends: its other statements are small)."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await _whole_base(conn, statement, *args)
+    async with db.transaction():
+        await db.execute(NO_JIT)
+        rows: list[asyncpg.Record] = await db.fetch(statement, *args)
+        return rows
+
+
 class SegmentNotFound(NotFound):
     code = "segment_not_found"
 
@@ -265,9 +283,11 @@ def parse_as_of(text: str) -> datetime:
     return moment
 
 
-def _scored(row: asyncpg.Record, measure: str) -> Scored:
-    return Scored(
-        thresholds=Thresholds(score_1_max=row[f"{measure}1"], score_2_max=row[f"{measure}2"]),
+def _scored(row: asyncpg.Record, measure: str) -> ScoredMeasure:
+    return ScoredMeasure(
+        thresholds=TercileThresholds(
+            score_1_max=row[f"{measure}1"], score_2_max=row[f"{measure}2"]
+        ),
         scores=ScoreCounts(
             one=row[f"{measure}_1"], two=row[f"{measure}_2"], three=row[f"{measure}_3"]
         ),
@@ -276,18 +296,17 @@ def _scored(row: asyncpg.Record, measure: str) -> Scored:
 
 async def rfm(conn: Executor, as_of: datetime, zone: str) -> Rfm:
     """The member base scored at `as_of` (one statement: see `reference` for the rules)."""
-    row = await conn.fetchrow(RFM, as_of, zone, True)
-    assert row is not None  # an aggregate without GROUP BY answers one row
+    (row,) = await _whole_base(conn, RFM, as_of, zone, True)  # an aggregate: one row
     today: date = row["today"]
     return Rfm(
         as_of=iso(as_of),
-        window=Window(
+        window=RfmWindow(
             first_day=(today - timedelta(days=WINDOW_DAYS - 1)).isoformat(),
             last_day=today.isoformat(),
         ),
         members=row["members"],
         buyers=row["buyers"],
-        recency=BandCounts(
+        recency=RecencyBands(
             active=row["band_active"],
             dormant=row["band_dormant"],
             lapsed=row["band_lapsed"],
@@ -297,7 +316,7 @@ async def rfm(conn: Executor, as_of: datetime, zone: str) -> Rfm:
         monetary=_scored(row, "m"),
         width=_scored(row, "w"),
         groups=[
-            GroupCount(name=name, rule=rule, count=row[f"group_{name}"])  # type: ignore[arg-type]  # GROUP_RULES' names are Group's
+            RfmGroup(name=name, rule=rule, count=row[f"group_{name}"])  # type: ignore[arg-type]  # GROUP_RULES' names are Group's
             for name, rule in GROUP_RULES
         ],
     )
@@ -343,7 +362,8 @@ def filter_args(rule: SegmentFilter) -> tuple[Any, ...]:
 
 async def filter_size(conn: Executor, rule: SegmentFilter, *, as_of: datetime, zone: str) -> int:
     """How many members of the base the filter matches at `as_of`."""
-    size: int = await conn.fetchval(SIZE, as_of, zone, _needs_width(rule), *filter_args(rule))
+    (row,) = await _whole_base(conn, SIZE, as_of, zone, _needs_width(rule), *filter_args(rule))
+    size: int = row["size"]
     return size
 
 
@@ -357,10 +377,11 @@ async def filter_page(
     zone: str,
 ) -> list[str]:
     """The next `limit` member ids after `after` (member id order) the filter matches."""
-    statement = GROUP_PAGE if rule.group is not None else PAGE
-    rows = await conn.fetch(
-        statement, as_of, zone, _needs_width(rule), *filter_args(rule), after, limit
-    )
+    args = (as_of, zone, _needs_width(rule), *filter_args(rule), after, limit)
+    if rule.group is not None:
+        rows = await _whole_base(conn, GROUP_PAGE, *args)
+    else:
+        rows = await conn.fetch(PAGE, *args)
     return [row["member_id"] for row in rows]
 
 
