@@ -76,6 +76,14 @@ class OrderNotFound(NotFound):
     code = "order_not_found"
 
 
+class SegmentNotFound(NotFound):
+    code = "segment_not_found"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+
 class Conflict(GatewayError):
     """409s: the request is well formed but the state refuses it."""
 

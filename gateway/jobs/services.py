@@ -37,10 +37,17 @@ import asyncpg
 from gateway.claims.services import ClaimService
 from gateway.clock import Clock
 from gateway.coupons.schemas import Coupon
-from gateway.errors import CampaignNotFound, GatewayError, InvalidRequest, NotFound, Unavailable
+from gateway.errors import (
+    CampaignNotFound,
+    GatewayError,
+    InvalidRequest,
+    JobNotFound,
+    SegmentNotFound,
+    Unavailable,
+)
 from gateway.jobs.schemas import Job, Jobs
 from gateway.points.services import when
-from gateway.segments.services import SegmentNotFound, segment_member_ids
+from gateway.segments.services import segment_member_ids
 from gateway.store.fence import worker_id
 from gateway.wire import iso
 
@@ -151,10 +158,6 @@ RETURNING id
 
 #: `segment_member_ids`' shape: (conn, segment_id, *, after, limit, now_ms) -> member ids.
 MemberLister = Callable[..., Awaitable[list[str]]]
-
-
-class JobNotFound(NotFound):
-    code = "job_not_found"
 
 
 def job_key(job_id: str, member_id: str) -> str:

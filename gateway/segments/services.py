@@ -26,7 +26,7 @@ from typing import Any, TypeAlias
 import asyncpg
 import msgspec
 
-from gateway.errors import InvalidRequest, NotFound
+from gateway.errors import InvalidRequest, SegmentNotFound
 from gateway.segments.reference import GROUP_RULES, WINDOW_DAYS
 from gateway.segments.schemas import (
     RecencyBands,
@@ -243,10 +243,6 @@ async def _whole_base(db: Executor, statement: str, *args: Any) -> list[asyncpg.
         await db.execute(NO_JIT)
         rows: list[asyncpg.Record] = await db.fetch(statement, *args)
         return rows
-
-
-class SegmentNotFound(NotFound):
-    code = "segment_not_found"
 
 
 def zone_name() -> str:

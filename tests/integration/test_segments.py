@@ -25,6 +25,7 @@ import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from gateway.clock import clock
+from gateway.errors import SegmentNotFound
 from gateway.segments import reference, services
 from gateway.segments.reference import Line, Member, Order
 from gateway.segments.schemas import GROUPS, SegmentFilter
@@ -395,7 +396,7 @@ async def test_a_saved_segment_pages_through_every_member_once(
 
 
 async def test_a_missing_segment_is_segment_not_found(history_db: ReferenceDb) -> None:
-    with pytest.raises(services.SegmentNotFound):
+    with pytest.raises(SegmentNotFound):
         await services.segment_member_ids(
             history_db.pool, "seg_nobody", after=None, limit=10, now_ms=to_ms(AS_OF)
         )
