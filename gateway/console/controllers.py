@@ -15,7 +15,7 @@ from gateway.auth.services import ROLES, caller_of
 from gateway.campaigns.controllers import check_campaign_id
 from gateway.clock import clock
 from gateway.console import services
-from gateway.console.schemas import Live, WhoAmI
+from gateway.console.schemas import Funnel, Live, WhoAmI
 from gateway.errors import Unauthorized
 from gateway.pages.security import PAGE_HEADERS
 
@@ -62,3 +62,18 @@ class ConsoleApi(Controller):
         one round trip: the console's live view polls it every second during a sale without
         loading Postgres. A draft (no hot state yet) is read from Postgres."""
         return await services.live(state.pool, state.redis, clock, check_campaign_id(campaign_id))
+
+    @get(
+        "/campaigns/{campaign_id:str}/funnel",
+        operation_id="campaignFunnel",
+        opt={"roles": ("admin",)},
+    )
+    async def funnel(self, state: State, campaign_id: FromPath[str]) -> Funnel:
+        """A campaign's conversion funnel (转化漏斗), as the back office's reports chart it:
+        `claimed` its coupons claimed or granted, `reserved` the orders that reserved one of
+        them at a checkout (an order reserves once, whatever happens to it after),
+        `committed` the orders committed with one (a later refund does not undo it), and
+        `conversion_rate` committed / reserved rounded to 4 decimals (the campaign stats'
+        `conversion_rate`; null while no order reserved one). Read from the ledger (the
+        same counts as the stats); an unknown campaign is 404."""
+        return await services.funnel(state.pool, check_campaign_id(campaign_id))

@@ -27,3 +27,16 @@ class Live(Out):
     refusals: dict[str, int]
     #: When the counters were read (the gateway's clock), so that rates need no client clock.
     at: str
+
+
+class Funnel(Out):
+    """A campaign's conversion funnel (转化漏斗), read from the ledger: coupons `claimed`
+    (claims and grants), the orders that `reserved` one of them, the orders `committed` with
+    one, and `conversion_rate` = committed / reserved (the campaign stats' conversion_rate;
+    null while no order reserved one)."""
+
+    campaign_id: str
+    claimed: int
+    reserved: int
+    committed: int
+    conversion_rate: float | None

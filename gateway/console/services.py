@@ -1,4 +1,5 @@
-"""The live view's counters: one pipelined Redis read per request, no Postgres once published."""
+"""The live view's counters (one pipelined Redis read per request, no Postgres once
+published) and a campaign's conversion funnel (the ledger's counts behind its stats)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from typing import Any
 import asyncpg
 import redis.asyncio as redis
 
+from gateway.campaigns.services import CAMPAIGN_COUNTS
 from gateway.clock import Clock
-from gateway.console.schemas import Live
+from gateway.console.schemas import Funnel, Live
 from gateway.errors import CampaignNotFound
 from gateway.store import redis as keys
 from gateway.wire import iso
 
 DRAFT_STOCK = "SELECT status, stock_total FROM campaigns WHERE id = $1"
+CAMPAIGN_EXISTS = "SELECT 1 FROM campaigns WHERE id = $1"
 
 
 async def live(pool: asyncpg.Pool, client: redis.Redis, clock: Clock, campaign_id: str) -> Live:
@@ -66,3 +69,20 @@ def _counts(reply: Any) -> dict[str, int]:
         (k.decode() if isinstance(k, bytes) else str(k)): int(v)
         for k, v in sorted(pairs, key=lambda kv: kv[0])
     }
+
+
+async def funnel(pool: asyncpg.Pool, campaign_id: str) -> Funnel:
+    """The campaign's funnel from the same ledger counts as its stats (`CAMPAIGN_COUNTS`):
+    claimed coupons, then the orders that reserved one, then those committed with one."""
+    async with pool.acquire() as conn:
+        if await conn.fetchval(CAMPAIGN_EXISTS, campaign_id) is None:
+            raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+        counts = await conn.fetchrow(CAMPAIGN_COUNTS, campaign_id)
+    reserved, committed = counts["reservations"], counts["converted"]
+    return Funnel(
+        campaign_id=campaign_id,
+        claimed=counts["claimed"],
+        reserved=reserved,
+        committed=committed,
+        conversion_rate=round(committed / reserved, 4) if reserved else None,
+    )
