@@ -290,7 +290,10 @@
 
   // ---- routing ------------------------------------------------------------------------------
 
-  var VIEWS = ["signin", "campaigns", "new", "campaign", "live", "poster", "members", "tiers", "programme", "store"];
+  var VIEWS = [
+    "signin", "campaigns", "new", "campaign", "live", "poster", "members", "tiers", "programme",
+    "segments", "jobs", "reports", "store",
+  ];
 
   function showView(name) {
     VIEWS.forEach(function (view) {
@@ -311,9 +314,16 @@
     viewToken += 1;
   }
 
+  // A message for the view a hash change is about to show (route() clears the page's flash).
+  var nextFlash = null;
+
   function route() {
     stopTimers();
     clearFlash();
+    if (nextFlash) {
+      flash(nextFlash[0], nextFlash[1]);
+      nextFlash = null;
+    }
     if (!session.role) {
       showView("signin");
       return;
@@ -341,6 +351,12 @@
         return tiersView();
       case "programme":
         return programmeView();
+      case "segments":
+        return segmentsView();
+      case "jobs":
+        return jobsView(parts[1]);
+      case "reports":
+        return reportsView();
       case "store":
         return storeView();
       default:
@@ -1019,6 +1035,90 @@
     loadHistory(true, viewToken).catch(failed);
   });
 
+  // ---- a member's rewards (开卡礼, 首单礼, ...): given, or refused with the reason -------
+
+  // The occasion in words: the reward's instance, as the outbox keys it ("referral:inviter:
+  // <invitee>", "spend_step:month:2026-11:50000", "birthday:2027", ...).
+  function occasionText(r) {
+    var parts = r.occasion.split(":");
+    var rest = parts.slice(2).join(":");
+    var member = r.counterparty || "—";
+    switch (parts[0]) {
+      case "welcome":
+        return t("console.occasion.welcome");
+      case "first_order":
+        return t("console.occasion.first_order", { order: r.order_id || "—" });
+      case "referral":
+        return parts[1] === "inviter"
+          ? t("console.occasion.referral_inviter", { member: member })
+          : t("console.occasion.referral_invitee", { member: member });
+      case "transfer":
+        return parts[1] === "giver"
+          ? t("console.occasion.transfer_giver", { code: rest, member: member })
+          : t("console.occasion.transfer_first_order", { member: member });
+      case "spend_step":
+        return parts[1] === "month"
+          ? t("console.occasion.spend_month", { month: parts[2], amount: yuan(Number(parts[3])) })
+          : t("console.occasion.spend_order", { order: rest });
+      case "birthday":
+        return t("console.occasion.birthday", { year: parts[1] });
+      case "win_back":
+        return t("console.occasion.win_back", { day: parts.slice(1).join(":") });
+      default:
+        return r.occasion;
+    }
+  }
+
+  function rewardRow(r) {
+    var row = el("tr");
+    row.dataset.kind = r.kind;
+    row.appendChild(el("td", localTime(r.at)));
+    row.appendChild(el("td", t("console.rewards.kind." + r.kind)));
+    row.appendChild(el("td", occasionText(r)));
+    row.appendChild(el("td", r.points ? signed(r.points) : "—", "num" + (r.points ? " plus" : "")));
+    var coupon = el("td");
+    if (r.coupon_code) {
+      coupon.appendChild(el("span", r.coupon_code, "code-cell"));
+    } else if (r.refused) {
+      coupon.appendChild(el("span", t("console.rewards.refused", { reason: reasonText(r.refused) }), "refused"));
+      row.classList.add("refused-row");
+    } else {
+      coupon.textContent = "—";
+    }
+    row.appendChild(coupon);
+    return row;
+  }
+
+  var rewardState = { next: null };
+
+  // The member's rewards, 20 at a time (newest first); `more` appends the next page.
+  function loadRewards(more, token) {
+    var params = new URLSearchParams({ limit: "20" });
+    if (more && rewardState.next) params.set("before", rewardState.next);
+    var path = "/v1/members/" + encodeURIComponent(memberState.id) + "/rewards?" + params.toString();
+    return api("GET", path).then(function (page) {
+      if (token !== viewToken) return;
+      var body = $("member-rewards");
+      if (!more) clear(body);
+      page.rewards.forEach(function (r) {
+        body.appendChild(rewardRow(r));
+      });
+      if (!body.rows.length) {
+        var empty = el("tr");
+        var cell = el("td", t("console.rewards.none"), "muted");
+        cell.colSpan = 5;
+        empty.appendChild(cell);
+        body.appendChild(empty);
+      }
+      rewardState.next = page.next;
+      show($("rewards-more"), !!page.next);
+    });
+  }
+
+  $("rewards-more").addEventListener("click", function () {
+    loadRewards(true, viewToken).catch(failed);
+  });
+
   function membersView(id) {
     showView("members");
     show($("member-result"), false);
@@ -1030,7 +1130,13 @@
     memberState.next = null;
     var token = viewToken;
     var base = "/v1/members/" + encodeURIComponent(id);
-    Promise.all([api("GET", base), api("GET", base + "/coupons"), loadHistory(false, token)]).then(
+    rewardState.next = null;
+    Promise.all([
+      api("GET", base),
+      api("GET", base + "/coupons"),
+      loadHistory(false, token),
+      loadRewards(false, token),
+    ]).then(
       function (answers) {
         if (token !== viewToken) return;
         renderMember(answers[0]);
@@ -1169,7 +1275,8 @@
 
   // ---- the programme (积分 and 等级 rules) and the tier review ---------------------------
   // GET /v1/programme fills the form; the form is the whole programme again for PUT (a PUT
-  // replaces it). Money in yuan on the form, cents on the wire; rewards as JSON for now.
+  // replaces it). Money in yuan on the form, cents on the wire; a reward's coupon is picked
+  // from the live campaigns.
 
   var programmeForm = $("programme-form");
   var TIER_NAMES = ["silver", "gold", "diamond"];
@@ -1250,6 +1357,141 @@
     return { name: value("m_name").value.trim(), multiplier: integer(value("m_multiplier").value), when: when };
   }
 
+  // ---- the campaigns a reward or a grant job can name: the live ones ---------------------
+
+  var liveCampaigns = [];
+
+  function loadLiveCampaigns() {
+    return api("GET", "/v1/campaigns?status=live&limit=200").then(function (page) {
+      liveCampaigns = page.campaigns;
+      return liveCampaigns;
+    });
+  }
+
+  // A picker's options: "none" first (value ""), then every live campaign by name and offer;
+  // a campaign the rules name that is no longer live stays selectable by its id, so that
+  // saving shows the API's word on it beside the field instead of dropping it.
+  function fillPicker(select, selected, noneLabel) {
+    clear(select);
+    var none = el("option", noneLabel || t("console.rewards.no_coupon"));
+    none.value = "";
+    select.appendChild(none);
+    var found = false;
+    liveCampaigns.forEach(function (c) {
+      var option = el("option", c.name + " · " + offer(c));
+      option.value = c.id;
+      if (c.id === selected) found = true;
+      select.appendChild(option);
+    });
+    if (selected && !found) {
+      var kept = el("option", t("console.rewards.not_live", { id: selected }));
+      kept.value = selected;
+      select.appendChild(kept);
+    }
+    select.value = selected || "";
+  }
+
+  // ---- the programme's rewards: a reward's coupon and points, spend steps as rows --------
+
+  // Each step's fields are named by its place ("rewards.spend_steps[1].min_paid"), as the
+  // multipliers are, so that the API's 400 lands beside the field it names.
+  function renumberSteps() {
+    var rows = $("spend-steps").querySelectorAll(".step");
+    rows.forEach(function (row, i) {
+      var path = "rewards.spend_steps[" + i + "]";
+      row.dataset.field = path;
+      row.querySelector(".step-no").textContent = "#" + (i + 1);
+      row.querySelectorAll("[data-rel]").forEach(function (field) {
+        field.dataset.field = path + "." + field.dataset.rel;
+      });
+    });
+    show($("spend-steps-none"), rows.length === 0);
+  }
+
+  function addStep(step) {
+    var row = $("step-template").content.firstElementChild.cloneNode(true);
+    row.querySelector('[name="s_period"]').value = step ? step.period : "order";
+    row.querySelector('[name="s_min_paid"]').value = step ? yuan(step.min_paid) : "";
+    fillPicker(row.querySelector('[name="s_campaign"]'), step ? step.campaign_id : null, t("console.rewards.pick"));
+    row.querySelector(".step-remove").addEventListener("click", function () {
+      row.remove();
+      renumberSteps();
+    });
+    $("spend-steps").appendChild(row);
+    renumberSteps();
+    return row;
+  }
+
+  $("step-add").addEventListener("click", function () {
+    addStep(null).querySelector('[name="s_min_paid"]').focus();
+  });
+
+  // A count of the form ("" when 0: an empty field is "none").
+  function countValue(n) {
+    return n ? String(n) : "";
+  }
+
+  function fillRewards(r) {
+    var f = programmeForm.elements;
+    [
+      ["welcome", r.welcome],
+      ["first_order", r.first_order],
+      ["inviter", r.referral.inviter],
+      ["invitee", r.referral.invitee],
+    ].forEach(function (pair) {
+      fillPicker(f[pair[0] + "_campaign"], pair[1].campaign_id);
+      f[pair[0] + "_points"].value = countValue(pair[1].points);
+    });
+    f.giver_points.value = countValue(r.transfer.giver_points);
+    fillPicker(f.transfer_campaign, r.transfer.first_order_campaign_id);
+    fillPicker(f.birthday_campaign, r.birthday.campaign_id);
+    f.birthday_days.value = String(r.birthday.days_before);
+    fillPicker(f.win_back_campaign, r.win_back.campaign_id);
+    f.win_back_days.value = String(r.win_back.after_days);
+    clear($("spend-steps"));
+    r.spend_steps.forEach(addStep);
+    renumberSteps();
+  }
+
+  // The rewards as the API's: an empty points field is 0 (none), an empty day count is left
+  // out (the API's default), no campaign is null (no coupon).
+  function rewardsBody() {
+    var f = programmeForm.elements;
+    function points(name) {
+      var n = integer(f[name].value);
+      return n === null ? 0 : n;
+    }
+    function grant(prefix) {
+      return { campaign_id: f[prefix + "_campaign"].value || null, points: points(prefix + "_points") };
+    }
+    var birthday = { campaign_id: f.birthday_campaign.value || null };
+    var beforeDays = integer(f.birthday_days.value);
+    if (beforeDays !== null) birthday.days_before = beforeDays;
+    var winBack = { campaign_id: f.win_back_campaign.value || null };
+    var afterDays = integer(f.win_back_days.value);
+    if (afterDays !== null) winBack.after_days = afterDays;
+    var steps = [];
+    $("spend-steps").querySelectorAll(".step").forEach(function (row) {
+      steps.push({
+        period: row.querySelector('[name="s_period"]').value,
+        min_paid: cents(row.querySelector('[name="s_min_paid"]').value),
+        campaign_id: row.querySelector('[name="s_campaign"]').value || null,
+      });
+    });
+    return {
+      welcome: grant("welcome"),
+      first_order: grant("first_order"),
+      referral: { inviter: grant("inviter"), invitee: grant("invitee") },
+      transfer: {
+        giver_points: points("giver_points"),
+        first_order_campaign_id: f.transfer_campaign.value || null,
+      },
+      spend_steps: steps,
+      birthday: birthday,
+      win_back: winBack,
+    };
+  }
+
   function fillProgramme(p) {
     var f = programmeForm.elements;
     clearErrors(programmeForm);
@@ -1267,12 +1509,11 @@
       });
     });
     f.downgrade.value = p.tiers.downgrade;
-    f.rewards.value = JSON.stringify(p.rewards, null, 2);
+    fillRewards(p.rewards);
     syncExpiry();
   }
 
-  // The form as the API's programme; a rewards text that is not JSON is refused here, beside
-  // its field (null: nothing to send).
+  // The form as the API's programme.
   function programmeBody() {
     var f = programmeForm.elements;
     var mode = f.expiry_mode.value;
@@ -1285,13 +1526,6 @@
       });
       tiers[tier] = rule.single_order === null && rule.yearly_spend === null ? null : rule;
     });
-    var rewards;
-    try {
-      rewards = JSON.parse(f.rewards.value.trim() || "{}");
-    } catch (e) {
-      showError(programmeForm, { detail: t("console.programme.rewards_bad", { error: e.message }) });
-      return null;
-    }
     var multipliers = [];
     $("multipliers").querySelectorAll("fieldset.multiplier").forEach(function (row) {
       multipliers.push(multiplierBody(row));
@@ -1304,7 +1538,7 @@
         multipliers: multipliers,
       },
       tiers: tiers,
-      rewards: rewards,
+      rewards: rewardsBody(),
     };
   }
 
@@ -1312,8 +1546,8 @@
     showView("programme");
     show($("review-result"), false);
     var token = viewToken;
-    api("GET", "/v1/programme").then(function (p) {
-      if (token === viewToken) fillProgramme(p);
+    Promise.all([api("GET", "/v1/programme"), loadLiveCampaigns()]).then(function (answers) {
+      if (token === viewToken) fillProgramme(answers[0]);
     }, failed);
   }
 
@@ -1321,7 +1555,6 @@
     event.preventDefault();
     clearErrors(programmeForm);
     var body = programmeBody();
-    if (!body) return;
     var button = programmeForm.querySelector("button[type=submit]");
     button.disabled = true;
     api("PUT", "/v1/programme", body)
@@ -1363,6 +1596,882 @@
         button.disabled = false;
       });
   });
+
+  // ---- charts: inline SVG, sized by attributes (the CSP allows no inline style) -----------
+
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs || {}).forEach(function (name) {
+      node.setAttribute(name, String(attrs[name]));
+    });
+    if (text !== undefined) node.textContent = String(text);
+    return node;
+  }
+
+  // A horizontal bar: `value` of `max` (a share of the cell's width).
+  function hbar(value, max, kind) {
+    var node = svg("svg", { viewBox: "0 0 100 10", preserveAspectRatio: "none", class: "hbar " + (kind || ""), "aria-hidden": "true" });
+    node.appendChild(svg("rect", { x: 0, y: 0, width: 100, height: 10, class: "track" }));
+    var width = max > 0 ? Math.max(0, Math.min(100, (value / max) * 100)) : 0;
+    node.appendChild(svg("rect", { x: 0, y: 0, width: width.toFixed(2), height: 10, class: "fill" }));
+    return node;
+  }
+
+  function barCell(value, max, kind) {
+    var cell = el("td", null, "bar-cell");
+    cell.appendChild(hbar(value, max, kind));
+    return cell;
+  }
+
+  function rate(value) {
+    return value === null || value === undefined ? "—" : percent(value);
+  }
+
+  function statBoxes(node, pairs) {
+    clear(node);
+    pairs.forEach(function (pair) {
+      var box = el("div", null, "stat");
+      box.dataset.stat = pair[0];
+      box.appendChild(el("span", pair[1], "label"));
+      box.appendChild(el("strong", pair[2]));
+      node.appendChild(box);
+    });
+  }
+
+  function numCell(value) {
+    return el("td", value === null || value === undefined ? "—" : value, "num");
+  }
+
+  // The gateway's days: the API writes times with the gateway's offset, so an answer tells
+  // the console the gateway's offset and its day; a day picked on a form is then that day in
+  // the gateway's zone (the reports' and the RFM's days are the gateway's local days).
+  var gatewayClock = { offset: null, today: null };
+
+  function learnClock(text) {
+    var match = /^(\d{4}-\d\d-\d\d)T.*([+-]\d\d:\d\d|Z)$/.exec(text || "");
+    if (match) {
+      gatewayClock.today = match[1];
+      gatewayClock.offset = match[2];
+    }
+  }
+
+  // A day and a time of day in the gateway's zone (the browser's until an answer told it).
+  function gatewayTime(day, time) {
+    var offset = gatewayClock.offset || rfc3339(day + "T00:00").slice(-6);
+    return day + "T" + time + offset;
+  }
+
+  function shiftDay(value, days) {
+    var d = new Date(value + "T00:00");
+    d.setDate(d.getDate() + days);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate());
+  }
+
+  function nextDay(value) {
+    return shiftDay(value, 1);
+  }
+
+  // The gateway's day of one of its times ("2026-11-11T10:00:00+08:00" -> "2026-11-11").
+  function dayOf(text) {
+    return String(text || "").slice(0, 10);
+  }
+
+  // One of the gateway's times as the gateway's local time ("2026-11-11 10:00"): the windows
+  // of the RFM table and the reports, whose days are the gateway's.
+  function gatewayLocal(text) {
+    return String(text || "").slice(0, 16).replace("T", " ");
+  }
+
+  // ---- segments: the RFM table (四度分析), the builder, saved segments, grant jobs --------
+
+  var GROUPS = ["champions", "loyal", "big_spenders", "at_risk", "lapsed", "new", "others"];
+  var BANDS = [
+    ["active", "0-90"],
+    ["dormant", "91-180"],
+    ["lapsed", "181-360"],
+    ["none", "—"],
+  ];
+
+  // A group's rule in words with the thresholds of this table (F 3: orders above the
+  // frequency's score_2_max, F ≥ 2: above its score_1_max, M 3: spend above the monetary's).
+  function groupRule(name, rfm) {
+    function above(measure, key, money) {
+      var value = rfm[measure].thresholds[key];
+      if (value === null) return "—";
+      return money ? "¥" + yuan(value) : String(value);
+    }
+    return t("console.rfm.rule." + name, {
+      f1: above("frequency", "score_1_max"),
+      f2: above("frequency", "score_2_max"),
+      m2: above("monetary", "score_2_max", true),
+    });
+  }
+
+  function thresholdText(measure, money) {
+    var th = measure.thresholds;
+    if (th.score_1_max === null) return t("console.rfm.no_buyers");
+    function v(n) {
+      return money ? "¥" + yuan(n) : String(n);
+    }
+    return t("console.rfm.threshold_text", { a: v(th.score_1_max), b: v(th.score_2_max) });
+  }
+
+  function renderRfm(rfm) {
+    $("rfm-window").textContent = t("console.rfm.window", { first: rfm.window.first_day, last: rfm.window.last_day, as_of: gatewayLocal(rfm.as_of) });
+    $("rfm-as-of").value = rfm.window.last_day;
+    statBoxes($("rfm-totals"), [
+      ["members", t("console.rfm.members"), rfm.members],
+      ["buyers", t("console.rfm.buyers"), rfm.buyers],
+    ]);
+    var body = $("rfm-groups").tBodies[0];
+    clear(body);
+    rfm.groups.forEach(function (group) {
+      var row = el("tr");
+      row.dataset.group = group.name;
+      row.appendChild(el("td", t("console.rfm.group." + group.name), "strong"));
+      var rule = el("td");
+      rule.appendChild(el("span", groupRule(group.name, rfm)));
+      rule.appendChild(el("span", group.rule, "muted rule-code"));
+      row.appendChild(rule);
+      row.appendChild(el("td", group.count, "num"));
+      var share = barCell(group.count, rfm.members, "group-" + group.name);
+      share.appendChild(el("span", rfm.members ? percent(group.count / rfm.members) : "—", "muted bar-label"));
+      row.appendChild(share);
+      var pick = el("td");
+      var button = el("button", t("console.rfm.pick"), "btn small secondary");
+      button.type = "button";
+      button.addEventListener("click", function () {
+        segmentForm.reset();
+        segmentForm.elements.group.value = group.name;
+        previewSoon();
+        segmentForm.elements.name.value = t("console.rfm.group." + group.name);
+        segmentForm.scrollIntoView({ block: "start" });
+      });
+      pick.appendChild(button);
+      row.appendChild(pick);
+      body.appendChild(row);
+    });
+    var bands = $("rfm-bands").tBodies[0];
+    clear(bands);
+    BANDS.forEach(function (band) {
+      var row = el("tr");
+      row.dataset.band = band[0];
+      row.appendChild(el("td", t("console.rfm.band." + band[0])));
+      row.appendChild(el("td", band[1], "muted"));
+      row.appendChild(el("td", rfm.recency[band[0]], "num"));
+      row.appendChild(barCell(rfm.recency[band[0]], rfm.members, "band-" + band[0]));
+      bands.appendChild(row);
+    });
+    var scores = $("rfm-scores").tBodies[0];
+    clear(scores);
+    [
+      ["frequency", false],
+      ["monetary", true],
+      ["width", false],
+    ].forEach(function (pair) {
+      var measure = rfm[pair[0]];
+      var row = el("tr");
+      row.dataset.measure = pair[0];
+      row.appendChild(el("td", t("console.rfm.measure." + pair[0])));
+      row.appendChild(el("td", thresholdText(measure, pair[1]), "muted"));
+      ["1", "2", "3"].forEach(function (score) {
+        row.appendChild(el("td", measure.scores[score], "num"));
+      });
+      scores.appendChild(row);
+    });
+  }
+
+  // A past day: the table as it stood at that day's end in the gateway's zone (its 365 days
+  // end with it); today, a later day or none: now.
+  function loadRfm(token, day) {
+    $("rfm-error").textContent = "";
+    var path = "/v1/segments/rfm";
+    if (day && gatewayClock.today && day < gatewayClock.today) {
+      path += "?as_of=" + encodeURIComponent(gatewayTime(day, "23:59:59"));
+    }
+    return api("GET", path).then(
+      function (rfm) {
+        if (!gatewayClock.today || !day) learnClock(rfm.as_of);
+        if (token === viewToken) renderRfm(rfm);
+      },
+      function (error) {
+        failed(error, $("rfm-error"));
+      }
+    );
+  }
+
+  $("rfm-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    loadRfm(viewToken, $("rfm-as-of").value);
+  });
+
+  // The builder: its filter as the API's (an empty field: no condition), its size asked again
+  // 300 ms after the last edit; only the answer to the latest question is shown.
+  var segmentForm = $("segment-form");
+  var preview = { timer: null, asked: 0 };
+
+  function filterBody() {
+    var f = segmentForm.elements;
+    var filter = {};
+    [
+      ["recency_days", integer],
+      ["orders", integer],
+      ["spend", cents],
+    ].forEach(function (pair) {
+      var min = pair[1](f[pair[0] + "_min"].value);
+      var max = pair[1](f[pair[0] + "_max"].value);
+      if (min === null && max === null) return;
+      var range = {};
+      if (min !== null) range.min = min;
+      if (max !== null) range.max = max;
+      filter[pair[0]] = range;
+    });
+    var categories = integer(f.categories_min.value);
+    if (categories !== null) filter.categories = { min: categories };
+    var registered = integer(f.registered_days_max.value);
+    if (registered !== null) filter.registered_days = { max: registered };
+    var tiers = [];
+    segmentForm.querySelectorAll('[data-field="filter.tiers"] input:checked').forEach(function (box) {
+      tiers.push(box.value);
+    });
+    if (tiers.length) filter.tiers = tiers;
+    if (f.birthday_month.value) filter.birthday_month = Number(f.birthday_month.value);
+    if (f.group.value) filter.group = f.group.value;
+    return filter;
+  }
+
+  function askSize() {
+    var asked = ++preview.asked;
+    var token = viewToken;
+    $("segment-size-note").textContent = t("console.segment.counting");
+    api("POST", "/v1/segments/preview", { filter: filterBody() }).then(
+      function (answer) {
+        if (asked !== preview.asked || token !== viewToken) return;
+        clearErrors(segmentForm);
+        $("segment-size").textContent = answer.size;
+        $("segment-size-note").textContent = "";
+      },
+      function (error) {
+        if (asked !== preview.asked || token !== viewToken) return;
+        clearErrors(segmentForm);
+        $("segment-size").textContent = "–";
+        $("segment-size-note").textContent = "";
+        if (error.status === 400) {
+          showError(segmentForm, error);
+        } else {
+          failed(error);
+        }
+      }
+    );
+  }
+
+  function previewSoon() {
+    clearTimeout(preview.timer);
+    preview.timer = setTimeout(askSize, 300);
+  }
+
+  ["input", "change"].forEach(function (type) {
+    segmentForm.addEventListener(type, function (event) {
+      if (event.target.name !== "name") previewSoon();
+    });
+  });
+  segmentForm.addEventListener("reset", function () {
+    clearErrors(segmentForm);
+    setTimeout(previewSoon, 0); // after the fields are emptied
+  });
+
+  segmentForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearErrors(segmentForm);
+    var button = segmentForm.querySelector("button[type=submit]");
+    button.disabled = true;
+    var body = { name: segmentForm.elements.name.value.trim(), filter: filterBody() };
+    api("POST", "/v1/segments", body)
+      .then(
+        function (segment) {
+          flash(t("console.segment.saved_one", { name: segment.name, size: segment.size }), "ok");
+          $("segment-size").textContent = segment.size;
+          return loadSegments(false, viewToken).then(function () {
+            $("job-segment").value = segment.id;
+          });
+        },
+        function (error) {
+          if (error.status === 400) {
+            showError(segmentForm, error);
+          } else {
+            failed(error);
+          }
+        }
+      )
+      .then(function () {
+        button.disabled = false;
+      });
+  });
+
+  // A saved filter in words: 最近消费 ≤ 90 天 · 订单 ≥ 2 · ...
+  function filterText(filter) {
+    var parts = [];
+    function range(name, value, money) {
+      if (!value) return;
+      function v(n) {
+        return money ? "¥" + yuan(n) : String(n);
+      }
+      var label = t("console.segment." + name);
+      if (value.min !== undefined && value.max !== undefined) {
+        parts.push(label + " " + v(value.min) + "–" + v(value.max));
+      } else if (value.min !== undefined) {
+        parts.push(label + " ≥ " + v(value.min));
+      } else {
+        parts.push(label + " ≤ " + v(value.max));
+      }
+    }
+    range("recency_days", filter.recency_days);
+    range("orders", filter.orders);
+    range("spend", filter.spend, true);
+    if (filter.categories) parts.push(t("console.segment.categories") + " ≥ " + filter.categories.min);
+    if (filter.registered_days) parts.push(t("console.segment.registered_days") + " ≤ " + filter.registered_days.max);
+    if (filter.tiers) {
+      parts.push(
+        filter.tiers
+          .map(function (tier) {
+            return t("tier." + tier);
+          })
+          .join(" / ")
+      );
+    }
+    if (filter.birthday_month) parts.push(t("console.segment.birthday_in", { n: filter.birthday_month }));
+    if (filter.group) parts.push(t("console.segment.group") + ": " + t("console.rfm.group." + filter.group));
+    return parts.length ? parts.join(" · ") : t("console.segment.everyone");
+  }
+
+  var segmentState = { next: null, names: {}, members: { id: null, next: null } };
+
+  function segmentRow(s, token) {
+    var row = el("tr");
+    row.dataset.segmentId = s.id;
+    row.appendChild(el("td", s.name, "strong"));
+    row.appendChild(el("td", filterText(s.filter)));
+    var size = el("td", "…", "num size");
+    row.appendChild(size);
+    row.appendChild(el("td", localTime(s.created_at)));
+    var actions = el("td", null, "actions");
+    var members = el("button", t("console.segment.show_members"), "btn small secondary");
+    members.type = "button";
+    members.addEventListener("click", function () {
+      showSegmentMembers(s, false);
+    });
+    var grant = el("button", t("console.segment.grant"), "btn small");
+    grant.type = "button";
+    grant.addEventListener("click", function () {
+      $("job-segment").value = s.id;
+      $("job-form").scrollIntoView({ block: "start" });
+      $("job-campaign").focus();
+    });
+    actions.appendChild(members);
+    actions.appendChild(grant);
+    row.appendChild(actions);
+    // The list has no sizes (each costs a pass over the members): one GET per row.
+    api("GET", "/v1/segments/" + encodeURIComponent(s.id)).then(
+      function (full) {
+        if (token === viewToken) size.textContent = full.size;
+      },
+      function (error) {
+        if (error.status === 401) failed(error);
+        size.textContent = "—";
+      }
+    );
+    return row;
+  }
+
+  function loadSegments(more, token) {
+    var params = new URLSearchParams({ limit: "20" });
+    if (more && segmentState.next) params.set("before", segmentState.next);
+    return api("GET", "/v1/segments?" + params.toString()).then(function (page) {
+      if (token !== viewToken) return;
+      var body = $("segment-table").tBodies[0];
+      var select = $("job-segment");
+      if (!more) {
+        clear(body);
+        clear(select);
+        var none = el("option", t("console.grant_job.pick_segment"));
+        none.value = "";
+        select.appendChild(none);
+      }
+      page.segments.forEach(function (s) {
+        segmentState.names[s.id] = s.name;
+        body.appendChild(segmentRow(s, token));
+        var option = el("option", s.name);
+        option.value = s.id;
+        select.appendChild(option);
+      });
+      segmentState.next = page.next;
+      show($("segments-more"), !!page.next);
+      $("segments-empty").hidden = body.rows.length > 0;
+    }, failed);
+  }
+
+  $("segments-more").addEventListener("click", function () {
+    loadSegments(true, viewToken);
+  });
+
+  // A segment's members now, 100 at a time, each a link to the member's page.
+  function showSegmentMembers(s, more) {
+    var state = segmentState.members;
+    if (!more) {
+      state.id = s.id;
+      state.next = null;
+      clear($("segment-member-ids"));
+      $("segment-members-title").textContent = t("console.segment.members_of", { name: s.name });
+    }
+    var params = new URLSearchParams({ limit: "100" });
+    if (more && state.next) params.set("after", state.next);
+    var token = viewToken;
+    api("GET", "/v1/segments/" + encodeURIComponent(s.id) + "/members?" + params.toString()).then(function (page) {
+      if (token !== viewToken || state.id !== s.id) return;
+      var ids = $("segment-member-ids");
+      page.member_ids.forEach(function (id) {
+        var link = el("a", id);
+        link.href = "#/members/" + encodeURIComponent(id);
+        ids.appendChild(link);
+      });
+      if (!ids.childNodes.length) ids.appendChild(el("span", t("console.segment.no_members"), "muted"));
+      state.next = page.next;
+      state.segment = s;
+      show($("segment-members-more"), !!page.next);
+      show($("segment-members"), true);
+    }, failed);
+  }
+
+  $("segment-members-more").addEventListener("click", function () {
+    showSegmentMembers(segmentState.members.segment, true);
+  });
+
+  function segmentsView() {
+    showView("segments");
+    var token = viewToken;
+    show($("segment-members"), false);
+    clearErrors($("job-form"));
+    loadRfm(token);
+    loadSegments(false, token);
+    loadLiveCampaigns().then(function () {
+      if (token === viewToken) fillPicker($("job-campaign"), $("job-campaign").value || null, t("console.grant_job.pick_campaign"));
+    }, failed);
+    askSize();
+  }
+
+  // 向人群发券: a grant job (202 and its id); its progress is the jobs view's.
+  var jobForm = $("job-form");
+  jobForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    clearErrors(jobForm);
+    var f = jobForm.elements;
+    var missing = !f.segment_id.value ? "segment_id" : !f.campaign_id.value ? "campaign_id" : null;
+    if (missing) {
+      showError(jobForm, { detail: missing + ": " + t("console.grant_job.pick_" + (missing === "segment_id" ? "segment" : "campaign")) });
+      return;
+    }
+    var button = jobForm.querySelector("button[type=submit]");
+    button.disabled = true;
+    var body = { segment_id: f.segment_id.value, channel: f.channel.value };
+    api("POST", "/v1/campaigns/" + encodeURIComponent(f.campaign_id.value) + "/grants", body)
+      .then(
+        function (answer) {
+          nextFlash = [t("console.grant_job.started"), "ok"];
+          location.hash = "#/jobs/" + encodeURIComponent(answer.job_id);
+        },
+        function (error) {
+          if (error.status === 401) return failed(error);
+          if (error.code === "campaign_not_found" || error.code === "not_live") {
+            showError(jobForm, { detail: "campaign_id: " + error.detail });
+          } else if (error.code === "segment_not_found") {
+            showError(jobForm, { detail: "segment_id: " + error.detail });
+          } else {
+            showError(jobForm, error);
+          }
+        }
+      )
+      .then(function () {
+        button.disabled = false;
+      });
+  });
+
+  // ---- grant jobs: the list, and each running one polled every second until done -------
+
+  var campaignNames = {};
+
+  // The campaigns' names for the rows (one GET per campaign not seen yet).
+  function nameCampaign(cell, id, token) {
+    function put(name) {
+      clear(cell);
+      var link = el("a", name);
+      link.href = "#/c/" + encodeURIComponent(id);
+      cell.appendChild(link);
+    }
+    if (!id) return;
+    if (campaignNames[id]) return put(campaignNames[id]);
+    put(id);
+    api("GET", "/v1/campaigns/" + encodeURIComponent(id)).then(function (c) {
+      campaignNames[id] = c.name;
+      if (token === viewToken) put(c.name);
+    }, function () {});
+  }
+
+  function rejectedText(rejected) {
+    var reasons = Object.keys(rejected || {}).filter(function (reason) {
+      return rejected[reason] > 0;
+    });
+    if (!reasons.length) return "—";
+    return reasons
+      .sort(function (a, b) {
+        return rejected[b] - rejected[a];
+      })
+      .map(function (reason) {
+        return reasonText(reason) + " " + rejected[reason];
+      })
+      .join(" · ");
+  }
+
+  function jobRow(job, token) {
+    var row = el("tr");
+    row.dataset.jobId = job.id;
+    row.appendChild(el("td", job.id, "code-cell"));
+    var campaign = el("td");
+    nameCampaign(campaign, job.campaign_id, token);
+    row.appendChild(campaign);
+    row.appendChild(el("td", segmentState.names[job.segment_id] || job.segment_id || "—"));
+    var state = el("td");
+    state.appendChild(el("span", "", "pill job-state"));
+    row.appendChild(state);
+    var progress = el("td", null, "progress-cell");
+    var bar = el("progress", null, "job-bar");
+    progress.appendChild(bar);
+    progress.appendChild(el("span", "", "muted job-count"));
+    row.appendChild(progress);
+    row.appendChild(el("td", "", "num job-granted"));
+    row.appendChild(el("td", "", "job-rejected"));
+    row.appendChild(el("td", localTime(job.started_at)));
+    row.appendChild(el("td", "", "job-finished"));
+    updateJob(row, job);
+    return row;
+  }
+
+  function updateJob(row, job) {
+    row.dataset.state = job.state;
+    var pill = row.querySelector(".job-state");
+    pill.textContent = t("console.jobs.state." + job.state);
+    pill.className = "pill job-state job-" + job.state;
+    var bar = row.querySelector(".job-bar");
+    bar.max = Math.max(job.total, 1);
+    bar.value = job.total ? job.done : job.state === "running" ? 0 : 1;
+    row.querySelector(".job-count").textContent = t("console.jobs.done_of", {
+      done: job.done,
+      total: job.total,
+      percent: job.total ? Math.floor((job.done * 100) / job.total) : job.state === "running" ? 0 : 100,
+    });
+    row.querySelector(".job-granted").textContent = job.granted;
+    row.querySelector(".job-rejected").textContent = rejectedText(job.rejected);
+    row.querySelector(".job-finished").textContent = job.finished_at ? localTime(job.finished_at) : "—";
+  }
+
+  function pollJob(row, id, token) {
+    var started = Date.now();
+    api("GET", "/v1/jobs/" + encodeURIComponent(id)).then(
+      function (job) {
+        if (token !== viewToken) return;
+        updateJob(row, job);
+        if (job.state === "running") schedule();
+      },
+      function (error) {
+        if (token !== viewToken) return;
+        failed(error);
+        if (error.status !== 401 && error.status !== 404) schedule();
+      }
+    );
+    function schedule() {
+      timers.push(
+        setTimeout(function () {
+          pollJob(row, id, token);
+        }, Math.max(0, 1000 - (Date.now() - started)))
+      );
+    }
+  }
+
+  function jobsView(highlight) {
+    showView("jobs");
+    var token = viewToken;
+    var names = Object.keys(segmentState.names).length
+      ? Promise.resolve()
+      : api("GET", "/v1/segments?limit=200").then(function (page) {
+          page.segments.forEach(function (s) {
+            segmentState.names[s.id] = s.name;
+          });
+        });
+    var jobs = api("GET", "/v1/jobs?limit=50");
+    Promise.all([jobs, names.catch(function () {})]).then(function (answers) {
+      if (token !== viewToken) return;
+      var list = answers[0].jobs;
+      var body = $("job-table").tBodies[0];
+      clear(body);
+      list.forEach(function (job) {
+        var row = jobRow(job, token);
+        if (job.id === highlight) row.classList.add("highlight");
+        body.appendChild(row);
+        if (job.state === "running") pollJob(row, job.id, token);
+      });
+      $("jobs-empty").hidden = list.length > 0;
+    }, failed);
+  }
+
+  // ---- reports: funnel, points, referrals, clerks, members per tier ----------------------
+
+  // The window of the form, in the gateway's days: [from's 00:00, the day after to's
+  // 00:00), or up to now when `to` is today (or later); the points figures are as of the
+  // same end. Empty days: the API's defaults (the 30 days before now).
+  function reportWindow() {
+    var f = $("report-form").elements;
+    var params = new URLSearchParams();
+    if (f.from.value) params.set("from", gatewayTime(f.from.value, "00:00:00"));
+    if (f.to.value && gatewayClock.today && f.to.value < gatewayClock.today) {
+      params.set("to", gatewayTime(nextDay(f.to.value), "00:00:00"));
+    }
+    var asOf = new URLSearchParams();
+    if (params.has("to")) asOf.set("as_of", params.get("to"));
+    return { window: params.toString(), asOf: asOf.toString() };
+  }
+
+  function funnelChart(f) {
+    var max = Math.max(f.claimed, f.reserved, f.committed, 1);
+    var node = svg("svg", { viewBox: "0 0 240 48", preserveAspectRatio: "none", class: "funnel", role: "img", "aria-label": f.claimed + " → " + f.reserved + " → " + f.committed });
+    [f.claimed, f.reserved, f.committed].forEach(function (value, i) {
+      var width = Math.max((value / max) * 240, value ? 2 : 0);
+      node.appendChild(svg("rect", { x: ((240 - width) / 2).toFixed(2), y: i * 16 + 1, width: width.toFixed(2), height: 14, class: "stage stage-" + (i + 1) }));
+    });
+    return node;
+  }
+
+  function loadFunnels(token) {
+    var body = $("funnel-table").tBodies[0];
+    return api("GET", "/v1/campaigns?limit=20").then(function (page) {
+      if (token !== viewToken) return;
+      clear(body);
+      var published = page.campaigns.filter(function (c) {
+        return c.status !== "draft";
+      });
+      $("funnel-empty").hidden = published.length > 0;
+      published.forEach(function (c) {
+        var row = el("tr");
+        row.dataset.campaignId = c.id;
+        var name = el("td");
+        var link = el("a", c.name);
+        link.href = "#/c/" + encodeURIComponent(c.id);
+        name.appendChild(link);
+        name.appendChild(el("span", offer(c), "muted small-offer"));
+        row.appendChild(name);
+        var chart = el("td", null, "funnel-cell");
+        row.appendChild(chart);
+        var cells = ["claimed", "reserved", "committed"].map(function (stage) {
+          var cell = el("td", "…", "num " + stage);
+          row.appendChild(cell);
+          return cell;
+        });
+        var rateCell = el("td", rate(c.stats.conversion_rate), "num rate");
+        row.appendChild(rateCell);
+        row.appendChild(el("td", c.stats.transferred, "num transferred"));
+        row.appendChild(el("td", c.stats.exchanged, "num exchanged"));
+        body.appendChild(row);
+        api("GET", "/v1/campaigns/" + encodeURIComponent(c.id) + "/funnel").then(function (f) {
+          if (token !== viewToken) return;
+          cells[0].textContent = f.claimed;
+          cells[1].textContent = f.reserved;
+          cells[2].textContent = f.committed;
+          rateCell.textContent = rate(f.conversion_rate);
+          chart.appendChild(funnelChart(f));
+        }, failed);
+      });
+    }, function (error) {
+      failed(error, $("report-error"));
+    });
+  }
+
+  var MOVES_SHOWN = ["earned", "spent", "expired", "transferred", "adjusted", "reversed"];
+
+  function renderPoints(p) {
+    $("points-as-of").textContent = t("console.preport.as_of", { as_of: gatewayLocal(p.as_of) });
+    statBoxes($("points-stats"), [
+      ["outstanding", t("console.preport.outstanding"), p.outstanding],
+      ["pending", t("console.preport.pending"), p.pending],
+      ["owed", t("console.preport.owed"), p.owed],
+      ["expiring_30d", t("console.preport.expiring_30d"), p.expiring_30d],
+      ["expiring_90d", t("console.preport.expiring_90d"), p.expiring_90d],
+    ]);
+    // Outstanding as one bar: the part expiring within 30 days, within 90, and the rest.
+    var chart = $("points-expiry-chart");
+    clear(chart);
+    var total = Math.max(p.outstanding, 1);
+    chart.appendChild(svg("rect", { x: 0, y: 0, width: 600, height: 28, class: "rest" }));
+    chart.appendChild(svg("rect", { x: 0, y: 0, width: ((600 * p.expiring_90d) / total).toFixed(2), height: 28, class: "exp90" }));
+    chart.appendChild(svg("rect", { x: 0, y: 0, width: ((600 * p.expiring_30d) / total).toFixed(2), height: 28, class: "exp30" }));
+    var legend = $("points-expiry-legend");
+    clear(legend);
+    [
+      ["exp30", t("console.preport.legend_30", { n: p.expiring_30d })],
+      ["exp90", t("console.preport.legend_90", { n: p.expiring_90d - p.expiring_30d })],
+      ["rest", t("console.preport.legend_rest", { n: Math.max(p.outstanding - p.expiring_90d, 0) })],
+    ].forEach(function (pair) {
+      var item = el("span", null, "legend-item");
+      item.appendChild(el("i", null, "swatch " + pair[0]));
+      item.appendChild(el("span", pair[1]));
+      legend.appendChild(item);
+    });
+    // The last 30 days' moves as columns (an operator's net adjustment may be negative).
+    var moves = $("points-moves-chart");
+    clear(moves);
+    var values = MOVES_SHOWN.map(function (name) {
+      return p.last_30_days[name];
+    });
+    var max = Math.max.apply(
+      null,
+      values
+        .map(function (v) {
+          return Math.abs(v);
+        })
+        .concat([1])
+    );
+    var step = 600 / MOVES_SHOWN.length;
+    moves.appendChild(svg("line", { x1: 0, y1: 140, x2: 600, y2: 140, class: "axis" }));
+    MOVES_SHOWN.forEach(function (name, i) {
+      var value = values[i];
+      var h = (Math.abs(value) / max) * 110;
+      var x = i * step + step * 0.2;
+      var column = svg("rect", { x: x.toFixed(2), y: (140 - h).toFixed(2), width: (step * 0.6).toFixed(2), height: Math.max(h, 0.5).toFixed(2), class: "column move-" + name + (value < 0 ? " negative" : "") });
+      column.dataset.move = name;
+      column.dataset.value = value;
+      moves.appendChild(column);
+      moves.appendChild(svg("text", { x: (i * step + step / 2).toFixed(2), y: (134 - h).toFixed(2), "text-anchor": "middle", class: "value" }, value));
+      moves.appendChild(svg("text", { x: (i * step + step / 2).toFixed(2), y: 162, "text-anchor": "middle", class: "label" }, t("console.preport.move." + name)));
+    });
+  }
+
+  function renderReferrals(r) {
+    statBoxes($("referral-stats"), [
+      ["invitations", t("console.referrals.invitations"), r.invitations],
+      ["first_orders", t("console.referrals.first_orders"), r.first_orders],
+      ["given", t("console.referrals.given"), r.rewards.given],
+      ["refused", t("console.referrals.refused"), r.rewards.refused],
+      ["points", t("console.referrals.points"), r.rewards.points],
+      ["coupons", t("console.referrals.coupons"), r.rewards.coupons],
+    ]);
+    var body = $("referral-board").tBodies[0];
+    clear(body);
+    var top = r.top_inviters.length ? r.top_inviters[0].invitees_ordered : 0;
+    r.top_inviters.forEach(function (inviter, i) {
+      var row = el("tr");
+      row.dataset.memberId = inviter.member_id;
+      row.appendChild(el("td", i + 1, "num rank"));
+      var member = el("td");
+      var link = el("a", inviter.member_id);
+      link.href = "#/members/" + encodeURIComponent(inviter.member_id);
+      member.appendChild(link);
+      row.appendChild(member);
+      row.appendChild(el("td", inviter.invitees_ordered, "num"));
+      row.appendChild(barCell(inviter.invitees_ordered, top, "board"));
+      body.appendChild(row);
+    });
+    $("referral-empty").hidden = r.top_inviters.length > 0;
+  }
+
+  function renderClerks(report) {
+    var body = $("clerk-table").tBodies[0];
+    clear(body);
+    report.clerks.forEach(function (clerk) {
+      var row = el("tr");
+      row.dataset.actor = clerk.actor;
+      row.appendChild(el("td", clerk.actor));
+      row.appendChild(el("td", clerk.granted, "num"));
+      row.appendChild(el("td", clerk.redeemed, "num"));
+      row.appendChild(el("td", rate(clerk.redemption_rate), "num"));
+      row.appendChild(barCell(clerk.redemption_rate || 0, 1, "rate"));
+      body.appendChild(row);
+    });
+    var foot = $("clerk-table").tFoot;
+    clear(foot);
+    var total = el("tr");
+    total.appendChild(el("th", t("console.clerks.total")));
+    total.appendChild(el("td", report.total.granted, "num"));
+    total.appendChild(el("td", report.total.redeemed, "num"));
+    total.appendChild(el("td", rate(report.total.redemption_rate), "num"));
+    total.appendChild(barCell(report.total.redemption_rate || 0, 1, "rate"));
+    foot.appendChild(total);
+    $("clerk-empty").hidden = report.clerks.length > 0;
+  }
+
+  function renderMembersReport(report) {
+    var body = $("member-report").tBodies[0];
+    clear(body);
+    var rows = [["overall", report.overall]].concat(
+      report.tiers.map(function (figures) {
+        return [figures.tier, figures];
+      })
+    );
+    rows.forEach(function (pair) {
+      var m = pair[1];
+      var row = el("tr");
+      row.dataset.tier = pair[0];
+      if (pair[0] === "overall") row.className = "overall";
+      row.appendChild(el("th", pair[0] === "overall" ? t("console.mreport.overall") : t("tier." + pair[0])));
+      row.appendChild(numCell(m.new_members));
+      row.appendChild(numCell(m.active_members));
+      row.appendChild(barCell(m.active_members, report.overall.active_members, "active"));
+      row.appendChild(numCell(m.ordering_members));
+      row.appendChild(numCell(m.repeat_members));
+      row.appendChild(el("td", rate(m.repeat_rate), "num"));
+      row.appendChild(numCell(m.orders));
+      row.appendChild(el("td", "¥" + yuan(m.paid_total), "num"));
+      row.appendChild(el("td", m.average_order_value === null ? "—" : "¥" + yuan(m.average_order_value), "num"));
+      body.appendChild(row);
+    });
+  }
+
+  function loadReports(token) {
+    $("report-error").textContent = "";
+    var w = reportWindow();
+    function ask(path, render) {
+      return api("GET", path).then(
+        function (report) {
+          if (token === viewToken) render(report);
+          return report;
+        },
+        function (error) {
+          failed(error, $("report-error"));
+        }
+      );
+    }
+    ask("/v1/reports/members?" + w.window, function (report) {
+      if (!w.window) learnClock(report.to);
+      var f = $("report-form").elements;
+      f.from.value = dayOf(report.from);
+      // `to` is excluded: its day is the last one only when it is not midnight.
+      f.to.value = /T00:00:00/.test(report.to) ? shiftDay(dayOf(report.to), -1) : dayOf(report.to);
+      $("report-window").textContent = t("console.reports.window", { from: gatewayLocal(report.from), to: gatewayLocal(report.to) });
+      renderMembersReport(report);
+    });
+    ask("/v1/reports/points" + (w.asOf ? "?" + w.asOf : ""), renderPoints);
+    ask("/v1/reports/referrals?" + w.window, renderReferrals);
+    ask("/v1/reports/clerks?" + w.window, renderClerks);
+    loadFunnels(token);
+  }
+
+  $("report-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    loadReports(viewToken);
+  });
+
+  function reportsView() {
+    showView("reports");
+    loadReports(viewToken);
+  }
 
   // ---- in store: grant, look up, revoke, reissue (clerks and operators) ------------------
 
