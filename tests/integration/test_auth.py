@@ -57,6 +57,7 @@ ROUTES: list[tuple[str, str, Any, tuple[str, ...], int]] = [
     ("POST", "/v1/members/{member}/points/transfers", "points", ("front", "admin"), 201),
     ("GET", "/v1/points/expiring", None, ("admin",), 200),
     ("GET", "/v1/members/{member}/rewards", None, ("admin", "front"), 200),
+    ("GET", "/v1/campaigns/{campaign}/funnel", None, ("admin",), 200),
     ("GET", "/v1/jobs/{job}", None, ("admin",), 200),
     ("GET", "/v1/jobs", None, ("admin",), 200),
     ("GET", "/v1/segments/rfm", None, ("admin",), 200),
