@@ -4,7 +4,10 @@
 (b) the gateway's claim endpoint, live campaign, stock far above the load, unique members;
 (c) a naive baseline: per claim one Postgres transaction (UPDATE remaining, INSERT coupon);
 (d) redis-benchmark of the claim script alone;
-then checkout (quote; reserve + commit) against the same empty handler, and the pricing engine.
+then checkout (quote; reserve + commit) against the same empty handler, and the pricing engine;
+then the membership programme (issue 13): reserve + commit of members who earn points (their
+lot, entry and day's spend written by the commit), and the member and points reads beside an
+empty GET handler (a-get).
 Load comes from wrk (64 connections, a warm-up, then the measured run). Writes
 docs/BENCHMARKS.md. Only ratios mean something on a shared machine: every figure of one run.
 """
@@ -13,17 +16,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
+import contextlib
+import dataclasses
 import importlib.metadata
 import json
 import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.cli import granian_args  # noqa: E402 - after the path fix above
 from gateway.members.services import member_token  # noqa: E402 - same
-from loadtests import bench_checkout  # noqa: E402
+from loadtests import bench_checkout, programme_fixture  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
@@ -49,6 +57,14 @@ DATABASE_URL = os.environ.get(
 PORT = int(os.environ.get("BENCH_PORT", "18080"))
 BASE = f"http://127.0.0.1:{PORT}"
 CLAIM_PATH = "/v1/campaigns/{}/claims"
+#: Orders prepared for one reserve + commit case of members earning points (fresh members, two
+#: coupons each), of which the first ORDERS_WARM warm the server up (its pool, the PL/pgSQL
+#: plans of each backend) before the measured run.
+ORDERS = int(os.environ.get("BENCH_ORDERS", "20000"))
+ORDERS_WARM = 3000
+#: Registered members read by the member and points reads, and the lots each holds.
+READERS = 10_000
+READER_LOTS = 5
 
 
 def log(message: str) -> None:
@@ -238,11 +254,15 @@ def python_driver(path: str, headers: dict[str, str], body: bytes) -> dict[str, 
     return asyncio.run(bench_checkout.drive(BASE, call, DURATION, CONNECTIONS))
 
 
-def bench_empty_handler(results: dict[str, Any]) -> None:
+def bench_empty_handler(results: dict[str, Any], reads: bool = True) -> None:
     log("(a) empty Litestar handler")
     server = Server(granian_args("loadtests.baseline_app:app", "127.0.0.1", PORT, 1))
     try:
         results["a"] = measure(BASE + CLAIM_PATH.format("cmp_x"), "claims.lua", "a", server=server)
+        if reads:  # (a-get): a GET of a member id answering a member-sized body
+            results["a_get"] = measure(
+                BASE + "/", "members.lua", "m-", str(READERS), "-", server=server
+            )
         results["a2"] = measure(BASE + "/idiomatic/cmp_x/claims", "claims.lua", "a2")
         body = b'{"member_id":"m-1","channel":"online"}'
         results["a_py"] = python_driver(
@@ -261,6 +281,10 @@ def bench_gateway(results: dict[str, Any], claims: bool = True) -> None:
         if claims:
             bench_claims(results, server, key)
         bench_checkout_part(results, server, key, checkout_key)
+        if claims:  # the whole run: the programme's figures too (issue 13)
+            log("reserve + commit of members earning points")
+            results["orders"] = bench_orders(server, key, checkout_key, earning=True)
+            bench_reads(results, server)
     finally:
         server.stop()
 
@@ -396,10 +420,116 @@ def bench_checkout_part(
     results["reserve_commit"] = rc
 
 
-async def _vacuum() -> None:
+def bench_orders(server: Server, key: str, checkout_key: str, earning: bool) -> dict[str, Any]:
+    """Reserve + commit as `bench_checkout_part` runs it, of fresh members who are registered
+    silver members earning 1 point per yuan (`earning`: each commit writes the order's lot and
+    entry and the day's spend, and checks the tier), or who are not registered (no points, no
+    spend: the commit's path before issue 13). A warm-up on ORDERS_WARM orders first, then
+    VACUUM (ANALYZE) and a CHECKPOINT; then the stack's CPU per order over the measured run, and
+    the lots written for its orders (what shows the path really ran)."""
+    fixture = asyncio.run(bench_checkout.prepare(BASE, key, checkout_key, ORDERS))
+    if earning:
+        members = [member for member, _ in fixture.wallets]
+        asyncio.run(programme_fixture.register(DATABASE_URL, members))
+    warm = dataclasses.replace(
+        fixture, wallets=fixture.wallets[:ORDERS_WARM], run_id=fixture.run_id + "w"
+    )
+    asyncio.run(
+        bench_checkout.drive(BASE, bench_checkout.reserve_commit_calls(warm), WARMUP, CONNECTIONS)
+    )
+    fixture.wallets = fixture.wallets[ORDERS_WARM:]
+    # After the warm-up: on a fresh database the orders' tables (redemptions, events, the lots)
+    # were empty, and plans made for empty tables scan them whole as they grow.
+    asyncio.run(_vacuum(ORDER_TABLES, checkpoint=True))
+    if STATEMENTS:
+        asyncio.run(_fetch("SELECT pg_stat_statements_reset()"))
+    before = stack_cpu(server)
+    rc = asyncio.run(
+        bench_checkout.drive(
+            BASE, bench_checkout.reserve_commit_calls(fixture), DURATION, CONNECTIONS
+        )
+    )
+    after = stack_cpu(server)
+    rc["cpu_us"] = {part: (after[part] - before[part]) / rc["operations"] * 1e6 for part in after}
+    rc["lots"] = asyncio.run(_count_lots(f"bench-{fixture.run_id}-%"))
+    if STATEMENTS:
+        rc["statements"] = asyncio.run(_fetch(TOP_STATEMENTS))[0]
+    if rc["operations"] >= len(fixture.wallets):
+        log(f"every prepared order was used in {rc['seconds']} s: raise BENCH_ORDERS")
+    return rc
+
+
+def bench_reads(results: dict[str, Any], server: Server) -> None:
+    """GET /v1/members/{id}/points and GET /v1/members/{id} of READERS registered members with
+    READER_LOTS lots each (none due: a read does not write), cycling over them."""
+    log("member and points reads")
+    front = cli("keys", "create", "--role", "front")
+    prefix = f"rd{uuid.uuid4().hex[:6]}-"
+    asyncio.run(programme_fixture.generate_readers(DATABASE_URL, prefix, READERS, READER_LOTS))
+    for name, suffix in (("points_read", "/points"), ("member_read", "-")):
+        results[name] = measure(
+            BASE + "/", "members.lua", prefix, str(READERS), suffix, front, server=server
+        )
+
+
+async def _count_lots(order_pattern: str) -> int:
     conn = await asyncpg.connect(DATABASE_URL)
     try:
-        await conn.execute("VACUUM (ANALYZE) coupons, events, redemptions")
+        if not await conn.fetchval("SELECT to_regclass('point_lots') IS NOT NULL"):
+            return 0  # a tree before the programme
+        return int(
+            await conn.fetchval(
+                "SELECT count(*) FROM point_lots WHERE order_id LIKE $1", order_pattern
+            )
+        )
+    finally:
+        await conn.close()
+
+
+# Where Postgres spends an order's time (--statements): every statement, those run inside
+# PL/pgSQL functions too (pg_stat_statements.track = all), by total execution time.
+TOP_STATEMENTS = """
+SELECT toplevel, calls, total_exec_time, rows,
+       regexp_replace(query, '\\s+', ' ', 'g') AS query
+FROM pg_stat_statements
+WHERE query NOT LIKE '%pg_stat_statements%'
+ORDER BY total_exec_time DESC LIMIT 16
+"""
+
+
+def statements_table(label: str, r: dict[str, Any]) -> list[str]:
+    """The measured run's statements: µs per order (their time, not CPU alone: lock and I/O
+    waits included), calls per order; nested ones inside the functions that ran them."""
+    ops = r["operations"]
+    return [
+        "",
+        f"Statements of {label} (pg_stat_statements, track = all; µs per order):",
+        "",
+        "| µs per order | calls per order | mean µs | level | statement |",
+        "| ---: | ---: | ---: | --- | --- |",
+        *(
+            f"| {row['total_exec_time'] * 1000 / ops:.0f} | {row['calls'] / ops:.2f} "
+            f"| {row['total_exec_time'] * 1000 / max(row['calls'], 1):.0f} "
+            f"| {'top' if row['toplevel'] else 'nested'} | `{row['query'][:110]}` |"
+            for row in r["statements"]
+        ),
+    ]
+
+
+ORDER_TABLES = "coupons, events, redemptions, members, point_lots, point_entries, member_spend_days"
+
+
+async def _vacuum(tables: str = "coupons, events, redemptions", checkpoint: bool = False) -> None:
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        present = [
+            t
+            for t in tables.split(", ")
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", t)
+        ]
+        await conn.execute(f"VACUUM (ANALYZE) {', '.join(present)}")
+        if checkpoint:  # no checkpoint's full-page writes falling into one case and not another
+            await conn.execute("CHECKPOINT")
     finally:
         await conn.close()
 
@@ -444,7 +574,7 @@ def bench_naive(results: dict[str, Any]) -> None:
 
 def bench_script(results: dict[str, Any]) -> None:
     log("(d) redis-benchmark of the claim script")
-    from gateway.campaigns.services import hot_state
+    from gateway.store.hot_state import hot_state
     from gateway.store.redis import LuaScript
 
     script = LuaScript("claim_coupons")
@@ -463,6 +593,8 @@ def bench_script(results: dict[str, Any]) -> None:
         "low_stock_threshold": 0,
         "kind": "amount",
         "transferable": True,
+        "link_only": False,
+        "points_price": None,
     }
     run_id = str(r.info("server")["run_id"])
     r.hset(f"{tag}:meta", mapping=hot_state(row, 0, run_id))  # type: ignore[arg-type]
@@ -624,10 +756,38 @@ CPU time of the serving stack per operation (µs), as for the claims:
 {cpu_row("quote", quote, a)}
 {cpu_row("reserve + commit (two requests)", rc, a)}
 
+## Membership programme (issue 13), from `make bench`
+
+Reserve + commit as above, of fresh members registered as silver members earning 1 point per
+yuan under a programme with tier thresholds (`loadtests/programme_fixture.py`): each commit
+also writes the order's lot and entry and the day's spend and checks the tier, in the group
+commit (`gw_settle`). The same figure without them, and against the tree before issue 13:
+`bench.py --before dca5257 --only orders` (printed, not written here).
+
+{chr(10).join(ORDER_HEAD)}
+{order_row("reserve + commit, members earning points", results["orders"])}
+{order_row("reserve + commit, the checkout section's (not registered)", {**rc, "lots": 0})}
+
+Reads over {READERS:,} registered members with {READER_LOTS} lots each (`loadtests/members.lua`,
+wrk as above, a front key), beside an empty GET handler answering a member-sized body (a-get):
+
+{chr(10).join(reads_table(results))}
+
 {pricing.strip()}
 """
-    (ROOT / "docs" / "BENCHMARKS.md").write_text(text)
+    path = ROOT / "docs" / "BENCHMARKS.md"
+    text += kept_sections(path.read_text() if path.exists() else "", text)
+    path.write_text(text)
     return text
+
+
+def kept_sections(old: str, new: str) -> str:
+    """The sections of the old BENCHMARKS.md that this run does not write (figures of other
+    commands, pasted by hand), in their order, to follow the run's own."""
+    written = set(re.findall(r"^## (.+)$", new, re.M))
+    parts = re.split(r"^(?=## )", old, flags=re.M)
+    kept = [part for part in parts[1:] if part.split("\n", 1)[0][3:].strip() not in written]
+    return "".join("\n" + part.rstrip() + "\n" for part in kept)
 
 
 def checkout_only(results: dict[str, Any]) -> str:
@@ -703,11 +863,192 @@ def claims_cpu(label: str, cwd: Path) -> dict[str, Any]:
         server.stop()
 
 
+def orders_cpu(label: str, cwd: Path, earning: bool) -> dict[str, Any]:
+    log(f"reserve + commit: {label}")
+    server = Server([sys.executable, "-m", "gateway", "serve"], cwd=cwd)
+    try:
+        key = cli("keys", "create", "--role", "admin")
+        checkout_key = cli("keys", "create", "--role", "checkout")
+        return bench_orders(server, key, checkout_key, earning)
+    finally:
+        server.stop()
+
+
+@dataclasses.dataclass
+class Tree:
+    """A tree measured by `--only orders`: its code, and a database and a Redis db of its own,
+    migrated by its own code (a tree's PL/pgSQL functions are those of its migrations)."""
+
+    label: str
+    cwd: Path
+    database_url: str
+    redis_url: str
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[None]:
+        """Points the run's helpers (`cli`, `Server`, the fixtures) at the tree's servers."""
+        global DATABASE_URL, REDIS_URL
+        saved = DATABASE_URL, REDIS_URL
+        DATABASE_URL, REDIS_URL = self.database_url, self.redis_url
+        try:
+            yield
+        finally:
+            DATABASE_URL, REDIS_URL = saved
+
+
+def order_tree(label: str, cwd: Path, n: int) -> Tree:
+    """A fresh database `bench_orders_<n>` on the run's Postgres, migrated by the tree at
+    `cwd`, with the benchmark's tier policies and programme (where the tree has one) and a
+    ledger in use (READERS members with READER_LOTS lots: statistics of a ledger, not of
+    empty tables); Redis db n + 2 (0 and 1 are the development and the test servers' dbs)."""
+    name = f"bench_orders_{n}"
+    tree = Tree(
+        label,
+        cwd,
+        DATABASE_URL.rsplit("/", 1)[0] + "/" + name,
+        REDIS_URL.rsplit("/", 1)[0] + f"/{n + 2}",
+    )
+    asyncio.run(_fetch(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"))
+    redis.Redis.from_url(tree.redis_url).flushdb()
+    subprocess.run(
+        [sys.executable, "-m", "gateway", "migrate"],
+        cwd=cwd,
+        env=env(GATEWAY_DATABASE_URL=tree.database_url, PYTHONPATH=str(cwd)),
+        capture_output=True,
+        check=True,
+    )
+    asyncio.run(programme_fixture.setup_programme(tree.database_url))
+    if STATEMENTS:
+        with tree.active():
+            asyncio.run(_fetch("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
+    asyncio.run(
+        programme_fixture.generate_readers(tree.database_url, "ledger-", READERS, READER_LOTS)
+    )
+    return tree
+
+
+def head(ref: str) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def cpu_cells(r: dict[str, Any]) -> str:
+    cpu = r["cpu_us"]
+    return (
+        " | ".join(f"{cpu[p]:.0f}" for p in ("server", "postgres", "redis"))
+        + f" | {sum(cpu.values()):.0f}"
+    )
+
+
+def order_row(name: str, r: dict[str, Any]) -> str:
+    return (
+        f"| {name} | {r['ops_per_s']:,.0f} | {r['p50_ms']:.2f} | {cpu_cells(r)} "
+        f"| {r['operations']:,} | {r['lots']:,} |"
+    )
+
+
+ORDER_HEAD = [
+    "| case | orders/s | p50 ms | server µs | Postgres µs | Redis µs | stack µs per order "
+    "| orders | lots written |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+]
+
+
+def orders_rounds(before: str | None, after: list[str], rounds: int) -> str:
+    """Reserve + commit of members earning points (`bench_orders`), alternated in one run: the
+    tree at git `before` (before the programme: nothing written for points), each tree of
+    `after` (git refs) and this working tree with the same members, and this working tree with
+    members not registered (no points, no spend); each case on a server of its own, each tree
+    on a database migrated by its own code. Ratios to `before` (or to the unregistered case)
+    per round, for the working tree and each of `after`."""
+    log("databases of the trees")
+    load_before = os.getloadavg()[0]
+    trees: list[Tree] = []
+    if before:
+        ref = head(before)
+        trees.append(order_tree(f"before ({ref})", build_tree(ref), len(trees)))
+    for name in after:
+        ref = head(name)
+        trees.append(order_tree(f"after ({ref})", build_tree(ref), len(trees)))
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "gateway", "native"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    working = f"this tree ({head('HEAD')}{' + uncommitted changes' if dirty else ''})"
+    trees.append(order_tree(working, ROOT, len(trees)))
+    results: dict[str, Any] = {}
+    bench_empty_handler(results, reads=False)
+    rows = [
+        f"| (a) empty handler, Python driver | {results['a_py']['ops_per_s']:,.0f} "
+        f"| {results['a_py']['p50_ms']:.2f} | {cpu_cells(results['a'])} (wrk) | | |"
+    ]
+    measured: list[dict[str, dict[str, Any]]] = []
+    details: list[str] = []
+    for n in range(rounds):
+        cases = [(tree.label, tree, True) for tree in trees]
+        cases.append((f"{working}, members not registered", trees[-1], False))
+        got: dict[str, dict[str, Any]] = {}
+        for label, tree, earning in cases:
+            name = label if earning else "plain"
+            with tree.active():
+                got[name] = orders_cpu(label, tree.cwd, earning)
+            suffix = ", registered members earning points" if earning else ""
+            rows.append(order_row(f"{label}{suffix}, round {n + 1}", got[name]))
+            if STATEMENTS:
+                details += statements_table(f"{label}, round {n + 1}", got[name])
+        measured.append(got)
+    base = trees[0].label if before else "plain"
+    versus = trees[0].label if before else "members not registered"
+    summary: list[str] = []
+    for tree in trees[1:] if before else trees:
+        ratios = [
+            (
+                sum(got[tree.label]["cpu_us"].values()) / sum(got[base]["cpu_us"].values()),
+                got[tree.label]["cpu_us"]["postgres"] / got[base]["cpu_us"]["postgres"],
+                got[tree.label]["ops_per_s"] / got[base]["ops_per_s"],
+            )
+            for got in measured
+        ]
+        summary += [
+            "",
+            f"{tree.label} / {versus}:",
+            "",
+            "| round | stack CPU per order | Postgres CPU per order | orders/s |",
+            "| --- | ---: | ---: | ---: |",
+            *(
+                f"| {n + 1} | {cpu:.3f} | {pg:.3f} | {rate:.3f} |"
+                for n, (cpu, pg, rate) in enumerate(ratios)
+            ),
+            f"| mean | {sum(r[0] for r in ratios) / len(ratios):.3f} "
+            f"| {sum(r[1] for r in ratios) / len(ratios):.3f} "
+            f"| {sum(r[2] for r in ratios) / len(ratios):.3f} |",
+        ]
+    options = (f"--before {before} " if before else "") + "".join(f"--after {a} " for a in after)
+    flags = (" --stack" if STACK else "") + (" --statements" if STATEMENTS else "")
+    return "\n".join(
+        [
+            f"Command: `.venv/bin/python loadtests/bench.py {options}--only orders "
+            f"--rounds {rounds}{flags}` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
+            f"{CONNECTIONS} connections, {WARMUP} s warm-up, {DURATION} s measured; "
+            f"{load_text(load_before)}).",
+            "",
+            *ORDER_HEAD,
+            *rows,
+            *summary,
+            *details,
+        ]
+    )
+
+
 def before_after(ref: str, rounds: int) -> str:
     """CPU per claim of the gateway at `ref` and of this tree, alternated in one run."""
     tree = build_tree(ref)
     results: dict[str, Any] = {}
-    bench_empty_handler(results)
+    bench_empty_handler(results, reads=False)
     rows = [
         f"| (a) empty Litestar handler | {results['a']['rps']:,.0f} | "
         + " | ".join(f"{results['a']['cpu_us'][p]:.0f}" for p in ("server", "postgres", "redis"))
@@ -734,27 +1075,192 @@ def before_after(ref: str, rounds: int) -> str:
     )
 
 
+def load_text(before: float) -> str:
+    """The machine's load average (1 min) before the run and at its end: how busy it was."""
+    return f"load average {before:.1f} before, {os.getloadavg()[0]:.1f} at the end"
+
+
+def reads_only(results: dict[str, Any]) -> str:
+    """`--only reads`: the member and points reads beside the empty handlers (a) and (a-get)."""
+    a, a_get = results["a"], results["a_get"]
+    points, member = results["points_read"], results["member_read"]
+    return "\n".join(
+        [
+            f"Command: `.venv/bin/python loadtests/bench.py --only reads"
+            f"{' --stack' if STACK else ''}` ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC; wrk as "
+            f"above, `loadtests/members.lua` over {READERS:,} members with {READER_LOTS} lots "
+            f"each; {load_text(results['load_before'])}).",
+            "",
+            *reads_table(results),
+            "",
+            f"non-2xx: points {points['non2xx']}, member {member['non2xx']}; "
+            f"(a) {a['rps']:,.0f} req/s, (a-get) {a_get['rps']:,.0f} req/s",
+        ]
+    )
+
+
+def reads_table(results: dict[str, Any]) -> list[str]:
+    a, a_get = results["a"], results["a_get"]
+    base = sum(a_get["cpu_us"].values())
+
+    def line(name: str, r: dict[str, Any]) -> str:
+        return (
+            f"| {name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} "
+            f"| {r['rps'] / a_get['rps']:.2f} | {cpu_cells(r)} "
+            f"| {sum(r['cpu_us'].values()) / base:.2f}× |"
+        )
+
+    return [
+        "| case | req/s | p50 ms | p99 ms | rate vs (a-get) | server µs | Postgres µs "
+        "| Redis µs | stack µs per request | CPU vs (a-get) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        line("(a) empty handler, POST claim body", a),
+        line("(a-get) empty handler, GET /v1/members/{id}", a_get),
+        line("points read, `GET /v1/members/{id}/points`", results["points_read"]),
+        line("member read, `GET /v1/members/{id}`", results["member_read"]),
+    ]
+
+
+#: --stack: the run's own Redis and Postgres (tests/stack.py), destroyed after it.
+STACK = False
+#: --statements: pg_stat_statements loaded on the run's stack, its top statements per case.
+STATEMENTS = False
+
+
+def use_stack() -> None:
+    """Points the run at an isolated stack (its URLs, and its data dir for `stack_cpu`),
+    destroyed when the run ends."""
+    global REDIS_URL, DATABASE_URL, STACK
+    from tests.stack import Stack
+
+    stack = Stack("bench")
+    atexit.register(stack.destroy)  # whatever fails after this point
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # atexit runs on a kill too
+    stack.services("start")
+    REDIS_URL, DATABASE_URL, STACK = stack.redis_url, stack.database_url, True
+    os.environ["GATEWAY_DATA_DIR"] = str(stack.data)
+    cli("migrate")
+    if STATEMENTS:
+        asyncio.run(_fetch("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"))
+        # With the options it was started with (postmaster.opts); its output to a file, not
+        # to pipes the new postmaster would hold open.
+        pg_ctl = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1] / "pg_ctl"
+        command = [str(pg_ctl), "-D", str(stack.data / "pg"), "-w", "-m", "fast"]
+        command += ["-l", str(stack.data / "pg" / "server.log"), "restart"]
+        if os.getuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        asyncio.run(
+            _fetch(
+                "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+                "ALTER SYSTEM SET pg_stat_statements.track = 'all'",
+                "SELECT pg_reload_conf()",
+            )
+        )
+
+
+class ProgrammeSet:
+    """The benchmark's programme and tier policies (`programme_fixture`) for the run; the
+    database's own are put back after it (a development database keeps its settings)."""
+
+    def __enter__(self) -> None:
+        cli("migrate")
+        self.saved = asyncio.run(_fetch("SELECT * FROM programme", "SELECT * FROM tiers"))
+        asyncio.run(programme_fixture.setup_programme(DATABASE_URL))
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run(_restore(*self.saved))
+
+
+async def _fetch(*queries: str) -> list[list[asyncpg.Record]]:
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        return [await conn.fetch(q) for q in queries]
+    finally:
+        await conn.close()
+
+
+async def _restore(programme: list[asyncpg.Record], tiers: list[asyncpg.Record]) -> None:
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        async with conn.transaction():
+            for table, rows in (("programme", programme), ("tiers", tiers)):
+                await conn.execute(f"DELETE FROM {table}")  # noqa: S608 - constant names
+                for row in rows:
+                    columns = list(row.keys())
+                    await conn.execute(
+                        f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
+                        f"({', '.join(f'${i + 1}' for i in range(len(columns)))})",
+                        *row.values(),
+                    )
+    finally:
+        await conn.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("checkout", "page"),
-        help="run only the empty handler and this part; print the figures, leave the docs",
+        choices=("checkout", "page", "orders", "reads"),
+        help="run only the empty handler and this part; print the figures, leave the docs "
+        "(orders: reserve + commit of members earning points, alternated --rounds times with "
+        "members not registered, and with git REF's tree under --before; reads: the member "
+        "and points reads)",
     )
     parser.add_argument(
         "--before",
         metavar="REF",
-        help="measure the claims' CPU of git REF and of this tree, alternated; print, leave the docs",
+        help="measure the claims' CPU (or, with --only orders, the orders') of git REF and of "
+        "this tree, alternated; print, leave the docs",
+    )
+    parser.add_argument(
+        "--after",
+        metavar="REF",
+        action="append",
+        help="with --only orders: also measure git REF's tree (repeatable), beside the "
+        "working tree",
     )
     parser.add_argument("--rounds", type=int, default=2, help="rounds of --before")
+    parser.add_argument(
+        "--stack",
+        action="store_true",
+        help="run on a Redis and a Postgres of the run's own (tests/stack.py), not the "
+        "development servers",
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="with --stack --only orders: load pg_stat_statements (track = all) and print each "
+        "case's top statements (it costs Postgres CPU: not for the headline figures)",
+    )
     args = parser.parse_args()
+    if args.statements and not (args.stack and args.only == "orders"):
+        raise SystemExit("--statements needs --stack --only orders")
+    global STATEMENTS
+    STATEMENTS = args.statements
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk (make bench installs it)")
+    if args.stack:
+        use_stack()
+    if args.only == "orders":
+        print(orders_rounds(args.before, args.after or [], args.rounds))
+        return 0
     if args.before:
         print(before_after(args.before, args.rounds))
         return 0
     results: dict[str, Any] = {}
-    bench_empty_handler(results)
+    if args.only == "reads":
+        results["load_before"] = os.getloadavg()[0]
+        bench_empty_handler(results)
+        with ProgrammeSet():
+            server = Server([sys.executable, "-m", "gateway", "serve"])
+            try:
+                bench_reads(results, server)
+            finally:
+                server.stop()
+        print(reads_only(results))
+        return 0
+    bench_empty_handler(results, reads=args.only is None)
     if args.only == "checkout":
         bench_gateway(results, claims=False)
         print(checkout_only(results))
@@ -763,7 +1269,8 @@ def main() -> int:
         bench_page(results)
         print(page_only(results))
         return 0
-    bench_gateway(results)
+    with ProgrammeSet():
+        bench_gateway(results)
     bench_gateway_router(results)
     bench_page(results)
     bench_naive(results)
