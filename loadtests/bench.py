@@ -189,6 +189,12 @@ def stack_cpu(server: Server) -> dict[str, float]:
     except (OSError, ValueError, IndexError):
         postmaster = -1
     redis_port = REDIS_URL.rsplit(":", 1)[-1].split("/")[0]
+    return parts_cpu(server.process.pid, postmaster, int(redis_port))
+
+
+def parts_cpu(server_pgid: int, postmaster: int, redis_port: int) -> dict[str, float]:
+    """CPU seconds used so far, from /proc: the server's process group, the postmaster and its
+    backends, and the redis-server on `redis_port`."""
     hz = os.sysconf("SC_CLK_TCK")
     used = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
     for proc in Path("/proc").glob("[0-9]*"):
@@ -199,7 +205,7 @@ def stack_cpu(server: Server) -> dict[str, float]:
             continue
         pid, ppid, pgid = int(proc.name), int(stat[1]), int(stat[2])
         seconds = (int(stat[11]) + int(stat[12])) / hz
-        if pgid == server.process.pid:
+        if pgid == server_pgid:
             used["server"] += seconds
         elif pid == postmaster or ppid == postmaster:
             used["postgres"] += seconds

@@ -37,6 +37,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from loadtests.bench import parts_cpu  # noqa: E402 - after the path fix above
 from tests.stack import Stack  # noqa: E402 - after the path fix above
 
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
@@ -113,23 +114,7 @@ def stack_cpu(stack: Stack) -> dict[str, float]:
     """CPU seconds used so far by the gateway's processes, its Postgres and its Redis."""
     assert stack.gateway is not None
     postmaster = int((stack.data / "pg" / "postmaster.pid").read_text().split()[0])
-    hz = os.sysconf("SC_CLK_TCK")
-    used = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        pid, ppid, pgid = int(proc.name), int(stat[1]), int(stat[2])
-        seconds = (int(stat[11]) + int(stat[12])) / hz
-        if pgid == stack.gateway.pid:
-            used["server"] += seconds
-        elif pid == postmaster or ppid == postmaster:
-            used["postgres"] += seconds
-        elif cmdline.startswith(b"redis-server") and f":{stack.redis_port}".encode() in cmdline:
-            used["redis"] += seconds
-    return used
+    return parts_cpu(stack.gateway.pid, postmaster, stack.redis_port)
 
 
 def cpu_per(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
