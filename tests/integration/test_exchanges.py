@@ -50,6 +50,32 @@ async def member_with(client: Client, auth: Auth, points: int) -> str:
     return member
 
 
+async def crashed_exchange(db: asyncpg.Pool, campaign_id: str, member: str, price: int) -> None:
+    """What a process that died between an exchange's two writes leaves: the points taken
+    and the exchange's row `pending` (id `x_crashed_<member>`), no coupon."""
+    now = clock.now()
+    async with db.acquire() as conn, conn.transaction():
+        await conn.fetchval("SELECT gw_points_lock($1, $2)", member, now)
+        entry = await conn.fetchval(
+            "SELECT gw_points_debit($1, $2, $3, 'spend', NULL, $4, NULL, 'exchange', 'test')",
+            member,
+            price,
+            now,
+            campaign_id,
+        )
+        await conn.execute(
+            "INSERT INTO exchanges (id, campaign_id, member_id, channel, points, body_hash, "
+            "state, entry_id, created_at, updated_at) "
+            "VALUES ($1, $2, $3, 'online', $4, 'x', 'pending', $5, $6, $6)",
+            "x_crashed_" + member,
+            campaign_id,
+            member,
+            price,
+            entry,
+            now,
+        )
+
+
 async def test_an_exchange_takes_the_points_and_gives_the_coupon(
     client: Client, auth: Auth, db: asyncpg.Pool
 ) -> None:
@@ -218,25 +244,7 @@ async def test_a_crash_between_the_points_and_the_coupon_is_finished_by_recovery
     member = await member_with(client, auth, 100)
     app_state: Any = client.app.state
     service = app_state.exchanges
-    now = clock.now()
-    async with db.acquire() as conn, conn.transaction():
-        await conn.fetchval("SELECT gw_points_lock($1, $2)", member, now)
-        entry = await conn.fetchval(
-            "SELECT gw_points_debit($1, 40, $2, 'spend', NULL, $3, NULL, 'exchange', 'test')",
-            member,
-            now,
-            campaign["id"],
-        )
-        await conn.execute(
-            "INSERT INTO exchanges (id, campaign_id, member_id, channel, points, body_hash, "
-            "state, entry_id, created_at, updated_at) "
-            "VALUES ($1, $2, $3, 'online', 40, 'x', 'pending', $4, $5, $5)",
-            "x_crashed_" + member,
-            campaign["id"],
-            member,
-            entry,
-            now,
-        )
+    await crashed_exchange(db, campaign["id"], member, 40)
     assert (await points_of(client, auth, member))["balance"] == 60
     clock.advance(60)
     assert await on_app(client, service.recover_pending, 30) >= 1
@@ -260,25 +268,7 @@ async def test_a_crashed_exchange_whose_claim_is_refused_gets_its_points_back(
     taker = await member_with(client, auth, 40)
     assert (await exchange(client, auth, campaign["id"], taker)).status_code == 201
     member = await member_with(client, auth, 100)
-    now = clock.now()
-    async with db.acquire() as conn, conn.transaction():
-        await conn.fetchval("SELECT gw_points_lock($1, $2)", member, now)
-        entry = await conn.fetchval(
-            "SELECT gw_points_debit($1, 40, $2, 'spend', NULL, $3, NULL, 'exchange', 'test')",
-            member,
-            now,
-            campaign["id"],
-        )
-        await conn.execute(
-            "INSERT INTO exchanges (id, campaign_id, member_id, channel, points, body_hash, "
-            "state, entry_id, created_at, updated_at) "
-            "VALUES ($1, $2, $3, 'online', 40, 'x', 'pending', $4, $5, $5)",
-            "x_crashed_" + member,
-            campaign["id"],
-            member,
-            entry,
-            now,
-        )
+    await crashed_exchange(db, campaign["id"], member, 40)
     clock.advance(60)
     app_state: Any = client.app.state
     await on_app(client, app_state.exchanges.recover_pending, 30)
