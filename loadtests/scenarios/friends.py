@@ -24,16 +24,20 @@ from typing import Any
 import gevent
 from locust import between, task
 from scenarios import names, tally
-from scenarios.base import GatewayUser, error_code, new_id, unknown_if_killed
+from scenarios.base import error_code, new_id, unknown_if_killed
 from scenarios.flash import RETRY_PAUSES_S
-from scenarios.shopper import CATALOGUE
+from scenarios.shopper import CATALOGUE, CheckoutUser
 
 INVITED = 0.7  # friends registered with the host as `referred_by`
 GIFTED = 0.5  # friends the host gives a coupon of the gift campaign to
 COMMIT = 0.9  # reserved orders that are paid; the rest are cancelled
 
 
-class RewardShopper(GatewayUser):
+class RewardShopper(CheckoutUser):
+    RESERVE = names.FRIEND_RESERVE
+    COMMIT = names.FRIEND_COMMIT
+    CANCEL = names.FRIEND_CANCEL
+
     role = "front"
     weight = 3
     wait_time = between(0.3, 1.5)
@@ -185,42 +189,3 @@ class RewardShopper(GatewayUser):
                 response.failure(f"{response.status_code} {error_code(response)}".strip())
                 return None
             return [c["code"] for c in response.json()["coupons"]]
-
-    def _post(self, name: str, path: str, body: dict[str, Any], expect: int) -> Any:
-        with self.client.post(
-            path, json=body, headers=self.checkout, name=name, catch_response=True
-        ) as response:
-            if response.status_code != expect:
-                response.failure(f"{response.status_code} {error_code(response)}".strip())
-                if response.status_code != 0 and name == names.FRIEND_RESERVE:
-                    self.pending = None  # refused: nothing is held
-                return None
-            return response.json()
-
-    def _settle(self, order_id: str, move: str) -> None:
-        """Commit or cancel; both are idempotent, so an unknown outcome is simply asked again."""
-        name = names.FRIEND_COMMIT if move == "commit" else names.FRIEND_CANCEL
-        for pause in (*RETRY_PAUSES_S, None):
-            with (
-                unknown_if_killed(names.UNKNOWN + move),
-                self.client.post(
-                    f"/v1/checkout/redemptions/{order_id}/{move}",
-                    headers=self.checkout,
-                    name=name,
-                    catch_response=True,
-                ) as response,
-            ):
-                status = response.status_code
-                if status == 200:
-                    self.pending = None
-                    committed = response.json()["state"] == "committed"
-                    tally.add(names.COMMITTED_ORDERS if committed else names.CANCELLED_ORDERS)
-                    return
-                if status == 404 and move == "cancel":
-                    response.success()  # the reserve never reached the gateway: nothing held
-                    self.pending = None
-                    return
-                response.failure(f"{status} {error_code(response)}".strip())
-                if status not in (0, 503) or pause is None:
-                    return  # left reserved: the end-of-run check cancels it and says so
-            gevent.sleep(pause)

@@ -31,7 +31,60 @@ BROWSE_ONLY = 0.25  # visits that stop after the quote
 COMMIT = 0.85  # reserved orders that are paid; the rest are cancelled
 
 
-class Shopper(GatewayUser):
+class CheckoutUser(GatewayUser):
+    """A user who reserves and settles orders: the checkout calls and their retries, shared by
+    the Shopper and the RewardShopper (each names its requests with its own RESERVE, COMMIT
+    and CANCEL). Keeps `self.pending`, the order it holds, and needs `self.checkout`."""
+
+    abstract = True
+    RESERVE = names.SHOP_RESERVE
+    COMMIT = names.SHOP_COMMIT
+    CANCEL = names.SHOP_CANCEL
+    checkout: dict[str, str]
+    pending: str | None
+
+    def _post(self, name: str, path: str, body: dict[str, Any], expect: int) -> Any:
+        with self.client.post(
+            path, json=body, headers=self.checkout, name=name, catch_response=True
+        ) as response:
+            if response.status_code != expect:
+                response.failure(f"{response.status_code} {error_code(response)}".strip())
+                if response.status_code != 0 and name == self.RESERVE:
+                    self.pending = None  # refused: nothing is held
+                return None
+            return response.json()
+
+    def _settle(self, order_id: str, move: str) -> None:
+        """Commit or cancel; both are idempotent, so an unknown outcome is simply asked again."""
+        name = self.COMMIT if move == "commit" else self.CANCEL
+        for pause in (*RETRY_PAUSES_S, None):
+            with (
+                unknown_if_killed(names.UNKNOWN + move),
+                self.client.post(
+                    f"/v1/checkout/redemptions/{order_id}/{move}",
+                    headers=self.checkout,
+                    name=name,
+                    catch_response=True,
+                ) as response,
+            ):
+                status = response.status_code
+                if status == 200:
+                    self.pending = None
+                    state = response.json()["state"]
+                    committed = state == "committed"
+                    tally.add(names.COMMITTED_ORDERS if committed else names.CANCELLED_ORDERS)
+                    return
+                if status == 404 and move == "cancel":
+                    response.success()  # the reserve never reached the gateway: nothing held
+                    self.pending = None
+                    return
+                response.failure(f"{status} {error_code(response)}".strip())
+                if status not in (0, 503) or pause is None:
+                    return  # left reserved: the end-of-run check cancels it and says so
+            gevent.sleep(pause)
+
+
+class Shopper(CheckoutUser):
     role = "front"
     weight = 4
     wait_time = between(0.5, 2.0)
@@ -141,43 +194,3 @@ class Shopper(GatewayUser):
         if code == "limit_reached":  # this member has redeemed all they may: a new one
             self.register()
         return None
-
-    def _post(self, name: str, path: str, body: dict[str, Any], expect: int) -> Any:
-        with self.client.post(
-            path, json=body, headers=self.checkout, name=name, catch_response=True
-        ) as response:
-            if response.status_code != expect:
-                response.failure(f"{response.status_code} {error_code(response)}".strip())
-                if response.status_code != 0 and name == names.SHOP_RESERVE:
-                    self.pending = None  # refused: nothing is held
-                return None
-            return response.json()
-
-    def _settle(self, order_id: str, move: str) -> None:
-        """Commit or cancel; both are idempotent, so an unknown outcome is simply asked again."""
-        name = names.SHOP_COMMIT if move == "commit" else names.SHOP_CANCEL
-        for pause in (*RETRY_PAUSES_S, None):
-            with (
-                unknown_if_killed(names.UNKNOWN + move),
-                self.client.post(
-                    f"/v1/checkout/redemptions/{order_id}/{move}",
-                    headers=self.checkout,
-                    name=name,
-                    catch_response=True,
-                ) as response,
-            ):
-                status = response.status_code
-                if status == 200:
-                    self.pending = None
-                    state = response.json()["state"]
-                    committed = state == "committed"
-                    tally.add(names.COMMITTED_ORDERS if committed else names.CANCELLED_ORDERS)
-                    return
-                if status == 404 and move == "cancel":
-                    response.success()  # the reserve never reached the gateway: nothing held
-                    self.pending = None
-                    return
-                response.failure(f"{status} {error_code(response)}".strip())
-                if status not in (0, 503) or pause is None:
-                    return  # left reserved: the end-of-run check cancels it and says so
-            gevent.sleep(pause)
