@@ -55,6 +55,17 @@ def parse_rate(name: str, raw: str) -> Rate:
     return Rate(per_second, saved)
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    """`1`/`true`/`yes` or `0`/`false`/`no`/empty (any case); anything else stops the start."""
+    raw = _env(name, "1" if default else "0")
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes"):
+        return True
+    if text in ("", "0", "false", "no"):
+        return False
+    raise SystemExit(f"GATEWAY_{name} must be 1/true/yes or 0/false/no, got {raw!r}")
+
+
 def _env_rate(name: str, default: str) -> Rate:
     return parse_rate(name, _env(name, default))
 
@@ -77,6 +88,9 @@ class Settings:
 
     #: Redis URL (a project-local server is started by `make run` when unset).
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", "redis://127.0.0.1:56379/0"))
+    #: `1`: `GATEWAY_REDIS_URL` names any node of a Redis Cluster (the client finds the others;
+    #: only db 0). `rediss://` connects with TLS, in either mode.
+    redis_cluster: bool = field(default_factory=lambda: _env_bool("REDIS_CLUSTER", False))
     #: Postgres URL (a project-local cluster is started by `make run` when unset).
     database_url: str = field(
         default_factory=lambda: _env("DATABASE_URL", "postgresql://gateway@127.0.0.1:55432/gateway")

@@ -32,3 +32,37 @@ def test_public_url_set_explicitly_wins(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("GATEWAY_PUBLIC_URL", "https://mall.example/coupons")
     assert Settings().public_url == "https://mall.example/coupons"
     assert Settings(public_url="https://other.example").public_url == "https://other.example"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("", False),
+    ],
+)
+def test_redis_cluster_reads_the_usual_spellings_of_yes_and_no(
+    monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool
+) -> None:
+    monkeypatch.setenv("GATEWAY_REDIS_CLUSTER", raw)
+    assert Settings().redis_cluster is expected
+
+
+def test_redis_cluster_unset_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GATEWAY_REDIS_CLUSTER", raising=False)
+    assert Settings().redis_cluster is False
+    assert ("GATEWAY_REDIS_CLUSTER", "False") in describe()
+
+
+@pytest.mark.parametrize("raw", ["on", "2", "maybe"])
+def test_redis_cluster_of_another_word_stops_the_start_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, raw: str
+) -> None:
+    monkeypatch.setenv("GATEWAY_REDIS_CLUSTER", raw)
+    with pytest.raises(SystemExit, match="GATEWAY_REDIS_CLUSTER"):
+        Settings()
