@@ -1,49 +1,100 @@
-"""Redis: the client, the Lua scripts (one file each under `lua/`) and the key names.
+"""Redis: the client (one node, or a Redis Cluster), the Lua scripts (one file each under `lua/`)
+and the key names.
 
-All keys of a campaign share the hash tag `{c:<id>}`, so every script touches one Cluster slot.
-The key names are defined here and, for the claim pipeline, once in Rust
-(`native/src/claimpipe/mod.rs`, the functions of the same names).
+All keys of a campaign bucket share the hash tag `{c:<slot name>}`, so every script touches one
+Cluster slot. A campaign of K buckets (`buckets.py`) has K slot names, `bucket_id(campaign, b)`:
+the campaign id for bucket 0 (today's keys), `<campaign id>:<b>` for the others. The key-name
+functions are defined once, in Rust (`native/src/claimpipe/keys.rs`), and re-exported here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.resources
-from typing import Any
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, cast
 
 import redis.asyncio as redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import AskError, MovedError, NoScriptError, ResponseError, TryAgainError
+
+from gateway import native
+from gateway.settings import get_settings
 
 
-def meta_key(campaign_id: str) -> str:
-    return f"{{c:{campaign_id}}}:meta"
+# TODO(issue 15): the Python twins below go once the native build exports the key names (the
+# Rust definitions are the ones the claim pipeline uses; the twins follow them to the byte).
+def _bucket_of(member_id: str, buckets: int) -> int:
+    if buckets <= 1:
+        return 0
+    h = 0xCBF29CE484222325
+    for byte in member_id.encode():
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h % buckets
 
 
-def members_key(campaign_id: str) -> str:
-    return f"{{c:{campaign_id}}}:members"
+def _bucket_id(campaign_id: str, bucket: int) -> str:
+    return campaign_id if bucket == 0 else f"{campaign_id}:{bucket}"
 
 
-def ledger_key(campaign_id: str) -> str:
-    return f"{{c:{campaign_id}}}:ledger"
+def _meta_key(slot: str) -> str:
+    return f"{{c:{slot}}}:meta"
 
 
-def refusals_key(campaign_id: str) -> str:
-    """Hash: refusal reason -> count; `claim_coupons.lua` names it from the meta key."""
-    return f"{{c:{campaign_id}}}:refusals"
+def _members_key(slot: str) -> str:
+    return f"{{c:{slot}}}:members"
 
 
-def idem_key(campaign_id: str, key: str) -> str:
-    return f"{{c:{campaign_id}}}:idem:{key}"
+def _ledger_key(slot: str) -> str:
+    return f"{{c:{slot}}}:ledger"
 
 
-def staged_members_key(campaign_id: str, lease: str) -> str:
+def _refusals_key(slot: str) -> str:
+    return f"{{c:{slot}}}:refusals"
+
+
+def _idem_key(slot: str, key: str) -> str:
+    return f"{{c:{slot}}}:idem:{key}"
+
+
+#: The bucket (0..K-1) a member claims in: FNV-1a 64 of the member id, modulo K.
+bucket_of: Callable[[str, int], int] = getattr(native, "bucket_of", _bucket_of)
+#: Bucket b's slot name: the campaign id for b == 0, `<campaign id>:<b>` otherwise.
+bucket_id: Callable[[str, int], str] = getattr(native, "bucket_id", _bucket_id)
+meta_key: Callable[[str], str] = getattr(native, "meta_key", _meta_key)
+members_key: Callable[[str], str] = getattr(native, "members_key", _members_key)
+ledger_key: Callable[[str], str] = getattr(native, "ledger_key", _ledger_key)
+#: Hash: refusal reason -> count; `claim_coupons.lua` names it from the meta key.
+refusals_key: Callable[[str], str] = getattr(native, "refusals_key", _refusals_key)
+idem_key: Callable[[str, str], str] = getattr(native, "idem_key", _idem_key)
+
+
+def moves_key(slot: str) -> str:
+    """Hash: move id -> `n|target slot|epoch`, the stock moves taken from this bucket and not
+    yet known to be given (`buckets.py`)."""
+    return f"{{c:{slot}}}:moves"
+
+
+def applied_key(slot: str) -> str:
+    """Set: the ids of the moves given to this bucket (a move is given at most once)."""
+    return f"{{c:{slot}}}:applied"
+
+
+def staged_members_key(slot: str, lease: str) -> str:
     """The members hash a rebuild stages from the ledger under its lease."""
-    return f"{members_key(campaign_id)}:{lease}"
+    return f"{members_key(slot)}:{lease}"
 
 
-#: Sorted set: campaign id -> when a claim round trip last touched its stream (ms, Redis
-#: clock). Ledger recovery visits only these campaigns (`ledger.py`). Not hash-tagged: no
-#: script touches it, so it may live on any Cluster node.
+def campaign_of_slot(slot: str) -> str:
+    """The campaign a slot name belongs to (campaign ids never hold ':')."""
+    return slot.partition(":")[0]
+
+
+#: Sorted set: slot name -> when a claim round trip last touched its stream (ms, Redis clock).
+#: Ledger recovery visits only these slots (`ledger.py`); `move:<slot>` members mark a bucket
+#: with a stock move on its way (`buckets.py`). Not hash-tagged: only `forget_active.lua`
+#: touches it, alone, so it may live on any Cluster node.
 LEDGER_ACTIVE_KEY = "gateway:ledger:active"
 
 
@@ -52,6 +103,8 @@ class LuaScript:
 
     Unlike redis-py's `Script` inside a pipeline, this never spends a round trip on
     SCRIPT EXISTS: pipelines send EVALSHA blind and retry the few that come back NOSCRIPT.
+    On a cluster, EVALSHA goes to the node owning its first key, and SCRIPT LOAD to every
+    primary (so a replica promoted after a failover, which has no scripts, gets it too).
     """
 
     def __init__(self, name: str) -> None:
@@ -87,6 +140,9 @@ class Scripts:
         self.change_stock = LuaScript("change_stock")
         self.begin_rebuild = LuaScript("begin_rebuild")
         self.finish_rebuild = LuaScript("finish_rebuild")
+        self.move_take = LuaScript("move_take")
+        self.move_give = LuaScript("move_give")
+        self.move_done = LuaScript("move_done")
 
     async def load_all(self, client: redis.Redis) -> None:
         for script in (
@@ -94,8 +150,47 @@ class Scripts:
             self.change_stock,
             self.begin_rebuild,
             self.finish_rebuild,
+            self.move_take,
+            self.move_give,
+            self.move_done,
         ):
             await script.load(client)
+
+
+def is_cluster(client: Any) -> bool:
+    return isinstance(client, RedisCluster)
+
+
+async def node_of(client: redis.Redis, key: str) -> ClusterNode:
+    """The Cluster node owning `key` (the client must be a cluster client)."""
+    cluster = cast(RedisCluster, client)
+    if not cluster._initialize:  # the slot table is filled on first use
+        await cluster.initialize()
+    node = cluster.get_node_from_key(key)
+    assert node is not None
+    return node
+
+
+def _command_key(command: tuple[Any, ...]) -> str | None:
+    """The key a command routes by (None: any node will do, like TIME)."""
+    name = str(command[0]).upper()
+    if name in ("EVALSHA", "EVAL"):
+        return str(command[3]) if int(command[2]) > 0 else None
+    if name in ("TIME", "PING"):
+        return None
+    key = command[1]
+    return key.decode() if isinstance(key, bytes) else str(key)
+
+
+async def _send(conn: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+    replies: list[Any] = []
+    for _ in commands:
+        try:
+            replies.append(await conn.read_response())
+        except ResponseError as exc:
+            replies.append(exc)
+    return replies
 
 
 async def pipelined(client: redis.Redis, commands: list[tuple[Any, ...]]) -> list[Any]:
@@ -103,18 +198,16 @@ async def pipelined(client: redis.Redis, commands: list[tuple[Any, ...]]) -> lis
 
     The hot path's own pipeline: redis-py's Pipeline object costs more Python per command than
     the claim itself. A reply that is an error comes back as its exception, in its place.
+    On a cluster the commands are grouped by the node owning their key, one write per node,
+    and a command answered MOVED or ASK (a reshard under way) is sent again through the
+    cluster client, which follows the redirection and refreshes its slot table.
     """
+    if is_cluster(client):
+        return await _pipelined_cluster(cast(RedisCluster, client), commands)
     pool = client.connection_pool
     conn = await pool.get_connection()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
     try:
-        await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
-        replies: list[Any] = []
-        for _ in commands:
-            try:
-                replies.append(await conn.read_response())
-            except ResponseError as exc:
-                replies.append(exc)
-        return replies
+        return await _send(conn, commands)
     except BaseException:
         await conn.disconnect()
         raise
@@ -122,7 +215,52 @@ async def pipelined(client: redis.Redis, commands: list[tuple[Any, ...]]) -> lis
         await pool.release(conn)
 
 
-def create_client(url: str) -> redis.Redis:
+async def _pipelined_cluster(client: RedisCluster, commands: list[tuple[Any, ...]]) -> list[Any]:
+    if not client._initialize:  # the slot table is filled on first use
+        await client.initialize()
+    groups: defaultdict[str, list[int]] = defaultdict(list)
+    nodes: dict[str, ClusterNode] = {}
+    for i, command in enumerate(commands):
+        key = _command_key(command)
+        node = client.get_node_from_key(key) if key is not None else client.get_default_node()
+        assert node is not None
+        nodes[node.name] = node
+        groups[node.name].append(i)
+    replies: list[Any] = [None] * len(commands)
+    for name, places in groups.items():
+        node = nodes[name]
+        conn = node.acquire_connection()
+        try:
+            got = await _send(conn, [commands[i] for i in places])
+        except BaseException:
+            await conn.disconnect()
+            raise
+        finally:
+            node.release(conn)
+        for i, reply in zip(places, got, strict=True):
+            if isinstance(reply, (MovedError, AskError, TryAgainError)):
+                try:
+                    reply = await client.execute_command(*commands[i])
+                except ResponseError as exc:
+                    reply = exc
+            replies[i] = reply
+    return replies
+
+
+async def redis_now_ms(client: redis.Redis) -> int:
+    """Redis's clock (any node of a cluster: their clocks are the machines')."""
+    seconds, micros = await client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def create_client(url: str, cluster: bool | None = None) -> redis.Redis:
+    """A client of the Redis at `url` (`rediss://`: TLS), or of the Redis Cluster one of whose
+    nodes `url` names when `cluster` (default: `GATEWAY_REDIS_CLUSTER`)."""
+    if cluster is None:
+        cluster = get_settings().redis_cluster
+    if cluster:
+        # The cluster client keeps a pool per node; its own MOVED/ASK and failover handling.
+        return cast(redis.Redis, RedisCluster.from_url(url, max_connections=64))
     # A blocking pool: under a spike a command waits (up to 5 s) for a free connection instead of
     # failing with MaxConnectionsError halfway through a claim.
     pool = redis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=5)

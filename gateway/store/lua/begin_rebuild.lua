@@ -5,6 +5,9 @@
 -- ARGV[1]  force   '1': rebuild even a state built for this Redis run (`gateway reconcile`)
 -- ARGV[2]  lease_ms   how long a lease keeps other rebuilders away
 -- ARGV[3]  nonce   the caller's random part of the lease
+-- ARGV[4]  optional: a lease to adopt as is. A campaign of K buckets is rebuilt as a whole under
+--          the lease of its bucket 0 (the campaign's lock); its other buckets adopt that lease
+--          whatever they hold (another rebuilder's lease there lost bucket 0 already).
 --
 -- Returns {1, lease}  the caller holds the lease: claims are refused (`stale_hot_state`) until
 --                     finish_rebuild.lua swaps the rebuilt state in;
@@ -12,6 +15,12 @@
 --         {2, lease}  someone else's lease is younger than lease_ms: leave it to them.
 local meta_key = KEYS[1]
 local force, lease_ms, nonce = ARGV[1] == '1', tonumber(ARGV[2]), ARGV[3]
+local adopt = ARGV[4]
+
+if adopt and adopt ~= '' then
+  redis.call('HSET', meta_key, 'run_id', adopt)
+  return {1, adopt}
+end
 
 local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
 local held = redis.call('HGET', meta_key, 'run_id')

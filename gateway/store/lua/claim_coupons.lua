@@ -1,7 +1,8 @@
 -- claim_coupons.lua: claims (or grants) a batch of coupons of one campaign, atomically per claim.
 --
 -- KEYS[1]   {c:<id>}:meta     hash: status, starts, ends, limit, remaining, stock_total,
---                             vmode, vdays, vfrom, vuntil, low, flags
+--                             vmode, vdays, vfrom, vuntil, low, flags, buckets
+--           (<id>: the slot name of one bucket of the campaign, `<campaign>` or `<campaign>:<b>`)
 -- KEYS[2]   {c:<id>}:members   hash: member_id -> coupons held from this campaign
 -- KEYS[3]   {c:<id>}:ledger   stream: the crash log the ledger writer drains into Postgres
 -- KEYS[4..] {c:<id>}:idem:<k> idempotency records of the claims that carry a key
@@ -17,6 +18,10 @@
 --   {2, code, claimed_ms, valid_from_ms, valid_until_ms, member_id, channel, source}   replay
 --   {0, reason}                                                                        refusal
 -- flags: 1 = low_stock reached just now, 2 = sold_out just now (each fires once per campaign).
+-- A campaign of K > 1 buckets (meta `buckets`): an empty bucket answers {0, 'bucket_dry'}, not
+-- counted in the refusals (the caller has stock moved in and asks again, or answers sold_out
+-- once every bucket is empty: gateway/store/buckets.py); low_stock fires when the bucket's
+-- remaining reaches low / K (once per bucket; the event is deduplicated), sold_out never here.
 -- Every claim gets {0, 'stale_hot_state'} when the state was built for another Redis run: after
 -- a restart the AOF may lack its last second of counters, so nothing is taken until the
 -- gateway has rebuilt them from Postgres.
@@ -30,10 +35,12 @@ local idem_ttl = tonumber(ARGV[3])
 local n = tonumber(ARGV[4])
 
 local m = redis.call('HMGET', meta_key, 'status', 'starts', 'ends', 'limit', 'vmode', 'vdays',
-  'vfrom', 'vuntil', 'low', 'flags', 'run_id')
+  'vfrom', 'vuntil', 'low', 'flags', 'run_id', 'buckets')
 local status, starts, ends, limit = m[1], tonumber(m[2]), tonumber(m[3]), tonumber(m[4])
 local vmode, vdays, vfrom, vuntil = m[5], tonumber(m[6]), m[7], m[8]
 local low, flags_done = tonumber(m[9]), tonumber(m[10]) or 0
+local buckets = tonumber(m[12]) or 1
+if buckets > 1 then low = math.floor(low / buckets) end
 
 local results = {}
 local refusals_key = (string.gsub(meta_key, ':meta$', ':refusals'))
@@ -84,7 +91,9 @@ for record in string.gmatch(ARGV[5], '[^\30]+') do
         result = {0, 'limit_reached'}
       else
         local remaining = tonumber(redis.call('HGET', meta_key, 'remaining'))
-        if remaining <= 0 then
+        if remaining <= 0 and buckets > 1 then
+          result = {0, 'bucket_dry'}
+        elseif remaining <= 0 then
           result = {0, 'sold_out'}
         else
           remaining = redis.call('HINCRBY', meta_key, 'remaining', -1)
@@ -110,7 +119,7 @@ for record in string.gmatch(ARGV[5], '[^\30]+') do
           end
           local fired = 0
           if remaining <= low and flags_done % 2 == 0 then fired = fired + 1 end
-          if remaining == 0 and flags_done < 2 then fired = fired + 2 end
+          if remaining == 0 and flags_done < 2 and buckets == 1 then fired = fired + 2 end
           if fired > 0 then
             flags_done = flags_done + fired
             redis.call('HSET', meta_key, 'flags', flags_done)
@@ -120,7 +129,9 @@ for record in string.gmatch(ARGV[5], '[^\30]+') do
       end
     end
   end
-  if result[1] == 0 and status then refused[result[2]] = (refused[result[2]] or 0) + 1 end
+  if result[1] == 0 and status and result[2] ~= 'bucket_dry' then
+    refused[result[2]] = (refused[result[2]] or 0) + 1
+  end
   results[#results + 1] = result
 end
 for reason, count in pairs(refused) do redis.call('HINCRBY', refusals_key, reason, count) end
