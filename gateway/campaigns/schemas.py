@@ -68,6 +68,19 @@ class CampaignCreate(Struct, kw_only=True):
     #: 积分兑换: its coupons are exchanged for this many points (`POST .../exchanges`), never
     #: claimed (409 `exchange_only`). Fixed at creation.
     points_price: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000_000)] | None = None
+    buckets: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=64,
+            description=(
+                'Hot-stock buckets (API v1.1 "Hot campaigns on Redis Cluster"): the stock is '
+                "split over this many shards of the Redis Cluster, each member always claiming "
+                "in the same one. Limits stay exact; `remaining` and `stats` are the "
+                "campaign's totals. Fixed at creation."
+            ),
+        ),
+    ] = 1
 
 
 class CampaignUpdate(Struct):
@@ -150,6 +163,8 @@ class Campaign(Out):
     low_stock_threshold: int
     link_only: bool
     points_price: int | None
+    #: The campaign's hot-stock buckets (1..64, fixed at creation).
+    buckets: int
     created_at: str
     stats: Stats
 

@@ -32,8 +32,8 @@ from gateway.errors import (
     InvalidRequest,
     InvalidTransition,
     StockBelowClaimed,
-    Unavailable,
 )
+from gateway.store import buckets as stock_buckets
 from gateway.store import redis as keys
 from gateway.store.hot_state import hot_state, redis_run_id
 from gateway.store.redis import Scripts
@@ -44,9 +44,10 @@ log = logging.getLogger(__name__)
 INSERT_CAMPAIGN = """
 INSERT INTO campaigns (id, name, kind, amount_off, percent_off, max_discount, min_spend, sku,
     points, scope, channels, claim_starts_at, claim_ends_at, validity, stock_total,
-    per_member_limit, transferable, stackable, low_stock_threshold, link_only, points_price)
+    per_member_limit, transferable, stackable, low_stock_threshold, link_only, points_price,
+    buckets)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21)
+    $20, $21, $22)
 RETURNING *
 """
 GET_CAMPAIGN = "SELECT * FROM campaigns WHERE id = $1"
@@ -194,6 +195,7 @@ class CampaignService:
                 data.low_stock_threshold,
                 data.link_only,
                 data.points_price,
+                data.buckets,
             )
             await conn.execute(INSERT_EVENT, "campaign_created", row["id"], actor, None)
         return await self._campaign(row)
@@ -225,14 +227,12 @@ class CampaignService:
         published = [row for row in page if row["status"] != "draft"]
         hot: dict[str, list[Any]] = {}
         if published:
-            replies = await keys.pipelined(
-                self.redis,
-                [("HMGET", keys.meta_key(r["id"]), "stock_total", "remaining") for r in published],
-            )
-            for row, reply in zip(published, replies, strict=True):
-                if isinstance(reply, Exception):
-                    raise reply
-                hot[row["id"]] = reply
+            reads = [stock_buckets.totals_commands(r["id"], r["buckets"]) for r in published]
+            replies = await keys.pipelined(self.redis, [c for read in reads for c in read])
+            at = 0
+            for row, read in zip(published, reads, strict=True):
+                hot[row["id"]] = stock_buckets.totals_of(replies[at : at + len(read)])
+                at += len(read)
         campaigns = [campaign_of(row, stats_of(row, row, hot.get(row["id"]))) for row in page]
         return campaigns, encode_cursor(page[-1]) if more else None
 
@@ -253,10 +253,10 @@ class CampaignService:
             row = await conn.fetchrow(SET_STATUS, campaign_id, target)
             if verb == "publish":
                 claimed = await conn.fetchval(COUNT_CLAIMED, campaign_id)
-                state: Any = hot_state(row, claimed, await redis_run_id(self.redis))
-                await self.redis.hset(keys.meta_key(campaign_id), mapping=state)
+                await self._publish(row, claimed)
             elif row_status != "draft":
-                await self.redis.hset(keys.meta_key(campaign_id), "status", target)
+                for slot in stock_buckets.slots(campaign_id, row["buckets"]):
+                    await self.redis.hset(keys.meta_key(slot), "status", target)
             # A draft closed without being published has no hot state, and must not get a
             # partial one: a meta hash with a status but no run id reads as built for another
             # Redis run (stale_hot_state), which answered claims and grants 503 "Redis
@@ -266,6 +266,25 @@ class CampaignService:
                 INSERT_EVENT, verb, campaign_id, actor, {"from": row_status, "to": target}
             )
         return await self._campaign(row)
+
+    async def _publish(self, row: asyncpg.Record, claimed: int) -> None:
+        """Writes the hot state of each of the campaign's buckets: its share of the stock,
+        `buckets` = K, one epoch, and the run id of the node holding it."""
+        buckets = row["buckets"]
+        epoch = secrets.token_hex(6)
+        shares = stock_buckets.split(row["stock_total"] - claimed, buckets)
+        # Bucket 0 (with stock_total) last: a campaign reads as published once it has it.
+        for bucket in reversed(range(buckets)):
+            meta = keys.meta_key(keys.bucket_id(row["id"], bucket))
+            state: Any = hot_state(
+                row,
+                claimed,
+                await redis_run_id(self.redis, meta),
+                bucket=bucket,
+                remaining=shares[bucket],
+                epoch=epoch,
+            )
+            await self.redis.hset(meta, mapping=state)
 
     async def change_stock(self, campaign_id: str, change: StockChange, actor: str) -> StockLevel:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -279,30 +298,15 @@ class CampaignService:
                 await conn.execute(SET_STOCK, campaign_id, new_total)
                 remaining = new_total
             else:
-                ok, *values = await self.scripts.change_stock(
-                    self.redis, [keys.meta_key(campaign_id)], [change.delta]
+                new_total, remaining = await stock_buckets.change_stock(
+                    self.redis, self.scripts, campaign_id, row["buckets"], change.delta
                 )
-                if ok == -1:
-                    raise Unavailable(
-                        "the campaign's hot state is missing: run `gateway reconcile`"
-                    )
-                if ok == -2:
-                    raise Unavailable(
-                        "Redis restarted; the campaign's counters are being rebuilt "
-                        "(the next claim does it, or `gateway reconcile`): retry"
-                    )
-                if ok == 0:
-                    raise StockBelowClaimed(
-                        f"{values[0]} coupons are already claimed; stock cannot go below that",
-                        claimed=values[0],
-                    )
-                new_total, remaining = values
                 try:
                     await conn.execute(SET_STOCK, campaign_id, new_total)
                 except BaseException:
                     # Postgres refused: give Redis its stock back so the two agree again.
-                    await self.scripts.change_stock(
-                        self.redis, [keys.meta_key(campaign_id)], [-change.delta]
+                    await stock_buckets.change_stock(
+                        self.redis, self.scripts, campaign_id, row["buckets"], -change.delta
                     )
                     raise
             await conn.execute(
@@ -340,7 +344,8 @@ class CampaignService:
                 fields: Any = {
                     k: state[k] for k in ("ends", "vmode", "vdays", "vfrom", "vuntil", "low")
                 }
-                await self.redis.hset(keys.meta_key(campaign_id), mapping=fields)
+                for slot in stock_buckets.slots(campaign_id, row["buckets"]):
+                    await self.redis.hset(keys.meta_key(slot), mapping=fields)
             await conn.execute(
                 INSERT_EVENT, "campaign_updated", campaign_id, actor, msgspec.to_builtins(data)
             )
@@ -350,7 +355,7 @@ class CampaignService:
         counts = await self.pool.fetchrow(CAMPAIGN_COUNTS, row["id"])
         hot: list[Any] | None = None
         if row["status"] != "draft":
-            hot = await self.redis.hmget(keys.meta_key(row["id"]), "stock_total", "remaining")
+            hot = await stock_buckets.totals(self.redis, row["id"], row["buckets"])
         return stats_of(row, counts, hot)
 
     async def _campaign(self, row: asyncpg.Record) -> Campaign:
@@ -414,6 +419,7 @@ def campaign_of(row: asyncpg.Record, stats: Stats) -> Campaign:
         low_stock_threshold=row["low_stock_threshold"],
         link_only=row["link_only"],
         points_price=row["points_price"],
+        buckets=row["buckets"],
         created_at=iso(row["created_at"]),
         stats=stats,
     )

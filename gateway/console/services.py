@@ -12,6 +12,7 @@ from gateway.campaigns.services import CAMPAIGN_COUNTS
 from gateway.clock import Clock
 from gateway.console.schemas import Funnel, Live
 from gateway.errors import CampaignNotFound
+from gateway.store import buckets as stock_buckets
 from gateway.store import redis as keys
 from gateway.wire import iso
 
@@ -21,12 +22,13 @@ CAMPAIGN_EXISTS = "SELECT 1 FROM campaigns WHERE id = $1"
 
 async def live(pool: asyncpg.Pool, client: redis.Redis, clock: Clock, campaign_id: str) -> Live:
     """The campaign's counters from its meta hash and its refusals hash, read in one round
-    trip. A campaign without hot state (a draft, or an unknown id: 404) is read from Postgres;
-    a watched sale never is."""
+    trip (two for a campaign of K > 1 buckets: the others' remaining, moves in flight and
+    refusals, summed). A campaign without hot state (a draft, or an unknown id: 404) is read
+    from Postgres; a watched sale never is."""
     meta, refusals = await keys.pipelined(
         client,
         [
-            ("HMGET", keys.meta_key(campaign_id), "status", "stock_total", "remaining"),
+            ("HMGET", keys.meta_key(campaign_id), "status", "stock_total", "remaining", "buckets"),
             ("HGETALL", keys.refusals_key(campaign_id)),
         ],
     )
@@ -34,7 +36,23 @@ async def live(pool: asyncpg.Pool, client: redis.Redis, clock: Clock, campaign_i
         if isinstance(reply, Exception):
             raise reply
     at = iso(clock.now())
-    status, stock_total, remaining = meta
+    status, stock_total, remaining, buckets_field = meta
+    counts = _counts(refusals)
+    buckets = int(buckets_field or 1)
+    if buckets > 1 and stock_total is not None:
+        reads = stock_buckets.totals_commands(campaign_id, buckets)
+        others = [
+            ("HGETALL", keys.refusals_key(slot))
+            for slot in stock_buckets.slots(campaign_id, buckets)[1:]
+        ]
+        replies = await keys.pipelined(client, reads + others)
+        stock_total, remaining = stock_buckets.totals_of(replies[: len(reads)])
+        for reply in replies[len(reads) :]:
+            if isinstance(reply, Exception):
+                raise reply
+            for reason, count in _counts(reply).items():
+                counts[reason] = counts.get(reason, 0) + count
+        counts = dict(sorted(counts.items()))
     if status is None or stock_total is None:
         row = await pool.fetchrow(DRAFT_STOCK, campaign_id)
         if row is None:
@@ -56,7 +74,7 @@ async def live(pool: asyncpg.Pool, client: redis.Redis, clock: Clock, campaign_i
         stock_total=total,
         remaining=left,
         claimed=total - left,
-        refusals=_counts(refusals),
+        refusals=counts,
         at=at,
     )
 

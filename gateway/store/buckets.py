@@ -37,6 +37,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
+from gateway.errors import StockBelowClaimed, Unavailable
 from gateway.store import redis as keys
 from gateway.store.redis import Scripts
 
@@ -242,3 +243,106 @@ async def recover_moves(
     if finished:
         log.info("finished %d stock moves of %s left in flight", finished, campaign_id)
     return finished
+
+
+def totals_commands(campaign_id: str, buckets: int) -> list[tuple[Any, ...]]:
+    """The commands that read a campaign's stock_total and remaining (`totals_of` reads their
+    replies): one HMGET for one bucket, as before buckets; with K buckets also the others'
+    remaining and every bucket's moves in flight. For `pipelined`."""
+    commands: list[tuple[Any, ...]] = [
+        ("HMGET", keys.meta_key(campaign_id), "stock_total", "remaining")
+    ]
+    if buckets > 1:
+        names = slots(campaign_id, buckets)
+        commands += [("HGET", keys.meta_key(slot), "remaining") for slot in names[1:]]
+        commands += [("HVALS", keys.moves_key(slot)) for slot in names]
+    return commands
+
+
+def totals_of(replies: list[Any]) -> list[Any]:
+    """`[stock_total, remaining]` (as the HMGET of one bucket answers them, bytes or None) from
+    the replies to `totals_commands`: remaining summed over the buckets plus moves in flight."""
+    for reply in replies:
+        if isinstance(reply, Exception):
+            raise reply
+    stock_total, remaining = replies[0]
+    if len(replies) == 1 or stock_total is None:
+        return [stock_total, remaining]
+    buckets = (len(replies) + 1) // 2
+    total = int(remaining or 0) + sum(int(r or 0) for r in replies[1:buckets])
+    total += sum(_moved_units(r) for r in replies[buckets:])
+    return [stock_total, str(total).encode()]
+
+
+async def totals(client: redis.Redis, campaign_id: str, buckets: int) -> list[Any]:
+    """A campaign's `[stock_total, remaining]` from its hot state (None, None: it has none)."""
+    return totals_of(await keys.pipelined(client, totals_commands(campaign_id, buckets)))
+
+
+async def change_stock(
+    client: redis.Redis, scripts: Scripts, campaign_id: str, buckets: int, delta: int
+) -> tuple[int, int]:
+    """Raises or lowers a published campaign's stock by `delta`; returns (stock_total,
+    remaining). Raises `StockBelowClaimed` when the total would fall below the coupons claimed,
+    `Unavailable` when a bucket's hot state is missing or stale.
+
+    With K buckets an increase goes to bucket 0, with stock_total, in one script (the
+    rebalancer spreads it to the buckets that run dry); a decrease takes from the buckets with
+    the most, each take atomic in its bucket, then lowers stock_total in bucket 0; if the buckets
+    hold too little (claims took it meanwhile) what was taken is put back. A crash between the
+    takes and stock_total leaves fewer units on sale than the total says, never more, until
+    `gateway reconcile` (Postgres keeps the old total: it is written after)."""
+    if buckets <= 1 or delta >= 0:
+        ok, *values = await scripts.change_stock(
+            client, [keys.meta_key(campaign_id)], [delta, delta, 0]
+        )
+        _raise_for(ok, values)
+        if buckets <= 1:
+            return int(values[0]), int(values[1])
+        stock_total, remaining = await totals(client, campaign_id, buckets)
+        return int(stock_total), int(remaining)
+    wanted = -delta
+    level = await levels(client, campaign_id, buckets)
+    taken: list[tuple[str, int]] = []
+    try:
+        for bucket in sorted(range(buckets), key=lambda b: -level.remaining[b]):
+            if wanted == 0:
+                break
+            slot = keys.bucket_id(campaign_id, bucket)
+            ok, *values = await scripts.change_stock(client, [keys.meta_key(slot)], [-wanted, 0, 1])
+            _raise_for(ok, values)
+            if int(values[2]):
+                taken.append((slot, -int(values[2])))
+                wanted += int(values[2])
+        if wanted > 0:
+            claimed = (level.stock_total or 0) - level.total_remaining
+            raise StockBelowClaimed(
+                f"{claimed} coupons are already claimed; stock cannot go below that",
+                claimed=claimed,
+            )
+        ok, *values = await scripts.change_stock(
+            client, [keys.meta_key(campaign_id)], [0, delta, 0]
+        )
+        _raise_for(ok, values)
+    except BaseException:
+        for slot, units in taken:  # put back what was taken
+            await scripts.change_stock(client, [keys.meta_key(slot)], [units, 0, 0])
+        raise
+    stock_total, remaining = await totals(client, campaign_id, buckets)
+    return int(stock_total), int(remaining)
+
+
+def _raise_for(ok: int, values: list[Any]) -> None:
+    if ok == -1:
+        raise Unavailable("the campaign's hot state is missing: run `gateway reconcile`")
+    if ok == -2:
+        raise Unavailable(
+            "Redis restarted; the campaign's counters are being rebuilt "
+            "(the next claim does it, or `gateway reconcile`): retry"
+        )
+    if ok == 0:
+        claimed = int(values[0]) - int(values[1])
+        raise StockBelowClaimed(
+            f"{claimed} coupons are already claimed; stock cannot go below that",
+            claimed=claimed,
+        )

@@ -28,11 +28,12 @@ import redis.asyncio as redis
 from gateway.native import WRITE_COUPONS
 from gateway.ops.metrics import metrics
 from gateway.store import redis as keys
-from gateway.store.redis import LuaScript
+from gateway.store.buckets import MOVE_MARK, finish_moves
+from gateway.store.redis import LuaScript, Scripts, redis_now_ms
 
 log = logging.getLogger(__name__)
 
-NON_DRAFT_CAMPAIGNS = "SELECT id FROM campaigns WHERE status <> 'draft'"
+NON_DRAFT_CAMPAIGNS = "SELECT id, buckets FROM campaigns WHERE status <> 'draft'"
 
 # Longest a recovery batch may take.
 _WRITE_TIMEOUT_S = 5.0
@@ -43,6 +44,7 @@ _BATCH = 1000
 _QUIET_MS = 1000
 # Recovery's own: the background task is given no `Scripts` (loaded on first NOSCRIPT).
 _FORGET_ACTIVE = LuaScript("forget_active")
+_SCRIPTS = Scripts()
 
 
 @dataclass(slots=True)
@@ -111,9 +113,10 @@ def row_from_entry(campaign_id: str, entry_id: bytes, fields: dict[bytes, bytes]
 
 
 async def recover(pool: asyncpg.Pool, client: redis.Redis, older_than_ms: int) -> int:
-    """Writes and deletes the stream entries older than `older_than_ms` of the campaigns in the
-    active set, and forgets those whose streams are empty; returns how many entries."""
-    now_ms = await _redis_now_ms(client)
+    """Writes and deletes the stream entries older than `older_than_ms` of the slots (campaign
+    buckets) in the active set, finishes the stock moves of the buckets marked `move:<slot>`
+    (`buckets.py`), and forgets those with nothing left; returns how many entries."""
+    now_ms = await redis_now_ms(client)
     upto = max(now_ms - older_than_ms, 0)
     quiet_before = now_ms - max(older_than_ms, _QUIET_MS)
     marked: list[tuple[bytes, float]] = await client.zrange(  # type: ignore[assignment]  # bytes: the client does not decode
@@ -121,10 +124,15 @@ async def recover(pool: asyncpg.Pool, client: redis.Redis, older_than_ms: int) -
     )
     total = 0
     for member, score in marked:
-        campaign_id = member.decode()
-        total += await _drain(pool, client, campaign_id, str(upto))
-        if score <= quiet_before and not await client.xlen(keys.ledger_key(campaign_id)):
-            await _FORGET_ACTIVE(client, [keys.LEDGER_ACTIVE_KEY], [campaign_id, int(score)])
+        name = member.decode()
+        if name.startswith(MOVE_MARK):
+            _done, left = await finish_moves(client, _SCRIPTS, name[len(MOVE_MARK) :])
+            if score <= quiet_before and not left:
+                await _FORGET_ACTIVE(client, [keys.LEDGER_ACTIVE_KEY], [name, int(score)])
+            continue
+        total += await _drain(pool, client, name, str(upto))
+        if score <= quiet_before and not await client.xlen(keys.ledger_key(name)):
+            await _FORGET_ACTIVE(client, [keys.LEDGER_ACTIVE_KEY], [name, int(score)])
     if total:
         log.info("ledger recovery wrote %d entries left in the streams", total)
     return total
@@ -135,24 +143,29 @@ async def recover_all(pool: asyncpg.Pool, client: redis.Redis) -> int:
     (`gateway reconcile`, with no worker running); returns how many."""
     total = 0
     for record in await pool.fetch(NON_DRAFT_CAMPAIGNS):
-        total += await recover_campaign(pool, client, record["id"])
+        for bucket in range(record["buckets"]):
+            slot = keys.bucket_id(record["id"], bucket)
+            total += await recover_campaign(pool, client, slot)
     return total
 
 
 async def recover_campaign(
-    pool: asyncpg.Pool, client: redis.Redis, campaign_id: str, older_than_ms: int = 0
+    pool: asyncpg.Pool, client: redis.Redis, slot: str, older_than_ms: int = 0
 ) -> int:
-    """Writes and deletes one campaign's stream entries older than `older_than_ms` (0: all)."""
+    """Writes and deletes the stream entries of one slot (a campaign's bucket: the campaign id
+    for bucket 0) older than `older_than_ms` (0: all)."""
     if older_than_ms <= 0:
-        return await _drain(pool, client, campaign_id, "+")
-    upto = max(await _redis_now_ms(client) - older_than_ms, 0)
-    return await _drain(pool, client, campaign_id, str(upto))
+        return await _drain(pool, client, slot, "+")
+    upto = max(await redis_now_ms(client) - older_than_ms, 0)
+    return await _drain(pool, client, slot, str(upto))
 
 
-async def _drain(pool: asyncpg.Pool, client: redis.Redis, campaign_id: str, upto: str) -> int:
-    """Writes and deletes the campaign's stream entries up to the id `upto`, a batch at a time."""
+async def _drain(pool: asyncpg.Pool, client: redis.Redis, slot: str, upto: str) -> int:
+    """Writes and deletes the slot's stream entries up to the id `upto`, a batch at a time,
+    with the campaign id of the slot."""
     total = 0
-    stream = keys.ledger_key(campaign_id)
+    campaign_id = keys.campaign_of_slot(slot)
+    stream = keys.ledger_key(slot)
     while True:
         entries: list[tuple[bytes, dict[bytes, bytes]]] = await client.xrange(  # type: ignore[assignment]  # bytes: the client does not decode
             stream, "-", upto, count=_BATCH
@@ -166,8 +179,3 @@ async def _drain(pool: asyncpg.Pool, client: redis.Redis, campaign_id: str, upto
         if len(entries) < _BATCH:
             break
     return total
-
-
-async def _redis_now_ms(client: redis.Redis) -> int:
-    seconds, micros = await client.time()
-    return int(seconds) * 1000 + int(micros) // 1000

@@ -1,20 +1,29 @@
--- change_stock.lua: raises or lowers a campaign's stock without going below what is claimed.
+-- change_stock.lua: raises or lowers one bucket's stock without going below what is claimed.
 --
--- KEYS[1] {c:<id>}:meta   hash with stock_total and remaining
--- ARGV[1] delta (may be negative)
+-- KEYS[1] {c:<slot>}:meta   hash with remaining (and stock_total in bucket 0, the campaign's)
+-- ARGV[1] delta of remaining (may be negative)
+-- ARGV[2] delta of stock_total (bucket 0 only; 0 elsewhere)
+-- ARGV[3] '1': take what there is (a decrease spread over buckets, gateway/campaigns/services.py);
+--         '0': all or nothing
 --
--- Returns {1, stock_total, remaining} or {0, claimed} when the new total would fall below the
--- coupons already claimed, {-1} when the campaign has no hot state, or {-2} when the state was
--- built for another Redis run (the server restarted: rebuild it from Postgres first).
+-- Returns {1, stock_total, remaining, applied} (stock_total -1 where the bucket keeps none;
+-- applied: the delta of remaining applied, less than asked only with ARGV[3] = '1'), or
+-- {0, stock_total, remaining} when remaining would fall below zero (the new total below the
+-- coupons already claimed), {-1} when the bucket has no hot state, or {-2} when its state was
+-- built for another Redis run or is being rebuilt (rebuild it from Postgres first).
 local meta_key = KEYS[1]
-local delta = tonumber(ARGV[1])
+local delta, total_delta, partial = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
 
-local m = redis.call('HMGET', meta_key, 'stock_total', 'remaining', 'run_id')
-if not m[1] then return {-1} end
+local m = redis.call('HMGET', meta_key, 'stock_total', 'remaining', 'run_id', 'status')
+if not m[4] or not m[2] then return {-1} end
 if m[3] ~= string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') then return {-2} end
-local stock_total, remaining = tonumber(m[1]), tonumber(m[2])
-local claimed = stock_total - remaining
-if stock_total + delta < claimed then return {0, claimed} end
-stock_total = redis.call('HINCRBY', meta_key, 'stock_total', delta)
+local stock_total, remaining = tonumber(m[1] or '-1'), tonumber(m[2])
+if remaining + delta < 0 then
+  if not partial then return {0, stock_total, remaining} end
+  delta = -remaining
+end
+if total_delta ~= 0 then
+  stock_total = redis.call('HINCRBY', meta_key, 'stock_total', total_delta)
+end
 remaining = redis.call('HINCRBY', meta_key, 'remaining', delta)
-return {1, stock_total, remaining}
+return {1, stock_total, remaining, delta}
