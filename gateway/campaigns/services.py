@@ -231,7 +231,9 @@ class CampaignService:
             replies = await keys.pipelined(self.redis, [c for read in reads for c in read])
             at = 0
             for row, read in zip(published, reads, strict=True):
-                hot[row["id"]] = stock_buckets.totals_of(replies[at : at + len(read)])
+                hot[row["id"]] = await stock_buckets.totals_of(
+                    self.redis, replies[at : at + len(read)]
+                )
                 at += len(read)
         campaigns = [campaign_of(row, stats_of(row, row, hot.get(row["id"]))) for row in page]
         return campaigns, encode_cursor(page[-1]) if more else None

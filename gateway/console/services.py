@@ -46,7 +46,7 @@ async def live(pool: asyncpg.Pool, client: redis.Redis, clock: Clock, campaign_i
             for slot in stock_buckets.slots(campaign_id, buckets)[1:]
         ]
         replies = await keys.pipelined(client, reads + others)
-        stock_total, remaining = stock_buckets.totals_of(replies[: len(reads)])
+        stock_total, remaining = await stock_buckets.totals_of(client, replies[: len(reads)])
         for reply in replies[len(reads) :]:
             if isinstance(reply, Exception):
                 raise reply

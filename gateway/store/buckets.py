@@ -83,11 +83,39 @@ class Levels:
         return sum(self.remaining) + sum(self.in_flight)
 
 
-def _moved_units(reply: Any) -> int:
-    """The units of the moves in a `:moves` hash's HVALS reply."""
+def _moves_of(reply: Any) -> list[tuple[str, int, str]]:
+    """(move id, units, target slot) of the moves in a `:moves` hash's HGETALL reply (a flat
+    list on the raw connection, a dict through redis-py's callbacks)."""
     if isinstance(reply, Exception):
         raise reply
-    return sum(int(bytes(v).split(b"|", 1)[0]) for v in reply or ())
+    pairs = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
+    moves = []
+    for move_id, value in pairs:
+        n, target, _epoch = bytes(value).decode().split("|", 2)
+        moves.append((bytes(move_id).decode(), int(n), target))
+    return moves
+
+
+async def _in_flight(client: redis.Redis, logged: list[list[tuple[str, int, str]]]) -> list[int]:
+    """Per source bucket, the units of its logged moves not given yet. A move already given but
+    not yet forgotten (between move_give and move_done) is in its target's remaining: counting
+    it again would show more stock than there is. One more round trip, only while moves are
+    logged."""
+    checks = [
+        (b, n, target, move_id) for b, moves in enumerate(logged) for move_id, n, target in moves
+    ]
+    units = [0] * len(logged)
+    if not checks:
+        return units
+    replies = await keys.pipelined(
+        client, [("SISMEMBER", keys.applied_key(t), move_id) for _b, _n, t, move_id in checks]
+    )
+    for (b, n, _target, _id), given in zip(checks, replies, strict=True):
+        if isinstance(given, Exception):
+            raise given
+        if not int(given):
+            units[b] += n
+    return units
 
 
 async def levels(client: redis.Redis, campaign_id: str, buckets: int) -> Levels:
@@ -98,7 +126,7 @@ async def levels(client: redis.Redis, campaign_id: str, buckets: int) -> Levels:
     commands.append(("HMGET", keys.meta_key(names[0]), "status", "stock_total"))
     for slot in names:
         commands.append(("HGET", keys.meta_key(slot), "remaining"))
-        commands.append(("HVALS", keys.moves_key(slot)))
+        commands.append(("HGETALL", keys.moves_key(slot)))
     replies = await keys.pipelined(client, commands)
     for reply in replies[:2]:
         if isinstance(reply, Exception):
@@ -106,13 +134,14 @@ async def levels(client: redis.Redis, campaign_id: str, buckets: int) -> Levels:
     seconds, micros = replies[0]
     status, stock_total = replies[1]
     remaining: list[int] = []
-    in_flight: list[int] = []
+    logged: list[list[tuple[str, int, str]]] = []
     for b in range(len(names)):
         have = replies[2 + 2 * b]
         if isinstance(have, Exception):
             raise have
         remaining.append(int(have) if have is not None else 0)
-        in_flight.append(_moved_units(replies[3 + 2 * b]))
+        logged.append(_moves_of(replies[3 + 2 * b]))
+    in_flight = await _in_flight(client, logged)
     return Levels(
         status=status.decode() if status is not None else None,
         stock_total=int(stock_total) if stock_total is not None else None,
@@ -255,11 +284,11 @@ def totals_commands(campaign_id: str, buckets: int) -> list[tuple[Any, ...]]:
     if buckets > 1:
         names = slots(campaign_id, buckets)
         commands += [("HGET", keys.meta_key(slot), "remaining") for slot in names[1:]]
-        commands += [("HVALS", keys.moves_key(slot)) for slot in names]
+        commands += [("HGETALL", keys.moves_key(slot)) for slot in names]
     return commands
 
 
-def totals_of(replies: list[Any]) -> list[Any]:
+async def totals_of(client: redis.Redis, replies: list[Any]) -> list[Any]:
     """`[stock_total, remaining]` (as the HMGET of one bucket answers them, bytes or None) from
     the replies to `totals_commands`: remaining summed over the buckets plus moves in flight."""
     for reply in replies:
@@ -270,13 +299,15 @@ def totals_of(replies: list[Any]) -> list[Any]:
         return [stock_total, remaining]
     buckets = (len(replies) + 1) // 2
     total = int(remaining or 0) + sum(int(r or 0) for r in replies[1:buckets])
-    total += sum(_moved_units(r) for r in replies[buckets:])
+    total += sum(await _in_flight(client, [_moves_of(r) for r in replies[buckets:]]))
     return [stock_total, str(total).encode()]
 
 
 async def totals(client: redis.Redis, campaign_id: str, buckets: int) -> list[Any]:
     """A campaign's `[stock_total, remaining]` from its hot state (None, None: it has none)."""
-    return totals_of(await keys.pipelined(client, totals_commands(campaign_id, buckets)))
+    return await totals_of(
+        client, await keys.pipelined(client, totals_commands(campaign_id, buckets))
+    )
 
 
 async def change_stock(

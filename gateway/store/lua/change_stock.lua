@@ -20,7 +20,7 @@ if m[3] ~= string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') then retur
 local stock_total, remaining = tonumber(m[1] or '-1'), tonumber(m[2])
 if remaining + delta < 0 then
   if not partial then return {0, stock_total, remaining} end
-  delta = -remaining
+  delta = 0 - remaining  -- not -remaining: -0 would reach HINCRBY as "-0"
 end
 if total_delta ~= 0 then
   stock_total = redis.call('HINCRBY', meta_key, 'stock_total', total_delta)

@@ -5,7 +5,8 @@
 -- KEYS[2]  {c:<source>}:moves   hash: move id -> 'n|target slot|epoch', moves not yet done
 -- ARGV[1]  move id   ARGV[2] n wanted (> 0)   ARGV[3] the target bucket's slot name
 --
--- Returns {taken, epoch}: taken = min(n, remaining) units now in flight (logged under the move
+-- Returns {taken, epoch}: taken = min(n, half the remaining, at least 1) units now in flight
+-- (half of what the bucket holds now: refills that read the levels at once must not empty it) (logged under the move
 -- id, to be given by move_give.lua), or {0, ''} when the bucket has none, has no hot state, or
 -- its state is stale or being rebuilt (run_id is not this server's): nothing is taken then.
 local meta_key, moves_key = KEYS[1], KEYS[2]
@@ -14,8 +15,9 @@ local move_id, wanted, target = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local m = redis.call('HMGET', meta_key, 'remaining', 'run_id', 'epoch', 'status')
 if not m[4] then return {0, ''} end
 if m[2] ~= string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') then return {0, ''} end
-local taken = math.min(wanted, tonumber(m[1]))
-if taken <= 0 then return {0, ''} end
+local remaining = tonumber(m[1])
+if remaining <= 0 then return {0, ''} end
+local taken = math.min(wanted, math.max(1, math.floor(remaining / 2)))
 local epoch = m[3] or ''
 redis.call('HINCRBY', meta_key, 'remaining', -taken)
 redis.call('HSET', moves_key, move_id, taken .. '|' .. target .. '|' .. epoch)
