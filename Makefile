@@ -13,7 +13,7 @@ export GATEWAY_DATABASE_URL ?= $(LOCAL_PG)/gateway
 TEST_REDIS_URL ?= $(if $(filter $(LOCAL_REDIS)/0,$(GATEWAY_REDIS_URL)),$(LOCAL_REDIS)/1,$(GATEWAY_REDIS_URL))
 TEST_DATABASE_URL ?= $(if $(filter $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)),$(LOCAL_PG)/gateway_test,$(GATEWAY_DATABASE_URL))
 
-.PHONY: run test drills lint fmt build venv services services-stop migrate bench loadtest clean browser
+.PHONY: run test test-cluster drills lint fmt build venv services services-stop cluster cluster-stop migrate bench loadtest clean browser
 
 $(VENV_STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -46,6 +46,14 @@ services-stop:
 	GATEWAY_REDIS_URL=$(filter-out $(LOCAL_REDIS)/0,$(GATEWAY_REDIS_URL)) \
 	GATEWAY_DATABASE_URL=$(filter-out $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)) \
 	  scripts/services.sh stop
+
+# A project-local Redis Cluster (3 masters, 3 replicas on 127.0.0.1:57001..57006, data under
+# .data/cluster/): serve against it with GATEWAY_REDIS_CLUSTER=1 GATEWAY_REDIS_URL=<printed URL>.
+cluster:
+	scripts/cluster.sh start
+
+cluster-stop:
+	scripts/cluster.sh stop
 
 migrate: build services
 	$(PY) -m gateway migrate
