@@ -12,6 +12,15 @@ export GATEWAY_DATABASE_URL ?= $(LOCAL_PG)/gateway
 # Tests use their own database and Redis db unless told otherwise.
 TEST_REDIS_URL ?= $(if $(filter $(LOCAL_REDIS)/0,$(GATEWAY_REDIS_URL)),$(LOCAL_REDIS)/1,$(GATEWAY_REDIS_URL))
 TEST_DATABASE_URL ?= $(if $(filter $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)),$(LOCAL_PG)/gateway_test,$(GATEWAY_DATABASE_URL))
+# The cluster half of the tests (`make test-cluster`, in `make test`): the claim path's suites
+# again on the project-local Redis Cluster (`make cluster`), with a database of its own so that its
+# campaigns' hot state lives in one Redis only (the app's workers pick up jobs from Postgres).
+CLUSTER_URL := redis://127.0.0.1:$(or $(GATEWAY_CLUSTER_BASE_PORT),57001)/0
+TEST_CLUSTER_REDIS_URL ?= $(CLUSTER_URL)
+TEST_CLUSTER_DATABASE_URL ?= $(if $(filter $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)),$(LOCAL_PG)/gateway_test_cluster,$(GATEWAY_DATABASE_URL))
+CLUSTER_TESTS := $(wildcard $(addprefix tests/integration/,test_claims.py test_transfers.py \
+  test_exchanges.py test_checkout.py test_grant_jobs.py test_durability.py test_buckets.py \
+  test_cluster_store.py))
 
 .PHONY: run test test-cluster drills lint fmt build venv services services-stop cluster cluster-stop migrate bench loadtest clean browser
 
@@ -68,7 +77,13 @@ test: build services browser
 	cargo test --release -q
 	GATEWAY_REDIS_URL=$(TEST_REDIS_URL) GATEWAY_DATABASE_URL=$(TEST_DATABASE_URL) \
 	  $(PY) -m pytest
+	$(MAKE) test-cluster
 	$(MAKE) lint
+
+test-cluster: build services cluster
+	GATEWAY_DATABASE_URL=$(TEST_CLUSTER_DATABASE_URL) $(PY) -m gateway migrate
+	GATEWAY_REDIS_CLUSTER=1 GATEWAY_REDIS_URL=$(TEST_CLUSTER_REDIS_URL) \
+	GATEWAY_DATABASE_URL=$(TEST_CLUSTER_DATABASE_URL) $(PY) -m pytest $(CLUSTER_TESTS)
 
 # The crash drills alone (they also run in `make test`): a storm of claims while Redis,
 # Postgres or a gateway worker is killed with SIGKILL (tests/drills).

@@ -112,11 +112,13 @@ start() {
 }
 
 stop() {
-  local port pid
+  local port pid pids=()
   for port in $PORTS; do
     ours "$port" || continue
-    pid=$(cat "$DATA/$port/redis.pid")
-    cli "$port" shutdown >/dev/null 2>&1 || true
+    pids+=("$(cat "$DATA/$port/redis.pid")")
+    cli "$port" shutdown now >/dev/null 2>&1 || true  # now: no wait for replicas also stopping
+  done
+  for pid in "${pids[@]}"; do  # all told first: each takes a second or so to exit
     for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   done
 }

@@ -89,7 +89,7 @@ start_pg() {
     pg_ctl_ -w -t 60 -l "$DATA/pg/server.log" start \
       -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200 -c shared_buffers=256MB" >/dev/null
   fi
-  for db in gateway gateway_test; do
+  for db in gateway gateway_test gateway_test_cluster; do
     if ! psql -h 127.0.0.1 -p "$PG_PORT" -U gateway -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1; then
       psql -h 127.0.0.1 -p "$PG_PORT" -U gateway -d postgres -qc "CREATE DATABASE $db" >/dev/null
     fi

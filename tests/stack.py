@@ -1,5 +1,9 @@
 """An isolated stack for destructive tests: its own Redis and Postgres (scripts/services.sh with
-a data dir and ports of its own) and a gateway served by granian in a subprocess."""
+a data dir and ports of its own) and a gateway served by granian in a subprocess.
+
+Under `GATEWAY_REDIS_CLUSTER=1` (the cluster half of `make test`) its Redis is a Redis Cluster of
+its own (scripts/cluster.sh: six nodes on a free block of ports), and the gateway runs in cluster
+mode: stopping "Redis" stops every node."""
 
 from __future__ import annotations
 
@@ -13,6 +17,10 @@ import time
 from pathlib import Path
 
 import httpx
+import redis.asyncio as redis
+
+from gateway.settings import get_settings
+from gateway.store.redis import create_client
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,10 +31,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_cluster_ports(count: int = 6) -> int:
+    """The first of `count` consecutive free ports whose cluster bus ports (port - 10000, as
+    scripts/cluster.sh sets them) are free too."""
+    for _ in range(200):
+        base = free_port()
+        if not 20000 <= base <= 65535 - count:
+            continue
+        try:
+            for port in range(base, base + count):
+                for p in (port, port - 10000):
+                    with socket.socket() as s:
+                        s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no block of free ports for a Redis Cluster")
+
+
 class Stack:
     def __init__(self, name: str) -> None:
         self.data = ROOT / ".data" / f"stack-{name}-{os.getpid()}"
-        self.redis_port = free_port()
+        self.cluster = get_settings().redis_cluster
+        self.redis_port = free_cluster_ports() if self.cluster else free_port()
         self.pg_port = free_port()
         self.http_port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
@@ -41,15 +68,25 @@ class Stack:
             GATEWAY_LOCAL_REDIS_PORT=str(self.redis_port),
             GATEWAY_LOCAL_PG_PORT=str(self.pg_port),
         )
+        if self.cluster:  # services.sh leaves Redis alone; cluster.sh runs the nodes
+            env.update(
+                GATEWAY_REDIS_URL=self.redis_url, GATEWAY_CLUSTER_BASE_PORT=str(self.redis_port)
+            )
         return env
 
     def services(self, action: str) -> None:
-        subprocess.run(
-            [str(ROOT / "scripts" / "services.sh"), action],
-            env=self._services_env(),
-            check=True,
-            capture_output=True,
-        )
+        scripts = ["services.sh", "cluster.sh"] if self.cluster else ["services.sh"]
+        for script in scripts if action != "stop" else reversed(scripts):
+            subprocess.run(
+                [str(ROOT / "scripts" / script), action],
+                env=self._services_env(),
+                check=True,
+                capture_output=True,
+            )
+
+    def redis_client(self) -> redis.Redis:
+        """A client of the stack's Redis (a cluster client on a cluster)."""
+        return create_client(self.redis_url, cluster=self.cluster)
 
     def gateway_env(self, **settings: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
@@ -59,6 +96,8 @@ class Stack:
             GATEWAY_PORT=str(self.http_port),
             GATEWAY_LOG_LEVEL="WARNING",
         )
+        if self.cluster:
+            env.update(GATEWAY_REDIS_CLUSTER="1")
         env.update({f"GATEWAY_{k.upper()}": v for k, v in settings.items()})
         return env
 
@@ -120,6 +159,14 @@ class Stack:
 
     def stop_redis(self) -> None:
         """Shuts Redis down (its AOF keeps what it acknowledged), leaving Postgres up."""
+        if self.cluster:
+            subprocess.run(
+                [str(ROOT / "scripts" / "cluster.sh"), "stop"],
+                env=self._services_env(),
+                check=True,
+                capture_output=True,
+            )
+            return
         subprocess.run(
             ["redis-cli", "-p", str(self.redis_port), "shutdown"], check=False, capture_output=True
         )

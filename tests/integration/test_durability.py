@@ -11,7 +11,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import redis.asyncio as redis
 
 from tests.conftest import campaign_body
 from tests.stack import Stack
@@ -72,7 +71,7 @@ async def ledger_and_counters(
     stack: Stack, campaign_id: str
 ) -> tuple[set[str], int, dict[str, int], dict[str, int]]:
     pool = await asyncpg.connect(stack.database_url)
-    client = redis.Redis.from_url(stack.redis_url)
+    client = stack.redis_client()
     try:
         rows = await pool.fetch(
             "SELECT code, member_id FROM coupons WHERE campaign_id = $1", campaign_id
@@ -206,7 +205,7 @@ async def test_redis_going_away_during_a_storm(stack: Stack) -> None:
 
 
 async def test_redis_data_and_migrations_survive_stop_and_start(stack: Stack) -> None:
-    client = redis.Redis.from_url(stack.redis_url)
+    client = stack.redis_client()
     await client.set("survives", "yes")
     await client.aclose()
     stack.services("start")
@@ -214,7 +213,7 @@ async def test_redis_data_and_migrations_survive_stop_and_start(stack: Stack) ->
     stack.services("start")
     stack.cli("migrate")
     stack.cli("migrate")
-    client = redis.Redis.from_url(stack.redis_url)
+    client = stack.redis_client()
     conn = await asyncpg.connect(stack.database_url)
     try:
         assert await client.get("survives") == b"yes"
