@@ -1,22 +1,80 @@
 """Type stub of the compiled Rust core, checked against the binary with `mypy.stubtest`."""
 
-from typing import Any, ClassVar, Literal, final
+from typing import Any, ClassVar, Final, Literal, final
 
 __all__ = [
+    "COMPLETION_ALERT",
+    "COMPLETION_COUPON",
+    "COMPLETION_FAILED",
+    "COMPLETION_LOG",
+    "COMPLETION_REFUSED",
+    "LEDGER_ACTIVE_KEY",
     "WRITE_COUPONS",
     "ClaimPipe",
+    "Completion",
     "Quote",
     "__version__",
+    "bucket_id",
+    "bucket_of",
+    "idem_key",
+    "key_slot",
+    "ledger_key",
+    "members_key",
+    "meta_key",
     "new_code",
     "new_codes",
     "normalize_code",
     "price_quote",
+    "refusals_key",
 ]
 
 __version__: str
 #: The ledger's batch statement (ten arrays: code, campaign_id, member_id, claimed_ms, from_ms,
 #: until_ms, channel, source, idem, actor), shared by the claim pipeline and recovery.
 WRITE_COUPONS: str
+#: Sorted set: slot name -> when a claim round trip last touched its stream.
+LEDGER_ACTIVE_KEY: str
+
+#: `Completion.kind`: the claim's coupon (`code`, `member_id`, `channel`, `*_ms`).
+COMPLETION_COUPON: Final = 1
+#: `Completion.kind`: the script refused the claim (`reason`).
+COMPLETION_REFUSED: Final = 0
+#: `Completion.kind`: Redis failed or no code could be made (`message`): the claim may retry.
+COMPLETION_FAILED: Final = 2
+#: `Completion.kind`: `campaign_id` reached low stock (`fired` & 1) / sold out (`fired` & 2).
+COMPLETION_ALERT: Final = 3
+#: `Completion.kind`: a line for the gateway's log (`message`).
+COMPLETION_LOG: Final = 4
+
+@final
+class Completion:
+    """One thing the claim pipeline finished; `kind` says which attributes mean something
+    (the others are empty: "" or 0)."""
+
+    @property
+    def ticket(self) -> int: ...
+    @property
+    def kind(self) -> int: ...
+    @property
+    def code(self) -> str: ...
+    @property
+    def member_id(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def claimed_ms(self) -> int: ...
+    @property
+    def valid_from_ms(self) -> int: ...
+    @property
+    def valid_until_ms(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def campaign_id(self) -> str: ...
+    @property
+    def fired(self) -> int: ...
 
 @final
 class ClaimPipe:
@@ -34,6 +92,7 @@ class ClaimPipe:
         writers: int,
         batch_max: int,
         wake_fd: int,
+        cluster: bool = False,
     ) -> ClaimPipe: ...
     def submit(
         self,
@@ -46,13 +105,22 @@ class ClaimPipe:
         idem_hash: str,
         now_ms: int,
         actor: str,
+        bucket: int = 0,
     ) -> None: ...
     def kick(self) -> None: ...
-    def take(self) -> list[tuple[Any, ...]]: ...
+    def take(self) -> list[Completion]: ...
     def counters(self) -> tuple[int, int, int, int, int]: ...
     def inflight(self) -> list[str]: ...
     def stop(self) -> None: ...
 
+def bucket_of(member_id: str, buckets: int) -> int: ...
+def bucket_id(campaign_id: str, bucket: int) -> str: ...
+def meta_key(slot: str) -> str: ...
+def members_key(slot: str) -> str: ...
+def ledger_key(slot: str) -> str: ...
+def refusals_key(slot: str) -> str: ...
+def idem_key(slot: str, key: str) -> str: ...
+def key_slot(key: str) -> int: ...
 def new_code() -> str: ...
 def new_codes(count: int) -> list[str]: ...
 def normalize_code(text: str, /) -> str: ...

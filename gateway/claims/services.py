@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import logging
 import os
-from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
@@ -24,19 +23,28 @@ from gateway.batching import Tick
 from gateway.clock import Clock
 from gateway.coupons.schemas import Coupon
 from gateway.errors import CampaignNotFound, GatewayError, LedgerUnavailable, Unavailable
-from gateway.native import ClaimPipe
+from gateway.native import (
+    COMPLETION_ALERT,
+    COMPLETION_COUPON,
+    COMPLETION_FAILED,
+    COMPLETION_REFUSED,
+    ClaimPipe,
+    Completion,
+)
 from gateway.ops.metrics import metrics
 from gateway.settings import Settings
 from gateway.store import redis as keys
+from gateway.store.buckets import refill
 from gateway.store.fence import report_forever, worker_id
 from gateway.store.reconcile import rebuild_campaigns
-from gateway.store.redis import Scripts
+from gateway.store.redis import Scripts, bucket_of
 from gateway.wire import iso_ms
 
 log = logging.getLogger(__name__)
 
 CAMPAIGN_STATUS = "SELECT status FROM campaigns WHERE id = $1"
 CAMPAIGN_GATES = "SELECT link_only, points_price FROM campaigns WHERE id = $1"
+CAMPAIGN_BUCKETS = "SELECT buckets FROM campaigns WHERE id = $1"
 INSERT_ALERT = """
 INSERT INTO events (kind, campaign_id, detail, dedup_key) VALUES ($1, $2, $3, $4)
 ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING
@@ -52,9 +60,8 @@ REFUSALS: dict[str, tuple[int, str]] = {
     "idempotency_mismatch": (409, "this Idempotency-Key was used with a different body"),
 }
 
-# The pipeline's completions: (ticket, kind, ...); see `ClaimPipe`.
-_COUPON, _REFUSED, _FAILED, _ALERT = 1, 0, 2, 3
-Outcome = tuple[Any, ...]
+#: Resubmits of a claim whose bucket ran dry, each after a refill moved stock into it.
+DRY_RETRIES = 3
 
 
 def body_hash(body: bytes) -> str:
@@ -77,11 +84,12 @@ class ClaimService:
         self.clock = clock
         self.wait_for_ledger = settings.claim_durability == "ledger"
         self.timeout_s = settings.ledger_timeout_ms / 1000
-        self._waiting: dict[int, asyncio.Future[Outcome]] = {}
+        self._waiting: dict[int, asyncio.Future[Completion]] = {}
         #: The tickets submitted in this event-loop tick (`_end_tick` kicks the pipeline).
         self._tick: Tick[int] = Tick(self._end_tick)
         self._ticket = 0
-        self._static: dict[str, tuple[str, bool]] = {}
+        #: Each published campaign's (kind, transferable, buckets): none of them changes.
+        self._static: dict[str, tuple[str, bool, int]] = {}
         #: Each campaign's gates, (`link_only`, has a `points_price`), read once: neither
         #: changes after creation.
         self.gates: dict[str, tuple[bool, bool]] = {}
@@ -106,6 +114,7 @@ class ClaimService:
             writers=self.settings.ledger_writers,
             batch_max=self.settings.ledger_batch_max,
             wake_fd=self._fd,
+            cluster=self.settings.redis_cluster,
         )
         asyncio.get_running_loop().add_reader(self._fd, self._drain)
         metrics.pipe_counters = self._pipe.counters
@@ -141,17 +150,27 @@ class ClaimService:
         idem: str,
         h: str,
         actor: str,
-    ) -> asyncio.Future[Outcome]:
+        bucket: int,
+    ) -> asyncio.Future[Completion]:
         pipe = self._pipe
         if pipe is None:
             raise Unavailable("the gateway is starting or stopping, retry")
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Outcome] = loop.create_future()
+        future: asyncio.Future[Completion] = loop.create_future()
         self._ticket += 1
         ticket = self._ticket
         self._waiting[ticket] = future
         pipe.submit(
-            ticket, campaign_id, grant, member_id, channel, idem, h, self.clock.now_ms(), actor
+            ticket,
+            campaign_id,
+            grant,
+            member_id,
+            channel,
+            idem,
+            h,
+            self.clock.now_ms(),
+            actor,
+            bucket,
         )
         self._tick.add(ticket, loop)
         return future
@@ -186,18 +205,52 @@ class ClaimService:
         if self._pipe is not None:
             self._drain_outcomes(self._pipe.take())
 
-    def _drain_outcomes(self, outcomes: list[Outcome]) -> None:
+    def _drain_outcomes(self, outcomes: list[Completion]) -> None:
         waiting = self._waiting
         for outcome in outcomes:
-            ticket = outcome[0]
+            ticket = outcome.ticket
             if ticket:
                 future = waiting.pop(ticket, None)
                 if future is not None and not future.done():
                     future.set_result(outcome)
-            elif outcome[1] == _ALERT:
-                self._alert(outcome[2], outcome[3])
+            elif outcome.kind == COMPLETION_ALERT:
+                self._alert(outcome.campaign_id, outcome.fired)
             else:
-                log.warning("claim pipeline: %s", outcome[2])
+                log.warning("claim pipeline: %s", outcome.message)
+
+    async def _submit(
+        self,
+        campaign_id: str,
+        grant: bool,
+        member_id: str,
+        channel: str,
+        idem: str,
+        h: str,
+        actor: str,
+        buckets: int,
+    ) -> Completion | None:
+        """Submits one claim in the member's bucket and waits for it. A bucket that ran dry is
+        refilled from the others and the claim sent again (at most `DRY_RETRIES` times); None:
+        every bucket is out (the campaign is sold out)."""
+        bucket = bucket_of(member_id, buckets) if buckets > 1 else 0
+        outcome = await self._enqueue(
+            campaign_id, grant, member_id, channel, idem, h, actor, bucket
+        )
+        if outcome.kind != COMPLETION_REFUSED or outcome.reason != "bucket_dry":
+            return outcome
+        for _ in range(DRY_RETRIES):
+            if not await refill(self.redis, self.scripts, campaign_id, bucket, buckets):
+                return None
+            outcome = await self._enqueue(
+                campaign_id, grant, member_id, channel, idem, h, actor, bucket
+            )
+            if outcome.kind != COMPLETION_REFUSED or outcome.reason != "bucket_dry":
+                return outcome
+        # Still dry after its refills (others took the stock moved in): sold out only if no
+        # bucket has any left; else the claim answers 503 `bucket_dry`, to retry.
+        if not await refill(self.redis, self.scripts, campaign_id, bucket, buckets):
+            return None
+        return outcome
 
     # -- answering -------------------------------------------------------------------------
 
@@ -217,12 +270,14 @@ class ClaimService:
         # but the ledger wait, whose 503 the Idempotency-Key recovers.
         # A dict hit on the hot path; the coroutine only the first time per campaign.
         static = self._static.get(campaign_id) or await self._static_fields(campaign_id)
-        kind, transferable = static
-        outcome = await self._enqueue(campaign_id, False, member_id, channel, idem or "", h, actor)
-        if outcome[1] != _COUPON:
+        kind, transferable, buckets = static
+        outcome = await self._submit(
+            campaign_id, False, member_id, channel, idem or "", h, actor, buckets
+        )
+        if outcome is None or outcome.kind != COMPLETION_COUPON:
             raise await self._failure(campaign_id, outcome)
         if not kind:  # published between the read and the script: read it again
-            kind, transferable = await self._static_fields(campaign_id)
+            kind, transferable, _ = await self._static_fields(campaign_id)
         return self._coupon(campaign_id, outcome, kind, transferable)
 
     async def grant(
@@ -230,27 +285,33 @@ class ClaimService:
     ) -> tuple[list[Coupon], list[tuple[str, str]]]:
         """Grants one coupon to each member; `actor` (the clerk's key name) is what each
         `grant` event records, and what the clerks' report groups by."""
-        kind, transferable = await self._static_fields(campaign_id)
+        kind, transferable, buckets = await self._static_fields(campaign_id)
         futures = [
-            self._enqueue(campaign_id, True, member, channel, "", "", actor)
+            self._submit(campaign_id, True, member, channel, "", "", actor, buckets)
             for member in member_ids
         ]
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome  # ledger_unavailable: the granted coupons are held, not lost
-        coupons: list[Outcome] = []
+        coupons: list[Completion] = []
         rejected: list[tuple[str, str]] = []
         for member, outcome in zip(member_ids, outcomes, strict=True):
-            assert isinstance(outcome, tuple)
-            if outcome[1] == _COUPON:
+            assert not isinstance(outcome, BaseException)
+            if outcome is None:
+                rejected.append((member, "sold_out"))
+            elif outcome.kind == COMPLETION_COUPON:
                 coupons.append(outcome)
-            elif outcome[1] == _FAILED or outcome[2] in ("campaign_not_found", "stale_hot_state"):
+            elif outcome.kind == COMPLETION_FAILED or outcome.reason in (
+                "campaign_not_found",
+                "stale_hot_state",
+                "bucket_dry",
+            ):
                 raise await self._failure(campaign_id, outcome)
             else:
-                rejected.append((member, outcome[2]))
+                rejected.append((member, outcome.reason))
         if coupons and not kind:
-            kind, transferable = await self._static_fields(campaign_id)
+            kind, transferable, _ = await self._static_fields(campaign_id)
         return [self._coupon(campaign_id, c, kind, transferable) for c in coupons], rejected
 
     async def grant_keyed(
@@ -260,20 +321,27 @@ class ClaimService:
         with the same key, it answers the same coupon. Refusals raise like claims. `actor`:
         who the `grant` event names (a job's operator), or empty."""
         static = self._static.get(campaign_id) or await self._static_fields(campaign_id)
-        outcome = await self._enqueue(campaign_id, True, member_id, channel, idem, "grant", actor)
-        if outcome[1] != _COUPON:
+        kind, transferable, buckets = static
+        outcome = await self._submit(
+            campaign_id, True, member_id, channel, idem, "grant", actor, buckets
+        )
+        if outcome is None or outcome.kind != COMPLETION_COUPON:
             raise await self._failure(campaign_id, outcome)
-        kind, transferable = static
         if not kind:
-            kind, transferable = await self._static_fields(campaign_id)
+            kind, transferable, _ = await self._static_fields(campaign_id)
         return self._coupon(campaign_id, outcome, kind, transferable)
 
-    async def _failure(self, campaign_id: str, outcome: Outcome) -> GatewayError:
-        if outcome[1] == _FAILED:
-            return Unavailable(outcome[2])
-        return await self._refusal(campaign_id, outcome[2])
+    async def _failure(self, campaign_id: str, outcome: Completion | None) -> GatewayError:
+        """The error of a claim that got no coupon (None: every bucket is out)."""
+        if outcome is None:
+            return await self._refusal(campaign_id, "sold_out")
+        if outcome.kind == COMPLETION_FAILED:
+            return Unavailable(outcome.message)
+        return await self._refusal(campaign_id, outcome.reason)
 
     async def _refusal(self, campaign_id: str, reason: str) -> GatewayError:
+        if reason == "bucket_dry":
+            return Unavailable("the campaign's stock is being moved to the member's bucket, retry")
         if reason == "stale_hot_state":
             self._rebuild(campaign_id)
             return Unavailable(
@@ -298,20 +366,32 @@ class ClaimService:
     async def refusal(self, campaign_id: str, reason: str) -> GatewayError:
         """The error a claim refused for `reason` answers (an exchange's replay of its
         refusal uses it too)."""
-        if reason not in REFUSALS and reason not in ("stale_hot_state", "campaign_not_found"):
+        if reason not in REFUSALS and reason not in (
+            "stale_hot_state",
+            "campaign_not_found",
+            "bucket_dry",
+        ):
             return GatewayError(f"the claim was refused: {reason}", code=reason, status=409)
         return await self._refusal(campaign_id, reason)
 
-    async def _static_fields(self, campaign_id: str) -> tuple[str, bool]:
+    async def _static_fields(self, campaign_id: str) -> tuple[str, bool, int]:
+        """(kind, transferable, buckets) from bucket 0's hot state, remembered."""
         static = self._static.get(campaign_id)
         if static is None:
-            kind, transferable = await self.redis.hmget(
-                keys.meta_key(campaign_id), "kind", "transferable"
+            kind, transferable, buckets = await self.redis.hmget(
+                keys.meta_key(campaign_id), "kind", "transferable", "buckets"
             )
             if not isinstance(kind, bytes):
-                # No hot state: a draft or an unknown id; the script's refusal says which.
-                return ("", False)
-            static = self._static[campaign_id] = (kind.decode(), transferable == b"1")
+                # No hot state: a draft or an unknown id; the script's refusal says which. The
+                # buckets come from the ledger: a campaign published meanwhile must still send
+                # each member to their own bucket.
+                count = await self.pool.fetchval(CAMPAIGN_BUCKETS, campaign_id)
+                return ("", False, int(count or 1))
+            static = self._static[campaign_id] = (
+                kind.decode(),
+                transferable == b"1",
+                int(buckets or 1),
+            )
         return static
 
     async def read_gates(self, campaign_id: str) -> tuple[bool, bool]:
@@ -332,18 +412,17 @@ class ClaimService:
         self.gates[campaign_id] = gates
         return gates
 
-    def _coupon(self, campaign_id: str, c: Outcome, kind: str, transferable: bool) -> Coupon:
-        # c: (ticket, 1, code, member_id, channel, claimed_ms, from_ms, until_ms)
+    def _coupon(self, campaign_id: str, c: Completion, kind: str, transferable: bool) -> Coupon:
         return Coupon(
-            code=c[2],
+            code=c.code,
             campaign_id=campaign_id,
-            member_id=c[3],
+            member_id=c.member_id,
             kind=kind,
             state="active",
-            valid_from=iso_ms(c[6]),
-            valid_until=iso_ms(c[7]),
-            claimed_at=iso_ms(c[5]),
-            channel=c[4],
+            valid_from=iso_ms(c.valid_from_ms),
+            valid_until=iso_ms(c.valid_until_ms),
+            claimed_at=iso_ms(c.claimed_ms),
+            channel=c.channel,
             transferable=transferable,
             transferred_from=None,
         )

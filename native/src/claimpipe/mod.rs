@@ -3,69 +3,59 @@
 //!
 //! The Python handler submits a claim (`Pipe::submit`) and awaits a future keyed by its ticket.
 //! One Redis thread takes every claim submitted since its last round trip, runs them through
-//! `claim_coupons.lua` (one EVALSHA per campaign, the claims packed into one argument, XDELs of
-//! committed entries riding along) and hands the coupons to the ledger writers. Each writer
-//! thread commits whatever gathered in one statement (group commit) and then completes the
-//! claims of the batch. Completions go into a queue; the first one into an empty queue writes to
-//! an eventfd the event loop watches, and the loop takes them all at once (`Pipe::take`).
+//! `claim_coupons.lua` (one EVALSHA per bucket, the claims packed into one argument, XDELs of
+//! committed entries riding along; one packed write per node, see `round_trip`) and hands the
+//! coupons to the ledger writers (`ledger`). Each writer thread commits whatever gathered in
+//! one statement (group commit) and then completes the claims of the batch. Completions go into
+//! a queue; the first one into an empty queue writes to an eventfd the event loop watches, and
+//! the loop takes them all at once (`Pipe::take`).
 //!
 //! Nothing here holds the GIL: Python's thread only pays for `submit`, `take` and its futures.
 //! The semantics are those of DESIGN.md's durable ledger: the stream entry the script writes is
 //! the crash log; a batch that cannot be written stays queued (and in the stream) and is retried
 //! with backoff; a committed batch's stream entries are deleted best effort.
+//!
+//! The parts: `keys` (key names, buckets, Cluster slots), `url` (GATEWAY_REDIS_URL),
+//! `redis_io` (connections), `cluster` (routing), `script` (the script's contract), `ledger`
+//! (the Postgres writers).
 
-pub mod resp;
+pub mod cluster;
+pub mod keys;
+pub mod ledger;
+pub mod redis_io;
+pub mod script;
+pub mod url;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{self, BufReader, Write};
-use std::net::TcpStream;
+use std::io;
 use std::os::fd::RawFd;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use resp::Reply;
+use redis::Value;
 
 use crate::codes;
+use cluster::{redirect, Router};
+use keys::{ledger_key, LEDGER_ACTIVE_KEY};
+use ledger::PgTarget;
+use redis_io::{describe, Addr, Endpoint};
+use script::Call;
 
-/// Most claims of one campaign in one script call (keeps each call's Redis time short).
-const CHUNK: usize = 256;
+pub use ledger::WRITE_COUPONS;
+
 /// How long a pending XDEL waits for a claim round trip to ride along with.
 const DELETE_WAIT: Duration = Duration::from_millis(50);
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// One statement per batch: the coupons, and a claim/grant event for each coupon that is new,
-/// with the actor of the request (the API key's name; empty: none, as for the member's pages).
-/// (`gateway/store/ledger.py`'s recovery runs the same statement on what the stream kept.)
-pub const WRITE_COUPONS: &str = "
-WITH batch AS (
-    SELECT DISTINCT ON (code) *
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[],
-                $7::text[], $8::text[], $9::text[], $10::text[])
-        AS b(code, campaign_id, member_id, claimed_ms, from_ms, until_ms, channel, source, idem,
-             actor)
-), inserted AS (
-    INSERT INTO coupons (code, campaign_id, member_id, state, valid_from, valid_until, claimed_at,
-                         channel, transferable, source)
-    SELECT b.code, b.campaign_id, b.member_id, 'active',
-           to_timestamp(b.from_ms / 1000.0), to_timestamp(b.until_ms / 1000.0),
-           to_timestamp(b.claimed_ms / 1000.0), b.channel, c.transferable, b.source
-    FROM batch b JOIN campaigns c ON c.id = b.campaign_id
-    ON CONFLICT (code) DO NOTHING
-    RETURNING code, campaign_id, member_id, claimed_at, source, channel
-)
-INSERT INTO events (kind, at, campaign_id, coupon_code, member_id, actor, idempotency_key, detail)
-SELECT i.source, i.claimed_at, i.campaign_id, i.code, i.member_id, NULLIF(b.actor, ''),
-       NULLIF(b.idem, ''), jsonb_build_object('channel', i.channel)
-FROM inserted i JOIN batch b USING (code)
-";
+/// Sends of one command in a round trip: the first, then MOVED/ASK/NOSCRIPT/TRYAGAIN repeats.
+const ATTEMPTS: usize = 5;
 
 /// How the pipeline reaches its servers and what it promises.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub redis_url: String,
+    /// `GATEWAY_REDIS_URL` names any node of a Redis Cluster: calls are routed by slot.
+    pub cluster: bool,
     pub database_url: String,
     pub script_sha: String,
     pub script_source: String,
@@ -83,6 +73,8 @@ pub struct Config {
 pub struct Job {
     pub ticket: u64,
     pub campaign_id: String,
+    /// The member's stock bucket (`keys::bucket_of`); 0 for a campaign of one bucket.
+    pub bucket: u32,
     pub grant: bool,
     pub member_id: String,
     pub channel: String,
@@ -100,6 +92,8 @@ pub struct Job {
 pub struct Row {
     pub code: String,
     pub campaign_id: String,
+    /// The bucket's slot name: whose stream holds the entry (`stream_id`).
+    pub slot: String,
     pub member_id: String,
     pub claimed_ms: i64,
     pub from_ms: i64,
@@ -120,11 +114,13 @@ pub struct Row {
 pub enum Outcome {
     /// The claim's coupon (new, or the first answer of a replayed Idempotency-Key).
     Coupon { ticket: u64, row: Row },
-    /// The script refused the claim: `reason` is the API's error code.
+    /// The script refused the claim: `reason` is the API's error code (or `bucket_dry`,
+    /// `stale_hot_state`, `campaign_not_found`, which the claim service resolves).
     Refused { ticket: u64, reason: String },
-    /// Redis could not be reached or failed: the claim may be retried.
+    /// Redis could not be reached or failed, or no code could be made: the claim may be
+    /// retried.
     Failed { ticket: u64, message: String },
-    /// `low_stock` (1) / `sold_out` (2) was reached just now.
+    /// `low_stock` (1) / `sold_out` (2) was reached just now (in one bucket).
     Alert { campaign_id: String, fired: i64 },
     /// A line for the gateway's log (`warning` level).
     Log { message: String },
@@ -143,6 +139,7 @@ pub struct Counters {
 #[derive(Default)]
 struct Inbox {
     jobs: Vec<Job>,
+    /// Stream entries to delete, by slot name.
     deletes: HashMap<String, Vec<String>>,
     stop: bool,
 }
@@ -233,11 +230,13 @@ pub struct Pipe {
 }
 
 impl Pipe {
+    /// Starts the threads. A URL that cannot be used is an `InvalidInput` error naming the
+    /// problem.
     pub fn start(cfg: Config) -> io::Result<Pipe> {
-        let redis = RedisAddr::parse(&cfg.redis_url)?;
-        let pg = postgres::Config::from_str(&cfg.database_url)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let endpoint = Endpoint::new(&cfg.redis_url)?;
+        let pg = Arc::new(PgTarget::parse(&cfg.database_url)?);
         let writers = cfg.writers.max(1);
+        let cluster = cfg.cluster;
         let shared = Arc::new(Shared {
             cfg,
             inbox: Mutex::default(),
@@ -251,18 +250,19 @@ impl Pipe {
         });
         let mut threads = Vec::with_capacity(writers + 1);
         let s = Arc::clone(&shared);
+        let mut router = Router::new(endpoint, cluster);
         threads.push(
             std::thread::Builder::new()
                 .name("claim-redis".into())
-                .spawn(move || redis_loop(&s, &redis))?,
+                .spawn(move || redis_loop(&s, &mut router))?,
         );
         for i in 0..writers {
             let s = Arc::clone(&shared);
-            let pg = pg.clone();
+            let pg = Arc::clone(&pg);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("claim-ledger-{i}"))
-                    .spawn(move || writer_loop(&s, &pg))?,
+                    .spawn(move || ledger::writer_loop(&s, &pg))?,
             );
         }
         Ok(Pipe {
@@ -319,402 +319,7 @@ impl Drop for Pipe {
 
 // -- Redis ---------------------------------------------------------------------------------
 
-/// Where Redis is: `redis://[[user]:password@]host[:port][/db]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedisAddr {
-    pub host: String,
-    pub port: u16,
-    pub db: u32,
-    pub user: Option<String>,
-    pub password: Option<String>,
-}
-
-impl RedisAddr {
-    pub fn parse(url: &str) -> io::Result<RedisAddr> {
-        let invalid = |what: &str| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("GATEWAY_REDIS_URL {what}: {url:?}"),
-            )
-        };
-        let rest = url
-            .strip_prefix("redis://")
-            .ok_or_else(|| invalid("must start with redis://"))?;
-        let rest = rest.split(['?', '#']).next().unwrap_or_default();
-        let (auth, hostpart) = match rest.rsplit_once('@') {
-            Some((auth, host)) => (Some(auth), host),
-            None => (None, rest),
-        };
-        let (hostport, db) = match hostpart.split_once('/') {
-            Some((hp, db)) if !db.is_empty() => (
-                hp,
-                db.parse::<u32>()
-                    .map_err(|_| invalid("has a database that is not a number"))?,
-            ),
-            Some((hp, _)) => (hp, 0),
-            None => (hostpart, 0),
-        };
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (
-                h,
-                p.parse::<u16>()
-                    .map_err(|_| invalid("has a port that is not a number"))?,
-            ),
-            None => (hostport, 6379),
-        };
-        let host = if host.is_empty() { "127.0.0.1" } else { host };
-        let (user, password) = match auth {
-            None => (None, None),
-            Some(auth) => match auth.split_once(':') {
-                Some((u, p)) => ((!u.is_empty()).then(|| u.to_string()), Some(p.to_string())),
-                None => (Some(auth.to_string()), None),
-            },
-        };
-        Ok(RedisAddr {
-            host: host.trim_matches(['[', ']']).to_string(),
-            port,
-            db,
-            user,
-            password,
-        })
-    }
-}
-
-struct RedisConn {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    /// The server's run_id, read at connect: a restarted server breaks the connection, so it is
-    /// current for as long as the connection lives. The script compares it with the one the
-    /// campaign's hot state was built for.
-    run_id: String,
-    /// Redis's clock minus ours (ms), read at connect: the active set's scores are Redis time,
-    /// the clock recovery compares them with.
-    clock_offset_ms: i64,
-}
-
-impl RedisConn {
-    fn connect(addr: &RedisAddr) -> io::Result<RedisConn> {
-        use std::net::ToSocketAddrs;
-        let target = (addr.host.as_str(), addr.port)
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "Redis host not found"))?;
-        let stream = TcpStream::connect_timeout(&target, IO_TIMEOUT)?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
-        let mut conn = RedisConn {
-            reader: BufReader::with_capacity(64 * 1024, stream.try_clone()?),
-            writer: stream,
-            run_id: String::new(),
-            clock_offset_ms: 0,
-        };
-        if let Some(password) = &addr.password {
-            let mut args = vec!["AUTH".to_string()];
-            args.extend(addr.user.clone());
-            args.push(password.clone());
-            conn.call(&args)?;
-        }
-        if addr.db != 0 {
-            conn.call(&["SELECT".to_string(), addr.db.to_string()])?;
-        }
-        let info = conn.call(&["INFO".to_string(), "server".to_string()])?;
-        conn.run_id = info
-            .as_string()
-            .and_then(|text| {
-                text.lines()
-                    .find_map(|line| line.strip_prefix("run_id:"))
-                    .map(|id| id.trim().to_string())
-            })
-            .unwrap_or_default();
-        let before = now_ms();
-        let time = conn.call(&["TIME".to_string()])?;
-        let after = now_ms();
-        if let Reply::Array(parts) = &time {
-            let seconds = number_at(parts, 0).unwrap_or(0);
-            let micros = number_at(parts, 1).unwrap_or(0);
-            conn.clock_offset_ms = seconds * 1000 + micros / 1000 - (before + after) / 2;
-        }
-        Ok(conn)
-    }
-
-    /// Now, on Redis's clock (ms).
-    fn redis_now_ms(&self) -> i64 {
-        now_ms() + self.clock_offset_ms
-    }
-
-    /// One command, one reply; an error reply is an error.
-    fn call(&mut self, args: &[String]) -> io::Result<Reply> {
-        let mut out = Vec::new();
-        resp::encode(&mut out, args.iter());
-        self.writer.write_all(&out)?;
-        match resp::read(&mut self.reader)? {
-            Reply::Error(e) => Err(io::Error::other(format!("Redis: {e}"))),
-            reply => Ok(reply),
-        }
-    }
-
-    fn pipeline(&mut self, packed: &[u8], count: usize) -> io::Result<Vec<Reply>> {
-        self.writer.write_all(packed)?;
-        (0..count).map(|_| resp::read(&mut self.reader)).collect()
-    }
-}
-
-/// The claims of one script call.
-struct Call {
-    campaign_id: String,
-    source: &'static str,
-    jobs: Vec<(Job, String)>,
-    packed: Vec<u8>,
-}
-
-// The key names, as `gateway/store/redis.py` defines them. All keys of a campaign share the
-// hash tag `{c:<id>}`, so the script touches one Cluster slot.
-
-fn meta_key(campaign_id: &str) -> String {
-    format!("{{c:{campaign_id}}}:meta")
-}
-
-fn members_key(campaign_id: &str) -> String {
-    format!("{{c:{campaign_id}}}:members")
-}
-
-fn ledger_key(campaign_id: &str) -> String {
-    format!("{{c:{campaign_id}}}:ledger")
-}
-
-fn idem_key(campaign_id: &str, key: &str) -> String {
-    format!("{{c:{campaign_id}}}:idem:{key}")
-}
-
-/// Sorted set: campaign id -> when a round trip last touched its stream (ms, Redis clock).
-/// Ledger recovery visits only these campaigns (`gateway/store/ledger.py`).
-const LEDGER_ACTIVE_KEY: &str = "gateway:ledger:active";
-
-fn call_for(
-    cfg: &Config,
-    run_id: &str,
-    campaign_id: &str,
-    grant: bool,
-    now: i64,
-    jobs: Vec<Job>,
-) -> Call {
-    let mut keys = vec![
-        meta_key(campaign_id),
-        members_key(campaign_id),
-        ledger_key(campaign_id),
-    ];
-    let mut records = String::with_capacity(jobs.len() * 48);
-    let mut with_codes = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let code = codes::new_code().unwrap_or_default();
-        let mut index = 0;
-        if !job.idem.is_empty() {
-            keys.push(idem_key(campaign_id, &job.idem));
-            index = keys.len();
-        }
-        if !records.is_empty() {
-            records.push('\x1e');
-        }
-        let hash = if job.idem_hash.is_empty() {
-            "-"
-        } else {
-            &job.idem_hash
-        };
-        // The actor is the last field and may be empty. A key's name is printable text, so
-        // it never holds the separators; one that did would only lose them.
-        let actor: std::borrow::Cow<'_, str> = if job.actor.contains(['\x1e', '\x1f']) {
-            job.actor.replace(['\x1e', '\x1f'], "").into()
-        } else {
-            job.actor.as_str().into()
-        };
-        for (i, field) in [
-            job.member_id.as_str(),
-            code.as_str(),
-            job.channel.as_str(),
-            itoa::Buffer::new().format(index),
-            hash,
-            &actor,
-        ]
-        .iter()
-        .enumerate()
-        {
-            if i > 0 {
-                records.push('\x1f');
-            }
-            records.push_str(field);
-        }
-        with_codes.push((job, code));
-    }
-    let source = if grant { "grant" } else { "claim" };
-    let mut args: Vec<String> = Vec::with_capacity(keys.len() + 8);
-    args.push("EVALSHA".into());
-    args.push(cfg.script_sha.clone());
-    args.push(keys.len().to_string());
-    args.extend(keys);
-    args.push(now.to_string());
-    args.push(source.into());
-    args.push(cfg.idem_ttl_s.to_string());
-    args.push(with_codes.len().to_string());
-    args.push(records);
-    args.push(run_id.to_string());
-    let mut packed = Vec::new();
-    resp::encode(&mut packed, args.iter());
-    Call {
-        campaign_id: campaign_id.to_string(),
-        source,
-        jobs: with_codes,
-        packed,
-    }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// One `ZADD` that marks the calls' campaigns as having stream entries, for recovery. It goes
-/// before the script calls in the same write: a script that ran (and added a stream entry)
-/// always follows its campaign's mark, even when the connection breaks halfway.
-fn mark_active(out: &mut Vec<u8>, calls: &[Call], now_ms: i64) {
-    let score = now_ms.to_string();
-    let mut args: Vec<&str> = vec!["ZADD", LEDGER_ACTIVE_KEY];
-    let mut seen = HashSet::new();
-    for call in calls {
-        if seen.insert(call.campaign_id.as_str()) {
-            args.push(&score);
-            args.push(&call.campaign_id);
-        }
-    }
-    resp::encode(out, args.iter());
-}
-
-/// Groups claims by campaign, source and clock reading, in arrival order.
-fn calls_for(cfg: &Config, run_id: &str, jobs: Vec<Job>) -> Vec<Call> {
-    let mut order: Vec<(String, bool, i64)> = Vec::new();
-    let mut groups: HashMap<(String, bool, i64), Vec<Job>> = HashMap::new();
-    for job in jobs {
-        let key = (job.campaign_id.clone(), job.grant, job.now_ms);
-        let group = groups.entry(key.clone()).or_default();
-        if group.is_empty() {
-            order.push(key);
-        }
-        group.push(job);
-    }
-    let mut calls = Vec::new();
-    for key in order {
-        let mut group = groups.remove(&key).unwrap_or_default();
-        while !group.is_empty() {
-            let rest = group.split_off(group.len().min(CHUNK));
-            calls.push(call_for(cfg, run_id, &key.0, key.1, key.2, group));
-            group = rest;
-        }
-    }
-    calls
-}
-
-fn field(items: &[Reply], i: usize) -> Option<String> {
-    items.get(i).and_then(Reply::as_string)
-}
-
-fn number_at(items: &[Reply], i: usize) -> Option<i64> {
-    items.get(i).and_then(Reply::as_i64)
-}
-
-/// Reads one script result: the row to write (if any) and what to tell the caller now.
-fn settle(
-    cfg: &Config,
-    call: &Call,
-    job: &Job,
-    code: &str,
-    result: &Reply,
-    rows: &mut Vec<Row>,
-    done: &mut Vec<Outcome>,
-) -> Option<i64> {
-    let Reply::Array(items) = result else {
-        done.push(Outcome::Failed {
-            ticket: job.ticket,
-            message: "the claim script answered something unexpected".into(),
-        });
-        return None;
-    };
-    let status = number_at(items, 0);
-    let parsed = match status {
-        Some(0) => {
-            let reason = field(items, 1).unwrap_or_else(|| "unavailable".into());
-            done.push(Outcome::Refused {
-                ticket: job.ticket,
-                reason,
-            });
-            return None;
-        }
-        Some(1) => (|| {
-            Some((
-                Row {
-                    code: code.to_string(),
-                    campaign_id: call.campaign_id.clone(),
-                    member_id: job.member_id.clone(),
-                    claimed_ms: number_at(items, 2)?,
-                    from_ms: number_at(items, 3)?,
-                    until_ms: number_at(items, 4)?,
-                    channel: job.channel.clone(),
-                    source: call.source.to_string(),
-                    idem: job.idem.clone(),
-                    actor: job.actor.clone(),
-                    stream_id: Some(field(items, 5)?),
-                    ticket: None,
-                },
-                number_at(items, 7).unwrap_or(0),
-            ))
-        })(),
-        Some(2) => (|| {
-            Some((
-                Row {
-                    code: field(items, 1)?,
-                    campaign_id: call.campaign_id.clone(),
-                    member_id: field(items, 5)?,
-                    claimed_ms: number_at(items, 2)?,
-                    from_ms: number_at(items, 3)?,
-                    until_ms: number_at(items, 4)?,
-                    channel: field(items, 6)?,
-                    source: field(items, 7)?,
-                    idem: job.idem.clone(),
-                    actor: job.actor.clone(),
-                    stream_id: None,
-                    ticket: None,
-                },
-                0,
-            ))
-        })(),
-        _ => None,
-    };
-    let Some((mut row, fired)) = parsed else {
-        done.push(Outcome::Failed {
-            ticket: job.ticket,
-            message: "the claim script answered something unexpected".into(),
-        });
-        return None;
-    };
-    let new = status == Some(1);
-    if cfg.wait_for_ledger {
-        row.ticket = Some(job.ticket);
-        rows.push(row);
-    } else {
-        done.push(Outcome::Coupon {
-            ticket: job.ticket,
-            row: row.clone(),
-        });
-        if new {
-            rows.push(row);
-        }
-    }
-    Some(fired)
-}
-
-fn redis_loop(shared: &Shared, addr: &RedisAddr) {
-    let cfg = &shared.cfg;
-    let mut conn: Option<RedisConn> = None;
+fn redis_loop(shared: &Shared, router: &mut Router) {
     loop {
         let (jobs, deletes) = {
             let mut inbox = lock(&shared.inbox);
@@ -739,407 +344,334 @@ fn redis_loop(shared: &Shared, addr: &RedisAddr) {
                 std::mem::take(&mut inbox.deletes),
             )
         };
-        let connected = match conn.take() {
-            Some(c) => Ok(c),
-            None => RedisConn::connect(addr),
-        };
-        let mut c = match connected {
-            Ok(c) => c,
-            Err(e) => {
-                let log = format!("could not connect to Redis: {e}");
-                shared.complete(unavailable(jobs.iter(), log));
-                continue;
-            }
-        };
-        let calls = calls_for(cfg, &c.run_id, jobs);
-        for call in &calls {
-            shared.inflight_add(&call.campaign_id, call.jobs.len() as u64);
+        round_trip(shared, router, jobs, deletes);
+    }
+}
+
+/// One command of a round trip.
+enum Item {
+    /// The `ZADD` of the round trip's slot names to the ledger's active set.
+    Mark,
+    /// A script call (an index into the round trip's calls).
+    Call(usize),
+    /// The XDEL of one slot's committed stream entries.
+    Xdel(String, Vec<String>),
+}
+
+/// What a command came to: its reply, or why it has none (the connection broke: it may have
+/// run; or it could not be sent: it did not).
+type Answer = Result<Value, String>;
+
+/// What each reply read from a node answers.
+enum Expect {
+    ScriptLoad,
+    Asking,
+    Item(usize),
+}
+
+fn item_key<'a>(item: &'a Item, calls: &'a [Call], buf: &'a mut String) -> &'a [u8] {
+    match item {
+        Item::Mark => LEDGER_ACTIVE_KEY.as_bytes(),
+        Item::Call(i) => calls[*i].route_key().as_bytes(),
+        Item::Xdel(slot, _) => {
+            *buf = ledger_key(slot);
+            buf.as_bytes()
         }
-        let mut packed = Vec::new();
-        let marks = usize::from(!calls.is_empty());
-        if marks == 1 {
-            mark_active(&mut packed, &calls, c.redis_now_ms());
+    }
+}
+
+/// Sends `items` to the nodes that serve them, one packed write per node, then reads each
+/// node's replies; follows MOVED (the slot map is updated), ASK (`ASKING` + the call, once, to
+/// that node), NOSCRIPT (`SCRIPT LOAD` rides ahead of the repeat) and TRYAGAIN, each of which
+/// means the command did not run. A command on a connection that broke is never sent again:
+/// it may have run.
+fn exchange(shared: &Shared, router: &mut Router, items: &[Item], calls: &[Call]) -> Vec<Answer> {
+    let cfg = &shared.cfg;
+    let mut answers: Vec<Option<Answer>> = (0..items.len()).map(|_| None).collect();
+    // (item, ASK target)
+    let mut pending: Vec<(usize, Option<Addr>)> = (0..items.len()).map(|i| (i, None)).collect();
+    let mut load_script: HashSet<Addr> = HashSet::new();
+    let mut key_buf = String::new();
+    for attempt in 0..ATTEMPTS {
+        if pending.is_empty() {
+            break;
         }
-        for call in &calls {
-            packed.extend_from_slice(&call.packed);
-        }
-        for (campaign_id, ids) in &deletes {
-            let key = ledger_key(campaign_id);
-            let args = ["XDEL", key.as_str()]
-                .into_iter()
-                .chain(ids.iter().map(String::as_str));
-            let args: Vec<&str> = args.collect();
-            resp::encode(&mut packed, args.iter());
-        }
-        let count = marks + calls.len() + deletes.len();
-        shared.counters.round_trips.fetch_add(1, Ordering::Relaxed);
-        let jobs_sent: usize = calls.iter().map(|c| c.jobs.len()).sum();
-        shared
-            .counters
-            .jobs
-            .fetch_add(jobs_sent as u64, Ordering::Relaxed);
-        let replies = c.pipeline(&packed, count);
-        if replies.is_ok() {
-            conn = Some(c);
-        }
-        let replies = match replies {
-            // The mark's reply (a count) tells nothing; a failed mark leaves the campaign to
-            // `gateway reconcile` should its worker die before committing (logged below).
-            Ok(mut replies) => {
-                if marks == 1 {
-                    if let Reply::Error(e) = replies.remove(0) {
-                        shared.log(format!("could not mark campaigns for ledger recovery: {e}"));
-                    }
+        if attempt > 0 {
+            if let Err(e) = router.prepare() {
+                for (i, _) in pending.drain(..) {
+                    answers[i] = Some(Err(e.clone()));
                 }
-                replies
+                break;
             }
-            Err(e) => {
-                shared.inflight_done(
-                    calls
-                        .iter()
-                        .map(|c| (c.campaign_id.as_str(), c.jobs.len() as u64)),
-                );
-                let jobs = calls.iter().flat_map(|c| c.jobs.iter().map(|(job, _)| job));
-                let log = format!("claim round trip to Redis failed: {e}");
-                shared.complete(unavailable(jobs, log));
-                continue;
-            }
-        };
-        let mut rows = Vec::new();
-        let mut done = Vec::new();
-        // Per call, the claims that end here (refused, failed, or answered without a row).
-        let mut settled: Vec<(&str, u64)> = Vec::with_capacity(calls.len());
-        for (call, reply) in calls.iter().zip(replies) {
-            let rows_before = rows.len();
-            let reply = match reply {
-                Reply::Error(e) if e.starts_with("NOSCRIPT") => {
-                    reload_and_run(cfg, conn.as_mut(), call)
-                }
-                other => other,
+        }
+        // Route, keeping the order of the items per node (the mark goes first).
+        let mut by_node: Vec<(Addr, Vec<(usize, bool)>)> = Vec::new();
+        for (i, ask) in pending.drain(..) {
+            let target = match ask {
+                Some(addr) => Some((addr, true)),
+                None => router
+                    .owner(item_key(&items[i], calls, &mut key_buf))
+                    .map(|a| (a, false)),
             };
-            let results = match reply {
-                Reply::Array(results) if results.len() == call.jobs.len() => results,
-                other => {
-                    let jobs = call.jobs.iter().map(|(job, _)| job);
-                    done.extend(unavailable(jobs, format!("claim script failed: {other:?}")));
-                    settled.push((&call.campaign_id, call.jobs.len() as u64));
+            let Some((addr, asking)) = target else {
+                router.invalidate();
+                answers[i] = Some(Err("no Redis node serves the key's slot".into()));
+                continue;
+            };
+            match by_node.iter_mut().find(|(a, _)| *a == addr) {
+                Some((_, list)) => list.push((i, asking)),
+                None => by_node.push((addr, vec![(i, asking)])),
+            }
+        }
+        let mut sent: Vec<(Addr, Vec<Expect>)> = Vec::with_capacity(by_node.len());
+        for (addr, list) in by_node {
+            let node = match router.node(&addr) {
+                Ok(node) => node,
+                Err(e) => {
+                    router.broken(&addr);
+                    let why = format!("could not connect to Redis at {}:{}: {e}", addr.0, addr.1);
+                    for (i, _) in list {
+                        answers[i] = Some(Err(why.clone()));
+                    }
                     continue;
                 }
             };
-            let mut fired = 0;
-            for ((job, code), result) in call.jobs.iter().zip(&results) {
-                fired |= settle(cfg, call, job, code, result, &mut rows, &mut done).unwrap_or(0);
+            let mut packed = Vec::with_capacity(1024);
+            let mut expect = Vec::with_capacity(list.len() + 1);
+            if load_script.remove(&addr) {
+                redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(&cfg.script_source)
+                    .write_packed_command(&mut packed);
+                expect.push(Expect::ScriptLoad);
             }
-            settled.push((
-                &call.campaign_id,
-                (call.jobs.len() - (rows.len() - rows_before)) as u64,
-            ));
-            if fired != 0 {
-                done.push(Outcome::Alert {
-                    campaign_id: call.campaign_id.clone(),
-                    fired,
-                });
+            for (i, asking) in list {
+                if asking {
+                    redis::cmd("ASKING").write_packed_command(&mut packed);
+                    expect.push(Expect::Asking);
+                }
+                match &items[i] {
+                    Item::Mark => {
+                        let slots = script::slots_of(calls);
+                        script::pack_mark(&slots, node.redis_now_ms(), &mut packed);
+                    }
+                    Item::Call(c) => calls[*c].pack(cfg, &node.run_id, &mut packed),
+                    Item::Xdel(slot, ids) => redis::cmd("XDEL")
+                        .arg(ledger_key(slot))
+                        .arg(ids)
+                        .write_packed_command(&mut packed),
+                }
+                expect.push(Expect::Item(i));
+            }
+            match node.send(&packed) {
+                Ok(()) => sent.push((addr, expect)),
+                Err(e) => {
+                    // Part of the write may have reached the server: what it held may have run.
+                    router.broken(&addr);
+                    let why = format!("claim round trip to Redis failed: {e}");
+                    for e in expect {
+                        if let Expect::Item(i) = e {
+                            answers[i] = Some(Err(why.clone()));
+                        }
+                    }
+                }
             }
         }
-        shared.inflight_done(settled.into_iter());
-        if !rows.is_empty() {
-            lock(&shared.ledger).rows.extend(rows);
-            // One writer takes the lot; waking the others would only split the group commit.
-            shared.ledger_cv.notify_one();
+        let mut backoff = false;
+        for (addr, expect) in sent {
+            let mut replies = Vec::with_capacity(expect.len());
+            let mut broke = None;
+            if let Some(node) = router.connected(&addr) {
+                for _ in &expect {
+                    match node.recv() {
+                        Ok(value) => replies.push(value),
+                        Err(e) => {
+                            broke = Some(format!("claim round trip to Redis failed: {e}"));
+                            break;
+                        }
+                    }
+                }
+            }
+            if broke.is_some() {
+                router.broken(&addr);
+            }
+            let mut replies = replies.into_iter();
+            let mut asked = false;
+            for e in expect {
+                let Some(value) = replies.next() else {
+                    if let Expect::Item(i) = e {
+                        answers[i] = Some(Err(broke.clone().unwrap_or_default()));
+                    }
+                    continue;
+                };
+                let i = match e {
+                    Expect::ScriptLoad => {
+                        if let Value::ServerError(_) = &value {
+                            shared.log(format!("SCRIPT LOAD failed: {}", describe(&value)));
+                        }
+                        continue;
+                    }
+                    Expect::Asking => {
+                        asked = true;
+                        continue;
+                    }
+                    Expect::Item(i) => i,
+                };
+                let ask_target = asked.then(|| addr.clone());
+                asked = false;
+                let Value::ServerError(err) = &value else {
+                    answers[i] = Some(Ok(value));
+                    continue;
+                };
+                match err.code() {
+                    "MOVED" => match redirect(err.details()) {
+                        Some((slot, to)) => {
+                            router.moved(slot, to);
+                            pending.push((i, None));
+                        }
+                        None => answers[i] = Some(Ok(value)),
+                    },
+                    "ASK" => match redirect(err.details()) {
+                        Some((_, to)) => pending.push((i, Some(to))),
+                        None => answers[i] = Some(Ok(value)),
+                    },
+                    "NOSCRIPT" if matches!(items[i], Item::Call(_)) => {
+                        load_script.insert(addr.clone());
+                        pending.push((i, ask_target));
+                    }
+                    "TRYAGAIN" => {
+                        backoff = true;
+                        pending.push((i, ask_target));
+                    }
+                    "CLUSTERDOWN" => {
+                        router.invalidate();
+                        answers[i] = Some(Ok(value));
+                    }
+                    _ => answers[i] = Some(Ok(value)),
+                }
+            }
         }
+        if backoff {
+            // A multi-key command met a slot half migrated: the move takes milliseconds.
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    for (i, _) in pending {
+        answers[i] = Some(Err("Redis redirected the call too many times".into()));
+    }
+    answers
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err("not sent".into())))
+        .collect()
+}
+
+/// Every job of `jobs` failed for want of Redis (the caller may retry).
+fn unavailable<'a>(jobs: impl Iterator<Item = &'a Job>, done: &mut Vec<Outcome>) {
+    done.extend(jobs.map(|job| Outcome::Failed {
+        ticket: job.ticket,
+        message: "Redis is unavailable, retry".into(),
+    }));
+}
+
+fn round_trip(
+    shared: &Shared,
+    router: &mut Router,
+    jobs: Vec<Job>,
+    deletes: HashMap<String, Vec<String>>,
+) {
+    let cfg = &shared.cfg;
+    let mut done = Vec::new();
+    if let Err(e) = router.prepare() {
+        unavailable(jobs.iter(), &mut done);
+        done.push(Outcome::Log { message: e });
+        // The deletes wait for a round trip that can reach Redis.
+        let mut inbox = lock(&shared.inbox);
+        for (slot, ids) in deletes {
+            inbox.deletes.entry(slot).or_default().extend(ids);
+        }
+        drop(inbox);
         shared.complete(done);
+        return;
     }
-}
-
-/// Every job of `jobs` failed for want of Redis (the caller may retry), and why, for the log.
-fn unavailable<'a>(jobs: impl Iterator<Item = &'a Job>, log: String) -> Vec<Outcome> {
-    let mut done: Vec<Outcome> = jobs
-        .map(|job| Outcome::Failed {
-            ticket: job.ticket,
-            message: "Redis is unavailable, retry".into(),
-        })
-        .collect();
-    done.push(Outcome::Log { message: log });
-    done
-}
-
-fn reload_and_run(cfg: &Config, conn: Option<&mut RedisConn>, call: &Call) -> Reply {
-    let Some(conn) = conn else {
-        return Reply::Error("no connection".into());
-    };
-    let loaded = conn.call(&[
-        "SCRIPT".to_string(),
-        "LOAD".to_string(),
-        cfg.script_source.clone(),
-    ]);
-    if let Err(e) = loaded {
-        return Reply::Error(e.to_string());
+    let calls = script::calls_for(jobs, &mut codes::new_code, &mut done);
+    for call in &calls {
+        shared.inflight_add(&call.campaign_id, call.jobs.len() as u64);
     }
-    match conn.pipeline(&call.packed, 1) {
-        Ok(mut replies) => replies.pop().unwrap_or(Reply::Nil),
-        Err(e) => Reply::Error(e.to_string()),
+    // The mark goes ahead of the script calls: on one node, a script that ran (and added a
+    // stream entry) always follows its slot's mark, even when the connection breaks halfway.
+    // On a Cluster the mark's node may differ from the call's; a failed mark is logged and
+    // leaves the slot to `gateway reconcile` should this worker die before committing.
+    let mut items = Vec::with_capacity(calls.len() + deletes.len() + 1);
+    if !calls.is_empty() {
+        items.push(Item::Mark);
     }
-}
-
-// -- Postgres ------------------------------------------------------------------------------
-
-struct Writer {
-    client: postgres::Client,
-    statement: postgres::Statement,
-}
-
-fn connect_pg(config: &postgres::Config) -> Result<Writer, postgres::Error> {
-    let mut config = config.clone();
-    config.connect_timeout(IO_TIMEOUT);
-    config.keepalives(true);
-    config.keepalives_idle(Duration::from_secs(10));
-    config.application_name("gateway-ledger");
-    // A statement stuck on a dying server must not stall the writer for long.
-    config.options("-c statement_timeout=5000");
-    let mut client = config.connect(postgres::NoTls)?;
-    let statement = client.prepare(WRITE_COUPONS)?;
-    Ok(Writer { client, statement })
-}
-
-fn write_rows(writer: &mut Writer, rows: &[Row]) -> Result<u64, postgres::Error> {
-    let col = |f: fn(&Row) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
-    let num = |f: fn(&Row) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
-    let codes = col(|r| &r.code);
-    let campaigns = col(|r| &r.campaign_id);
-    let members = col(|r| &r.member_id);
-    let claimed = num(|r| r.claimed_ms);
-    let from = num(|r| r.from_ms);
-    let until = num(|r| r.until_ms);
-    let channels = col(|r| &r.channel);
-    let sources = col(|r| &r.source);
-    let idems = col(|r| &r.idem);
-    let actors = col(|r| &r.actor);
-    writer.client.execute(
-        &writer.statement,
-        &[
-            &codes, &campaigns, &members, &claimed, &from, &until, &channels, &sources, &idems,
-            &actors,
-        ],
-    )
-}
-
-fn writer_loop(shared: &Shared, config: &postgres::Config) {
-    let mut writer: Option<Writer> = None;
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        let batch: Vec<Row> = {
-            let mut ledger = lock(&shared.ledger);
-            while ledger.rows.is_empty() && !ledger.stop {
-                ledger = shared
-                    .ledger_cv
-                    .wait(ledger)
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+    items.extend((0..calls.len()).map(Item::Call));
+    items.extend(deletes.into_iter().map(|(slot, ids)| Item::Xdel(slot, ids)));
+    shared.counters.round_trips.fetch_add(1, Ordering::Relaxed);
+    let jobs_sent: usize = calls.iter().map(|c| c.jobs.len()).sum();
+    shared
+        .counters
+        .jobs
+        .fetch_add(jobs_sent as u64, Ordering::Relaxed);
+    let answers = exchange(shared, router, &items, &calls);
+    let mut rows = Vec::new();
+    // Per call, the claims that end here (refused, failed, or answered without a row).
+    let mut settled: Vec<(&str, u64)> = Vec::with_capacity(calls.len());
+    let mut failures: Vec<String> = Vec::new();
+    for (item, answer) in items.iter().zip(answers) {
+        let call = match item {
+            Item::Mark => {
+                match &answer {
+                    Ok(Value::ServerError(_)) | Err(_) => {
+                        let why = answer.as_ref().map_or_else(String::clone, describe);
+                        failures.push(format!("could not mark slots for ledger recovery: {why}"));
+                    }
+                    Ok(_) => {}
+                }
+                continue;
             }
-            if ledger.stop {
-                return;
-            }
-            let n = ledger.rows.len().min(shared.cfg.batch_max.max(1));
-            ledger.rows.drain(..n).collect()
+            // Best effort: an entry left behind is written again by recovery, idempotently.
+            Item::Xdel(..) => continue,
+            Item::Call(i) => &calls[*i],
         };
-        let result = match writer.take().map_or_else(|| connect_pg(config), Ok) {
-            Ok(mut w) => match write_rows(&mut w, &batch) {
-                Ok(_) => {
-                    writer = Some(w);
-                    Ok(())
+        let results = match answer {
+            Ok(Value::Array(results)) if results.len() == call.jobs.len() => results,
+            other => {
+                unavailable(call.jobs.iter().map(|(job, _)| job), &mut done);
+                let why = match other {
+                    Ok(value) => format!("claim script failed: {}", describe(&value)),
+                    Err(e) => e,
+                };
+                if !failures.contains(&why) {
+                    failures.push(why);
                 }
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
+                settled.push((&call.campaign_id, call.jobs.len() as u64));
+                continue;
+            }
         };
-        if let Err(e) = result {
-            // Postgres is away: keep the rows (their stream entries stay too) and retry.
-            shared
-                .counters
-                .ledger_failures
-                .fetch_add(1, Ordering::Relaxed);
-            if shared.healthy.swap(false, Ordering::Relaxed) {
-                shared.log(format!("ledger write failed, will retry: {e}"));
-            }
-            {
-                let mut ledger = lock(&shared.ledger);
-                for row in batch.into_iter().rev() {
-                    ledger.rows.push_front(row);
-                }
-            }
-            shared.ledger_cv.notify_one();
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_secs(1));
-            continue;
+        let rows_before = rows.len();
+        let mut fired = 0;
+        for ((job, code), result) in call.jobs.iter().zip(&results) {
+            fired |=
+                script::settle(cfg, call, job, code, result, &mut rows, &mut done).unwrap_or(0);
         }
-        backoff = Duration::from_millis(50);
-        if !shared.healthy.swap(true, Ordering::Relaxed) {
-            shared.log("ledger writes resumed".into());
-        }
-        shared
-            .counters
-            .ledger_batches
-            .fetch_add(1, Ordering::Relaxed);
-        shared
-            .counters
-            .ledger_rows
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let mut committed: HashMap<&str, u64> = HashMap::new();
-        for row in &batch {
-            *committed.entry(row.campaign_id.as_str()).or_default() += 1;
-        }
-        shared.inflight_done(committed.into_iter());
-        let mut done = Vec::new();
-        {
-            let mut inbox = lock(&shared.inbox);
-            for row in &batch {
-                if let Some(id) = &row.stream_id {
-                    inbox
-                        .deletes
-                        .entry(row.campaign_id.clone())
-                        .or_default()
-                        .push(id.clone());
-                }
-            }
-        }
-        for row in batch {
-            if let Some(ticket) = row.ticket {
-                done.push(Outcome::Coupon { ticket, row });
-            }
-        }
-        shared.complete(done);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_redis_urls() {
-        let a = RedisAddr::parse("redis://127.0.0.1:56379/1").unwrap();
-        assert_eq!((a.host.as_str(), a.port, a.db), ("127.0.0.1", 56379, 1));
-        let b = RedisAddr::parse("redis://:secret@cache.internal/3").unwrap();
-        assert_eq!(
-            (b.host.as_str(), b.port, b.db, b.password.as_deref()),
-            ("cache.internal", 6379, 3, Some("secret"))
-        );
-        let c = RedisAddr::parse("redis://user:pw@h:1").unwrap();
-        assert_eq!(c.user.as_deref(), Some("user"));
-        assert!(RedisAddr::parse("http://x").is_err());
-        assert!(RedisAddr::parse("redis://h:notaport").is_err());
-        assert!(RedisAddr::parse("redis://h:1/x").is_err());
-    }
-
-    fn job(ticket: u64, campaign: &str, now: i64, idem: &str) -> Job {
-        Job {
-            ticket,
-            campaign_id: campaign.into(),
-            grant: false,
-            member_id: format!("m{ticket}"),
-            channel: "online".into(),
-            idem: idem.into(),
-            idem_hash: if idem.is_empty() { "" } else { "h" }.into(),
-            now_ms: now,
-            actor: format!("clerk {ticket}"),
+        settled.push((
+            &call.campaign_id,
+            (call.jobs.len() - (rows.len() - rows_before)) as u64,
+        ));
+        if fired != 0 {
+            done.push(Outcome::Alert {
+                campaign_id: call.campaign_id.clone(),
+                fired,
+            });
         }
     }
-
-    fn cfg() -> Config {
-        Config {
-            redis_url: String::new(),
-            database_url: String::new(),
-            script_sha: "sha".into(),
-            script_source: String::new(),
-            idem_ttl_s: 60,
-            wait_for_ledger: true,
-            writers: 1,
-            batch_max: 10,
-            wake_fd: -1,
-        }
+    shared.inflight_done(settled.into_iter());
+    if !rows.is_empty() {
+        lock(&shared.ledger).rows.extend(rows);
+        // One writer takes the lot; waking the others would only split the group commit.
+        shared.ledger_cv.notify_one();
     }
-
-    #[test]
-    fn groups_claims_by_campaign_and_clock_in_order() {
-        let jobs = vec![
-            job(1, "a", 5, ""),
-            job(2, "b", 5, "k"),
-            job(3, "a", 5, ""),
-            job(4, "a", 6, ""),
-        ];
-        let calls = calls_for(&cfg(), "rid", jobs);
-        let tickets: Vec<Vec<u64>> = calls
-            .iter()
-            .map(|c| c.jobs.iter().map(|(j, _)| j.ticket).collect())
-            .collect();
-        assert_eq!(tickets, vec![vec![1, 3], vec![2], vec![4]]);
-        let text = String::from_utf8(calls[1].packed.clone()).unwrap();
-        assert!(text.contains("{c:b}:idem:k"), "{text}");
-        assert!(text.contains("m2\x1f"), "{text}");
-        assert!(text.contains("\x1f4\x1fh\x1fclerk 2"), "{text}");
-        assert!(text.ends_with("$3\r\nrid\r\n"), "{text}");
-    }
-
-    #[test]
-    fn marks_each_campaign_of_a_round_trip_once_in_one_zadd() {
-        let jobs = vec![job(1, "a", 5, ""), job(2, "b", 5, ""), job(3, "a", 6, "")];
-        let calls = calls_for(&cfg(), "rid", jobs);
-        let mut out = Vec::new();
-        mark_active(&mut out, &calls, 42);
-        let text = String::from_utf8(out).unwrap();
-        assert_eq!(
-            text,
-            "*6\r\n$4\r\nZADD\r\n$21\r\ngateway:ledger:active\r\n\
-             $2\r\n42\r\n$1\r\na\r\n$2\r\n42\r\n$1\r\nb\r\n"
-        );
-    }
-
-    #[test]
-    fn splits_big_groups() {
-        let jobs = (0..600).map(|i| job(i, "a", 1, "")).collect();
-        let sizes: Vec<usize> = calls_for(&cfg(), "rid", jobs)
-            .iter()
-            .map(|c| c.jobs.len())
-            .collect();
-        assert_eq!(sizes, vec![256, 256, 88]);
-    }
-
-    #[test]
-    fn settles_every_kind_of_result() {
-        let config = cfg();
-        let call = calls_for(&config, "rid", vec![job(7, "a", 1, "k")]).remove(0);
-        let (j, code) = &call.jobs[0];
-        let mut rows = Vec::new();
-        let mut done = Vec::new();
-        let new = Reply::Array(vec![
-            Reply::Int(1),
-            Reply::Bulk(code.clone().into_bytes()),
-            Reply::Int(1),
-            Reply::Bulk(b"1".to_vec()),
-            Reply::Bulk(b"99".to_vec()),
-            Reply::Bulk(b"1-0".to_vec()),
-            Reply::Int(4),
-            Reply::Int(2),
-        ]);
-        assert_eq!(
-            settle(&config, &call, j, code, &new, &mut rows, &mut done),
-            Some(2)
-        );
-        assert_eq!(rows[0].ticket, Some(7));
-        assert_eq!(rows[0].stream_id.as_deref(), Some("1-0"));
-        assert_eq!(rows[0].until_ms, 99);
-        assert_eq!(rows[0].actor, "clerk 7");
-        let refused = Reply::Array(vec![Reply::Int(0), Reply::Bulk(b"sold_out".to_vec())]);
-        settle(&config, &call, j, code, &refused, &mut rows, &mut done);
-        assert_eq!(
-            done,
-            vec![Outcome::Refused {
-                ticket: 7,
-                reason: "sold_out".into()
-            }]
-        );
-        let garbage = Reply::Array(vec![Reply::Int(1)]);
-        settle(&config, &call, j, code, &garbage, &mut rows, &mut done);
-        assert!(matches!(done[1], Outcome::Failed { ticket: 7, .. }));
-        assert_eq!(rows.len(), 1);
-    }
+    done.extend(failures.into_iter().map(|message| Outcome::Log { message }));
+    shared.complete(done);
 }
