@@ -153,6 +153,8 @@ class Stack:
     def pg_ctl(self, action: str) -> None:
         pg_bin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
         command = [str(pg_bin / "pg_ctl"), "-D", str(self.data / "pg"), "-w", "-m", "fast", action]
+        if action in ("start", "restart"):  # a log file, or the server holds our stdout pipe
+            command += ["-l", str(self.data / "pg" / "server.log")]
         if os.getuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
         subprocess.run(command, check=True, capture_output=True)
