@@ -21,7 +21,7 @@ from gateway.auth.services import create_key
 from gateway.clock import clock
 from gateway.settings import get_settings
 from gateway.store.postgres import create_pool, migrate
-from gateway.store.redis import create_client
+from gateway.store.redis import create_client, is_cluster, node_of
 
 ROLES = ("admin", "clerk", "front", "checkout")
 
@@ -89,6 +89,16 @@ def _clock_reset() -> Iterator[None]:
     clock.reset()
     yield
     clock.reset()
+
+
+async def run_id_of(client: redis.Redis, key: str) -> str:
+    """The run id of the Redis server holding `key` (on a cluster every node has its own)."""
+    if not is_cluster(client):
+        return str((await client.info("server"))["run_id"])
+    await client.ping()  # a cluster client fills its slot table on first use
+    node = await node_of(client, key)
+    info = await client.info("server", target_nodes=node)
+    return str(info["run_id"])
 
 
 def unique(prefix: str = "m") -> str:

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from gateway.clock import clock
 from gateway.ops.lanes import hot_lanes
-from tests.conftest import campaign_body, live_campaign, unique
+from tests.conftest import campaign_body, live_campaign, run_id_of, unique
 
 Client = AsyncTestClient[Any]
 Auth = dict[str, dict[str, str]]
@@ -391,7 +391,7 @@ async def test_a_hot_state_from_another_redis_run_is_rebuilt_before_any_claim(
             break
         await asyncio.sleep(0.05)
     assert answer.status_code == 201
-    run_id = (await redis_client.info("server"))["run_id"]
+    run_id = await run_id_of(redis_client, meta)
     assert (await redis_client.hget(meta, "run_id")).decode() == run_id
     rows = await db.fetchval("SELECT count(*) FROM coupons WHERE campaign_id = $1", cid)
     live = await stats(client, auth, cid)
