@@ -107,6 +107,7 @@ fmt: $(VENV_STAMP)
 bench: build services
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) loadtests/bench.py
+	$(PY) loadtests/bench_cluster.py --write  # issue 15: the cluster section of BENCHMARKS.md
 
 loadtest: build services
 	$(PY) loadtests/run_loadtest.py

@@ -26,6 +26,7 @@ import atexit
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -408,12 +409,19 @@ def main() -> int:
     parser.add_argument(
         "--report", type=Path, help="print the section from a --json file of an earlier run"
     )
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help=f"also put the figures into docs/BENCHMARKS.md, under '{FIGURES}' (make bench)",
+    )
     args = parser.parse_args()
     if args.report:
         run = json.loads(args.report.read_text())
         for c in run["cases"]:  # JSON keys are strings
             c["buckets_per_master"] = {int(k): v for k, v in c["buckets_per_master"].items()}
         print(report(run))
+        if args.write:
+            write(report(run))
         return 0
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk (make bench installs it)")
@@ -448,7 +456,25 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(run, indent=1))
     print(report(run))
+    if args.write:
+        write(report(run))
     return 0
+
+
+#: The subsection of docs/BENCHMARKS.md that --write replaces (the prose around it is kept).
+FIGURES = "### Figures of the last run (bench_cluster.py)"
+
+
+def write(text: str) -> None:
+    """Replaces FIGURES' body in docs/BENCHMARKS.md (up to the next heading) with `text`."""
+    path = ROOT / "docs" / "BENCHMARKS.md"
+    doc = path.read_text()
+    if FIGURES not in doc:
+        doc = doc.rstrip() + f"\n\n## Redis Cluster and hot-stock buckets (issue 15)\n\n{FIGURES}\n"
+    start = doc.index(FIGURES) + len(FIGURES)
+    nxt = re.search(r"^#{2,3} ", doc[start:], re.M)
+    end = start + nxt.start() if nxt else len(doc)
+    path.write_text(doc[:start] + "\n\n" + text + "\n" + ("\n" + doc[end:] if nxt else ""))
 
 
 if __name__ == "__main__":
