@@ -45,7 +45,7 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.native import WRITE_COUPONS, bucket_id  # noqa: E402 - after the path fix above
+from gateway.native import WRITE_COUPONS, bucket_id, key_slot, meta_key  # noqa: E402 - after the path fix above
 from loadtests.bench import wrk  # noqa: E402 - same
 from tests.stack import Stack, free_cluster_ports, free_port  # noqa: E402 - same
 
@@ -183,7 +183,7 @@ class Bench:
             return {t.redis_ports[0]: [(0, 16383)]}
         r = redis.Redis(host="127.0.0.1", port=t.redis_ports[0])
         out: dict[int, list[tuple[int, int]]] = {}
-        for lo, hi, master, *_ in r.execute_command("CLUSTER SLOTS"):
+        for lo, hi, master, *_ in r.execute_command("CLUSTER SLOTS"):  # type: ignore[no-untyped-call]
             out.setdefault(int(master[1]), []).append((int(lo), int(hi)))
         return out
 
@@ -257,16 +257,7 @@ class Bench:
         after = self.parts(t, proc_cpu())
         cpu_us = {p: (after[p] - before[p]) * 1e6 / max(claims, 1) for p in after}
         masters = self.masters(t)
-        slots = {
-            b: int(
-                redis.Redis(host="127.0.0.1", port=t.redis_ports[0]).execute_command(
-                    "CLUSTER KEYSLOT", f"{{c:{bucket_id(campaign_id, b)}}}:meta"
-                )
-            )
-            if t.cluster
-            else 0
-            for b in range(buckets)
-        }
+        slots = {b: key_slot(meta_key(bucket_id(campaign_id, b))) for b in range(buckets)}
         per_master = {
             port: sum(1 for s in slots.values() if any(lo <= s <= hi for lo, hi in ranges))
             for port, ranges in masters.items()
