@@ -95,6 +95,8 @@ class ClaimService:
         self.gates: dict[str, tuple[bool, bool]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._rebuilding: set[str] = set()
+        #: Campaigns of K > 1 buckets whose `sold_out` alert this process raised.
+        self._sold_out_seen: set[str] = set()
         self._fd = -1
         self._pipe: ClaimPipe | None = None
         self._report: asyncio.Task[None] | None = None
@@ -240,6 +242,7 @@ class ClaimService:
             return outcome
         for _ in range(DRY_RETRIES):
             if not await refill(self.redis, self.scripts, campaign_id, bucket, buckets):
+                self._sold_out(campaign_id)
                 return None
             outcome = await self._enqueue(
                 campaign_id, grant, member_id, channel, idem, h, actor, bucket
@@ -249,8 +252,16 @@ class ClaimService:
         # Still dry after its refills (others took the stock moved in): sold out only if no
         # bucket has any left; else the claim answers 503 `bucket_dry`, to retry.
         if not await refill(self.redis, self.scripts, campaign_id, bucket, buckets):
+            self._sold_out(campaign_id)
             return None
         return outcome
+
+    def _sold_out(self, campaign_id: str) -> None:
+        """Every bucket of the campaign is out: its `sold_out` alert, once per process (the
+        script fires it only for one bucket; the event's dedup key keeps one per campaign)."""
+        if campaign_id not in self._sold_out_seen:
+            self._sold_out_seen.add(campaign_id)
+            self._alert(campaign_id, 2)
 
     # -- answering -------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from gateway.members.services import token_member
 from gateway.points.exchanges import ExchangeService
 from gateway.points.schemas import ExchangeRequest
 from gateway.store import redis as keys
+from gateway.store.buckets import totals
 from gateway.transfers.schemas import TransferRequest
 from gateway.transfers.services import TransferService
 from gateway.wire import Id, Struct, decode, encoder
@@ -123,7 +124,11 @@ async def live_stock(state: State, campaign_id: str) -> dict[str, Any]:
     """The campaign's remaining stock and status from its Redis hash: one HMGET, never
     Postgres. A campaign without hot state (a draft, an unknown id) has `remaining` null."""
     campaign_id = check_campaign_id(campaign_id)
-    remaining, status = await state.redis.hmget(keys.meta_key(campaign_id), "remaining", "status")
+    remaining, status, buckets = await state.redis.hmget(
+        keys.meta_key(campaign_id), "remaining", "status", "buckets"
+    )
+    if buckets is not None and int(buckets) > 1:  # hot-stock buckets: the campaign's total
+        remaining = (await totals(state.redis, campaign_id, int(buckets)))[1]
     return {
         "remaining": int(remaining) if remaining is not None else None,
         "status": status.decode() if isinstance(status, bytes) else None,

@@ -164,8 +164,7 @@ def is_cluster(client: Any) -> bool:
 async def node_of(client: redis.Redis, key: str) -> ClusterNode:
     """The Cluster node owning `key` (the client must be a cluster client)."""
     cluster = cast(RedisCluster, client)
-    if not cluster._initialize:  # the slot table is filled on first use
-        await cluster.initialize()
+    await cluster.initialize()  # fills the slot table on first use; a no-op after
     node = cluster.get_node_from_key(key)
     assert node is not None
     return node
@@ -259,8 +258,11 @@ def create_client(url: str, cluster: bool | None = None) -> redis.Redis:
     if cluster is None:
         cluster = get_settings().redis_cluster
     if cluster:
-        # The cluster client keeps a pool per node; its own MOVED/ASK and failover handling.
-        return cast(redis.Redis, RedisCluster.from_url(url, max_connections=64))
+        # The cluster client keeps a pool per node, with its own MOVED/ASK and failover handling.
+        # Its pools never wait for a free connection (a full one raises MaxConnectionsError):
+        # room for every concurrent command a worker makes under a spike (a grant job's batch,
+        # a storm's refills), which Redis's maxclients (10,000) bounds far above.
+        return cast(redis.Redis, RedisCluster.from_url(url, max_connections=1024))
     # A blocking pool: under a spike a command waits (up to 5 s) for a free connection instead of
     # failing with MaxConnectionsError halfway through a claim.
     pool = redis.BlockingConnectionPool.from_url(url, max_connections=64, timeout=5)

@@ -132,9 +132,13 @@ async def test_a_storm_on_8_buckets_gives_exactly_the_stock_and_empties_every_bu
     # Several clients: refills of one bucket are shared per client, not across them.
     clients = [create_client(get_settings().redis_url) for _ in range(4)]
     try:
-        results = await asyncio.gather(
-            *(claim_in_bucket(clients[i % 4], scripts, cid, 8, m) for i, m in enumerate(attempts))
-        )
+        gate = asyncio.Semaphore(160)  # the clients' pools hold 4 x 64 connections
+
+        async def one(i: int, member: str) -> list[Any]:
+            async with gate:
+                return await claim_in_bucket(clients[i % 4], scripts, cid, 8, member)
+
+        results = await asyncio.gather(*(one(i, m) for i, m in enumerate(attempts)))
     finally:
         for c in clients:
             await c.aclose()
@@ -342,3 +346,44 @@ async def test_a_4_bucket_campaign_is_rebuilt_from_postgres(
     # Up to date now: a rebuild that is not forced leaves it alone.
     assert await rebuild_campaigns(db, redis_client, scripts, [cid]) == []
     assert stock_buckets.split(30, 4) == [8, 8, 7, 7]
+
+
+async def test_the_api_race_on_8_buckets_sells_exactly_the_stock_and_alerts_sold_out_once(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """The claim service's own answer to `bucket_dry` (refill, claim again; sold_out only when
+    every bucket is out), through the API: 2,000 claims of 1,000 members on stock 300."""
+    campaign = await live_campaign(client, auth["admin"], stock=300, per_member_limit=1, buckets=8)
+    cid = campaign["id"]
+    members = [unique("ka") for _ in range(1000)]
+    attempts = members * 2
+    random.Random(81).shuffle(attempts)
+    gate = asyncio.Semaphore(200)
+
+    async def claim(member: str) -> tuple[int, str]:
+        async with gate:
+            answer = await client.post(
+                f"/v1/campaigns/{cid}/claims",
+                json={"member_id": member, "channel": "online"},
+                headers=auth["front"],
+            )
+        code = answer.json()["code"] if answer.status_code >= 400 else ""
+        return answer.status_code, code
+
+    answers = await asyncio.gather(*(claim(m) for m in attempts))
+    by_status = Counter(status for status, _ in answers)
+    assert set(by_status) <= {201, 409}, by_status  # no 503: a dry bucket is refilled in time
+    assert by_status[201] == 300
+    assert set(code for status, code in answers if status == 409) <= {"sold_out", "limit_reached"}
+    rows = await db.fetch("SELECT member_id FROM coupons WHERE campaign_id = $1", cid)
+    assert len(rows) == 300 and len({r["member_id"] for r in rows}) == 300
+    stock = (await client.get(f"/claim/{cid}/stock")).json()
+    assert stock["remaining"] == 0
+    for _ in range(100):  # the alert is written beside the answers
+        alerts = await db.fetchval(
+            "SELECT count(*) FROM events WHERE campaign_id = $1 AND kind = 'sold_out'", cid
+        )
+        if alerts:
+            break
+        await asyncio.sleep(0.05)
+    assert alerts == 1
