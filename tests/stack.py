@@ -50,9 +50,11 @@ def free_cluster_ports(count: int = 6) -> int:
 
 
 class Stack:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, cluster: bool | None = None) -> None:
+        """`cluster`: a Redis Cluster of the stack's own whatever GATEWAY_REDIS_CLUSTER says
+        (True), a single Redis (False), or as GATEWAY_REDIS_CLUSTER says (None)."""
         self.data = ROOT / ".data" / f"stack-{name}-{os.getpid()}"
-        self.cluster = get_settings().redis_cluster
+        self.cluster = get_settings().redis_cluster if cluster is None else cluster
         self.redis_port = free_cluster_ports() if self.cluster else free_port()
         self.pg_port = free_port()
         self.http_port = free_port()
@@ -83,6 +85,16 @@ class Stack:
                 check=True,
                 capture_output=True,
             )
+
+    def cluster_sh(self, action: str) -> None:
+        """scripts/cluster.sh start|stop on the stack's cluster (`start` brings back the nodes
+        that are down, reusing their data: a killed master rejoins as a replica)."""
+        subprocess.run(
+            [str(ROOT / "scripts" / "cluster.sh"), action],
+            env=self._services_env(),
+            check=True,
+            capture_output=True,
+        )
 
     def redis_client(self) -> redis.Redis:
         """A client of the stack's Redis (a cluster client on a cluster)."""

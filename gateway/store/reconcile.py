@@ -129,7 +129,7 @@ async def _any_stale(client: redis.Redis, campaign_id: str, buckets: int) -> boo
         if status is None or run_id is None:
             return True
         have = run_id.decode() if isinstance(run_id, bytes) else run_id
-        if have != await redis_run_id(client, meta):
+        if await redis_run_id(client, meta) not in have.split(","):  # gateway move-slot's list
             return True
     return False
 

@@ -13,6 +13,12 @@
 --                     finish_rebuild.lua swaps the rebuilt state in;
 --         {0, ''}     the state was built for this run and is not forced: nothing to do;
 --         {2, lease}  someone else's lease is younger than lease_ms: leave it to them.
+-- The state is this node's when its run id is the meta's `run_id` or one of the run ids listed
+-- there, comma-separated (`gateway move-slot` adds the target's before it moves a slot).
+local function runs_here(held, run_id)
+  if not held then return false end
+  return held == run_id or string.find(',' .. held .. ',', ',' .. run_id .. ',', 1, true) ~= nil
+end
 local meta_key = KEYS[1]
 local force, lease_ms, nonce = ARGV[1] == '1', tonumber(ARGV[2]), ARGV[3]
 local adopt = ARGV[4]
@@ -24,7 +30,7 @@ end
 
 local run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
 local held = redis.call('HGET', meta_key, 'run_id')
-if not force and held == run_id and redis.call('HEXISTS', meta_key, 'status') == 1 then
+if not force and runs_here(held, run_id) and redis.call('HEXISTS', meta_key, 'status') == 1 then
   return {0, ''}
 end
 local t = redis.call('TIME')

@@ -14,9 +14,15 @@
 local meta_key = KEYS[1]
 local delta, total_delta, partial = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
 
+-- The state is this node's when its run id is the meta's `run_id` or one of the run ids listed
+-- there, comma-separated (`gateway move-slot` adds the target's before it moves a slot).
+local function runs_here(held, run_id)
+  if not held then return false end
+  return held == run_id or string.find(',' .. held .. ',', ',' .. run_id .. ',', 1, true) ~= nil
+end
 local m = redis.call('HMGET', meta_key, 'stock_total', 'remaining', 'run_id', 'status')
 if not m[4] or not m[2] then return {-1} end
-if m[3] ~= string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') then return {-2} end
+if not runs_here(m[3], string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')) then return {-2} end
 local stock_total, remaining = tonumber(m[1] or '-1'), tonumber(m[2])
 if remaining + delta < 0 then
   if not partial then return {0, stock_total, remaining} end

@@ -28,6 +28,12 @@
 -- Refusals are counted by reason in {c:<id>}:refusals (hash: reason -> count; the console's
 -- live view reads it), named from KEYS[1] so that KEYS keep their layout; same hash tag, so
 -- same slot. Unknown campaigns count nothing: a random id must not create a key.
+-- The state is this node's when its run id is the meta's `run_id` or one of the run ids listed
+-- there, comma-separated (`gateway move-slot` adds the target's before it moves a slot).
+local function runs_here(held, run_id)
+  if not held then return false end
+  return held == run_id or string.find(',' .. held .. ',', ',' .. run_id .. ',', 1, true) ~= nil
+end
 local meta_key, members_key, stream_key = KEYS[1], KEYS[2], KEYS[3]
 local now = tonumber(ARGV[1])
 local source = ARGV[2]
@@ -50,7 +56,7 @@ local run_id = ARGV[6]
 if status and (run_id == nil or run_id == '') then
   run_id = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
 end
-if status and m[11] ~= run_id then
+if status and not runs_here(m[11], run_id) then
   for i = 1, n do results[i] = {0, 'stale_hot_state'} end
   redis.call('HINCRBY', refusals_key, 'stale_hot_state', n)
   return results

@@ -14,9 +14,15 @@ local meta_key, applied_key = KEYS[1], KEYS[2]
 local move_id, n, epoch = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 
 if redis.call('SISMEMBER', applied_key, move_id) == 1 then return 1 end
+-- The state is this node's when its run id is the meta's `run_id` or one of the run ids listed
+-- there, comma-separated (`gateway move-slot` adds the target's before it moves a slot).
+local function runs_here(held, run_id)
+  if not held then return false end
+  return held == run_id or string.find(',' .. held .. ',', ',' .. run_id .. ',', 1, true) ~= nil
+end
 local m = redis.call('HMGET', meta_key, 'run_id', 'epoch', 'status')
 if not m[3] then return 0 end
-if m[1] ~= string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') then return -1 end
+if not runs_here(m[1], string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')) then return -1 end
 if (m[2] or '') ~= epoch then return 0 end
 redis.call('HINCRBY', meta_key, 'remaining', n)
 redis.call('SADD', applied_key, move_id)

@@ -12,9 +12,15 @@
 local meta_key, moves_key = KEYS[1], KEYS[2]
 local move_id, wanted, target = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 
+-- The state is this node's when its run id is the meta's `run_id` or one of the run ids listed
+-- there, comma-separated (`gateway move-slot` adds the target's before it moves a slot).
+local function runs_here(held, run_id)
+  if not held then return false end
+  return held == run_id or string.find(',' .. held .. ',', ',' .. run_id .. ',', 1, true) ~= nil
+end
 local m = redis.call('HMGET', meta_key, 'remaining', 'run_id', 'epoch', 'status')
 if not m[4] then return {0, ''} end
-if m[2] ~= string.match(redis.call('INFO', 'server'), 'run_id:(%w+)') then return {0, ''} end
+if not runs_here(m[2], string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')) then return {0, ''} end
 local remaining = tonumber(m[1])
 if remaining <= 0 then return {0, ''} end
 local taken = math.min(wanted, math.max(1, math.floor(remaining / 2)))
