@@ -35,7 +35,11 @@ venv: $(VENV_STAMP)
 # `maturin develop` (not --skip-install) also installs the project itself, editable: the native
 # module in place and the `gateway` console script as .venv/bin/gateway. Its dependencies are
 # already there (the venv stamp), so pip only confirms them.
+# The native module links OpenSSL (native-tls: rediss:// and Postgres sslmode): Debian's
+# libssl-dev and pkg-config when missing.
 build: $(VENV_STAMP)
+	pkg-config --exists openssl 2>/dev/null || \
+	  (apt-get update -qq && apt-get install -y -qq libssl-dev pkg-config >/dev/null)
 	.venv/bin/maturin develop --release -q 2>&1 | grep -v '^📦\|^✏️\|^🛠\|^Requirement already satisfied\|^Ignoring ' || true
 	test -x .venv/bin/gateway
 	$(PY) -c "from gateway import _native; print('native', _native.__version__)"
