@@ -92,8 +92,8 @@ class Target:
 
 class Bench:
     def __init__(self) -> None:
-        self.stack = Stack("bench-cluster")
-        self.stack.cluster = False  # its own single node; the cluster is started below
+        # Postgres and a single redis-server; the cluster is started beside them (start()).
+        self.stack = Stack("bench-cluster", cluster=False)
         self.cluster_base = free_cluster_ports()
         self.postmaster = -1
         self.targets: list[Target] = []
