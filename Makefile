@@ -20,7 +20,7 @@ TEST_CLUSTER_REDIS_URL ?= $(CLUSTER_URL)
 TEST_CLUSTER_DATABASE_URL ?= $(if $(filter $(LOCAL_PG)/gateway,$(GATEWAY_DATABASE_URL)),$(LOCAL_PG)/gateway_test_cluster,$(GATEWAY_DATABASE_URL))
 CLUSTER_TESTS := $(wildcard $(addprefix tests/integration/,test_claims.py test_transfers.py \
   test_exchanges.py test_checkout.py test_grant_jobs.py test_durability.py test_buckets.py \
-  test_cluster_store.py test_claimpipe.py))
+  test_cluster_store.py test_claimpipe.py test_reshard.py))
 
 .PHONY: run test test-cluster drills lint fmt build venv services services-stop cluster cluster-stop migrate bench loadtest clean browser
 
