@@ -47,8 +47,16 @@ pub use ledger::WRITE_COUPONS;
 
 /// How long a pending XDEL waits for a claim round trip to ride along with.
 const DELETE_WAIT: Duration = Duration::from_millis(50);
-/// Sends of one command in a round trip: the first, then MOVED/ASK/NOSCRIPT/TRYAGAIN repeats.
+/// Sends of one command in a round trip: the first, then MOVED/ASK/NOSCRIPT repeats.
 const ATTEMPTS: usize = 5;
+/// TRYAGAIN repeats of a round trip, apart from `ATTEMPTS`: while a slot migrates, a script
+/// whose keys are only partly on either node (a new Idempotency-Key's record is on neither) is
+/// answered TRYAGAIN on both until the slot's owner changes, which takes as long as the
+/// migration of its keys. The waits double from 5 ms to 200 ms: about 2.5 s in all before
+/// the claim is answered 503.
+const TRYAGAIN_REPEATS: usize = 18;
+const TRYAGAIN_FIRST_WAIT: Duration = Duration::from_millis(5);
+const TRYAGAIN_LONGEST_WAIT: Duration = Duration::from_millis(200);
 
 /// How the pipeline reaches its servers and what it promises.
 #[derive(Debug, Clone)]
@@ -392,11 +400,14 @@ fn exchange(shared: &Shared, router: &mut Router, items: &[Item], calls: &[Call]
     let mut pending: Vec<(usize, Option<Addr>)> = (0..items.len()).map(|i| (i, None)).collect();
     let mut load_script: HashSet<Addr> = HashSet::new();
     let mut key_buf = String::new();
-    for attempt in 0..ATTEMPTS {
+    let mut attempt = 0;
+    let mut tryagain = 0;
+    let mut wait = TRYAGAIN_FIRST_WAIT;
+    while attempt < ATTEMPTS && tryagain <= TRYAGAIN_REPEATS {
         if pending.is_empty() {
             break;
         }
-        if attempt > 0 {
+        if attempt > 0 || tryagain > 0 {
             if let Err(e) = router.prepare() {
                 for (i, _) in pending.drain(..) {
                     answers[i] = Some(Err(e.clone()));
@@ -478,6 +489,7 @@ fn exchange(shared: &Shared, router: &mut Router, items: &[Item], calls: &[Call]
             }
         }
         let mut backoff = false;
+        let mut redirected = false;
         for (addr, expect) in sent {
             let mut replies = Vec::with_capacity(expect.len());
             let mut broke = None;
@@ -527,16 +539,21 @@ fn exchange(shared: &Shared, router: &mut Router, items: &[Item], calls: &[Call]
                     "MOVED" => match redirect(err.details()) {
                         Some((slot, to)) => {
                             router.moved(slot, to);
+                            redirected = true;
                             pending.push((i, None));
                         }
                         None => answers[i] = Some(Ok(value)),
                     },
                     "ASK" => match redirect(err.details()) {
-                        Some((_, to)) => pending.push((i, Some(to))),
+                        Some((_, to)) => {
+                            redirected = true;
+                            pending.push((i, Some(to)));
+                        }
                         None => answers[i] = Some(Ok(value)),
                     },
                     "NOSCRIPT" if matches!(items[i], Item::Call(_)) => {
                         load_script.insert(addr.clone());
+                        redirected = true;
                         pending.push((i, ask_target));
                     }
                     "TRYAGAIN" => {
@@ -552,8 +569,14 @@ fn exchange(shared: &Shared, router: &mut Router, items: &[Item], calls: &[Call]
             }
         }
         if backoff {
-            // A multi-key command met a slot half migrated: the move takes milliseconds.
-            std::thread::sleep(Duration::from_millis(5));
+            // TRYAGAIN: a slot half migrated, which lasts until its owner changes.
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(TRYAGAIN_LONGEST_WAIT);
+        }
+        if redirected || !backoff {
+            attempt += 1;
+        } else {
+            tryagain += 1;
         }
     }
     for (i, _) in pending {
