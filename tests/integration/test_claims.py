@@ -437,10 +437,12 @@ async def test_metrics_count_the_pipeline_round_trips_and_ledger_rows(
         if jobs == 7:
             break
     assert jobs == 7
+    # At most one round trip per claim, plus as many that carry only the XDELs of committed
+    # entries (they wait 50 ms for a claim to ride along with: on a loaded machine none comes).
     assert (
         1
         <= after["gateway_claim_round_trips_total"] - before["gateway_claim_round_trips_total"]
-        <= 7
+        <= 2 * 7
     )
     # Recovery may drain entries other tests left while these claims run: it counts apart.
     recovered = (
