@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any, cast
 
 import redis.asyncio as redis
@@ -22,52 +21,16 @@ from redis.exceptions import AskError, MovedError, NoScriptError, ResponseError,
 from gateway import native
 from gateway.settings import get_settings
 
-
-# TODO(issue 15): the Python twins below go once the native build exports the key names (the
-# Rust definitions are the ones the claim pipeline uses; the twins follow them to the byte).
-def _bucket_of(member_id: str, buckets: int) -> int:
-    if buckets <= 1:
-        return 0
-    h = 0xCBF29CE484222325
-    for byte in member_id.encode():
-        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return h % buckets
-
-
-def _bucket_id(campaign_id: str, bucket: int) -> str:
-    return campaign_id if bucket == 0 else f"{campaign_id}:{bucket}"
-
-
-def _meta_key(slot: str) -> str:
-    return f"{{c:{slot}}}:meta"
-
-
-def _members_key(slot: str) -> str:
-    return f"{{c:{slot}}}:members"
-
-
-def _ledger_key(slot: str) -> str:
-    return f"{{c:{slot}}}:ledger"
-
-
-def _refusals_key(slot: str) -> str:
-    return f"{{c:{slot}}}:refusals"
-
-
-def _idem_key(slot: str, key: str) -> str:
-    return f"{{c:{slot}}}:idem:{key}"
-
-
 #: The bucket (0..K-1) a member claims in: FNV-1a 64 of the member id, modulo K.
-bucket_of: Callable[[str, int], int] = getattr(native, "bucket_of", _bucket_of)
+bucket_of = native.bucket_of
 #: Bucket b's slot name: the campaign id for b == 0, `<campaign id>:<b>` otherwise.
-bucket_id: Callable[[str, int], str] = getattr(native, "bucket_id", _bucket_id)
-meta_key: Callable[[str], str] = getattr(native, "meta_key", _meta_key)
-members_key: Callable[[str], str] = getattr(native, "members_key", _members_key)
-ledger_key: Callable[[str], str] = getattr(native, "ledger_key", _ledger_key)
+bucket_id = native.bucket_id
+meta_key = native.meta_key
+members_key = native.members_key
+ledger_key = native.ledger_key
 #: Hash: refusal reason -> count; `claim_coupons.lua` names it from the meta key.
-refusals_key: Callable[[str], str] = getattr(native, "refusals_key", _refusals_key)
-idem_key: Callable[[str, str], str] = getattr(native, "idem_key", _idem_key)
+refusals_key = native.refusals_key
+idem_key = native.idem_key
 
 
 def moves_key(slot: str) -> str:
