@@ -192,19 +192,24 @@ def stack_cpu(server: Server) -> dict[str, float]:
     return parts_cpu(server.process.pid, postmaster, int(redis_port))
 
 
-def parts_cpu(server_pgid: int, postmaster: int, redis_port: int) -> dict[str, float]:
-    """CPU seconds used so far, from /proc: the server's process group, the postmaster and its
-    backends, and the redis-server on `redis_port`."""
+def proc_stats() -> Iterator[tuple[int, int, int, float, bytes]]:
+    """(pid, ppid, pgid, CPU seconds so far, cmdline) of every process /proc lets us read."""
     hz = os.sysconf("SC_CLK_TCK")
-    used = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        pid, ppid, pgid = int(proc.name), int(stat[1]), int(stat[2])
         seconds = (int(stat[11]) + int(stat[12])) / hz
+        yield int(proc.name), int(stat[1]), int(stat[2]), seconds, cmdline
+
+
+def parts_cpu(server_pgid: int, postmaster: int, redis_port: int) -> dict[str, float]:
+    """CPU seconds used so far, from /proc: the server's process group, the postmaster and its
+    backends, and the redis-server on `redis_port`."""
+    used = {"server": 0.0, "postgres": 0.0, "redis": 0.0}
+    for pid, ppid, pgid, seconds, cmdline in proc_stats():
         if pgid == server_pgid:
             used["server"] += seconds
         elif pid == postmaster or ppid == postmaster:

@@ -46,14 +46,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.native import WRITE_COUPONS, bucket_id, key_slot, meta_key  # noqa: E402 - after the path fix above
-from loadtests.bench import wrk  # noqa: E402 - same
+from loadtests.bench import proc_stats, wrk  # noqa: E402 - same
 from tests.stack import Stack, free_cluster_ports, free_port  # noqa: E402 - same
 
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 BUCKETS = (1, 8)
-HZ = os.sysconf("SC_CLK_TCK")
 
 
 def log(message: str) -> None:
@@ -62,16 +61,7 @@ def log(message: str) -> None:
 
 def proc_cpu() -> dict[int, tuple[int, int, int, float, bytes]]:
     """pid -> (ppid, pgid, 0, CPU seconds so far, cmdline) of every process we can read."""
-    out: dict[int, tuple[int, int, int, float, bytes]] = {}
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        seconds = (int(stat[11]) + int(stat[12])) / HZ
-        out[int(proc.name)] = (int(stat[1]), int(stat[2]), 0, seconds, cmdline)
-    return out
+    return {pid: (ppid, pgid, 0, s, cmd) for pid, ppid, pgid, s, cmd in proc_stats()}
 
 
 @dataclass
