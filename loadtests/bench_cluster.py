@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.native import WRITE_COUPONS, bucket_id, key_slot, meta_key  # noqa: E402 - after the path fix above
 from loadtests.bench import proc_stats, wrk  # noqa: E402 - same
-from tests.stack import Stack, free_cluster_ports, free_port  # noqa: E402 - same
+from tests.stack import Stack, free_cluster_ports, free_port, serve, wait_ready  # noqa: E402 - same
 
 DURATION = int(os.environ.get("BENCH_DURATION", "5"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
@@ -135,26 +135,9 @@ class Bench:
         env.update(GATEWAY_REDIS_URL=t.redis_url, GATEWAY_PORT=str(t.http_port))
         if t.cluster:
             env["GATEWAY_REDIS_CLUSTER"] = "1"
-        with open(self.stack.data / f"gateway-{t.http_port}.log", "ab") as out:
-            t.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve"],
-                env=env,
-                cwd=ROOT,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{t.base}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if t.process.poll() is not None:
-                raise RuntimeError(f"the {t.name} gateway exited; see {self.stack.data}")
-            time.sleep(0.2)
-        raise RuntimeError(f"the {t.name} gateway did not become ready")
+        log = self.stack.data / f"gateway-{t.http_port}.log"
+        t.process = serve(env, log)
+        wait_ready(t.process, t.base, log, 90)
 
     def stop_gateways(self) -> None:
         for t in self.targets:

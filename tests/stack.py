@@ -125,26 +125,8 @@ class Stack:
         return result.stdout.strip()
 
     def start_gateway(self, **settings: str) -> None:
-        with open(self.data / "gateway.log", "ab") as log:
-            self.gateway = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve"],
-                env=self.gateway_env(**settings),
-                cwd=ROOT,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.gateway.poll() is not None:
-                raise RuntimeError(f"gateway exited; see {self.data / 'gateway.log'}")
-            time.sleep(0.2)
-        raise RuntimeError("gateway did not become ready")
+        self.gateway = serve(self.gateway_env(**settings), self.data / "gateway.log")
+        wait_ready(self.gateway, self.base_url, self.data / "gateway.log", 60)
 
     def kill_gateway(self) -> None:
         """kill -9 of the server and its workers: no clean shutdown of anything."""
@@ -191,3 +173,34 @@ class Stack:
             self.services("stop")
         finally:
             shutil.rmtree(self.data, ignore_errors=True)
+
+
+def serve(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`python -m gateway serve` in a session of its own, its output appended to `log_path`."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes], base_url: str, log_path: Path, within_s: float
+) -> None:
+    """Returns once the gateway at `base_url` answers /readyz 200; raises if it exits first or
+    is not ready within `within_s` seconds."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"the gateway exited; see {log_path}")
+        time.sleep(0.2)
+    raise RuntimeError(f"the gateway at {base_url} did not become ready")
