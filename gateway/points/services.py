@@ -277,7 +277,10 @@ class PointsService:
         start_at, start_member = _EPOCH, ""
         if after is not None:
             at_ms, start_member = cursor_place(after, "after", numbers=1, texts=1)
-            start_at = when(at_ms)
+            try:
+                start_at = when(at_ms)
+            except (ValueError, OverflowError):  # a forged time past the year 9999
+                raise InvalidRequest("after: not a cursor of this list") from None
         now = when(self.clock.now_ms())
         rows = await self.pool.fetch(
             EXPIRING, now, now + timedelta(days=within_days), start_at, start_member, limit + 1

@@ -13,7 +13,7 @@ import pytest
 
 from gateway.clock import clock
 from gateway.points.jobs import sweep_points
-from gateway.wire import zone
+from gateway.wire import page_cursor, zone
 from tests.conftest import live_campaign, unique
 from tests.integration.points_helpers import (
     Auth,
@@ -26,6 +26,7 @@ from tests.integration.points_helpers import (
     programme_body,
     silver_member,
 )
+from tests.integration.test_members_v11 import set_clock
 
 pytestmark = pytest.mark.asyncio
 
@@ -345,9 +346,13 @@ async def test_the_expiring_list(client: Client, auth: Auth, db: asyncpg.Pool) -
             break
     assert paged == list(listed)
     assert (await client.get("/v1/points/expiring", headers=auth["front"])).status_code == 403
-    for bad in ({"within_days": 0}, {"limit": 0}, {"after": "###"}):
+    # A forged cursor whose time is past the year 9999 (up to 18 digits pass the format).
+    beyond = page_cursor(999_999_999_999_999_999, soon)
+    for bad in ({"within_days": 0}, {"limit": 0}, {"after": "###"}, {"after": beyond}):
         response = await client.get("/v1/points/expiring", params=bad, headers=auth["admin"])
-        assert response.status_code == 400, bad
+        assert response.status_code == 400, (bad, response.text)
+        assert response.json()["code"] == "invalid_request"
+        assert next(iter(bad)) in response.json()["detail"]
 
 
 async def test_points_given_back_while_the_member_owes_pay_the_debt_first(
@@ -432,3 +437,142 @@ async def test_the_commit_credits_the_quotes_points_and_a_refund_takes_back_its_
         assert refund.status_code == 200, refund.text
         assert before - (await points_of(client, auth, member))["balance"] == back
     await assert_ledger(db, [member])
+
+
+@pytest.mark.parametrize(
+    ("earned", "expires"),
+    [
+        ("2026-06-01T12:00:00", "2027-12-31T23:59:59+08:00"),  # issue 13's example
+        ("2026-12-31T23:59:00", "2027-12-31T23:59:59+08:00"),  # the last minute of 2026
+        ("2027-01-01T00:30:00", "2028-12-31T23:59:59+08:00"),  # still 2026-12-31 in UTC
+    ],
+)
+async def test_points_earned_either_side_of_new_year_expire_at_the_end_of_the_next_local_year(
+    client: Client, auth: Auth, db: asyncpg.Pool, earned: str, expires: str
+) -> None:
+    """`end_of_next_year` counts the year of the earning in GATEWAY_TIME_ZONE (Asia/Shanghai),
+    not in UTC: 00:30 on 1 January local time is 31 December in UTC, and its points live a
+    year longer than those of a minute before midnight. They count through 23:59:58 of their
+    last day and are gone at the new year, with an `expire` entry at their expiry."""
+    assert str(zone()) == "Asia/Shanghai"
+    set_clock(earned)
+    member = await silver_member(client, auth)
+    await order(client, auth, member, [line(100)])
+    [lot] = (await points_of(client, auth, member))["lots"]
+    end = datetime.fromisoformat(expires)
+    assert datetime.fromisoformat(lot["expires_at"]) == end
+    set_clock(f"{end.year}-12-31T23:59:58")
+    assert (await points_of(client, auth, member))["balance"] == 100
+    set_clock(f"{end.year + 1}-01-01T00:00:00")
+    points = await points_of(client, auth, member)
+    assert (points["balance"], points["lots"]) == (0, [])
+    [expired, _] = (await history(client, auth, member))["entries"]
+    assert (expired["kind"], expired["points"], expired["balance_after"]) == ("expire", -100, 0)
+    assert datetime.fromisoformat(expired["at"]) == end
+    await assert_ledger(db, [member])
+
+
+async def test_a_points_coupon_is_credited_at_commit_and_taken_back_with_the_whole_order(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """积分券: its points are part of the order's earning (one lot); a partial refund takes
+    back only the refunded line's points, the refund that completes the order the coupon's
+    too (its coupon comes back)."""
+    member = await silver_member(client, auth)
+    campaign = await live_campaign(
+        client, auth["admin"], kind="points", points=500, amount_off=None, min_spend=None
+    )
+    claimed = await client.post(
+        f"/v1/campaigns/{campaign['id']}/claims",
+        json={"member_id": member, "channel": "online"},
+        headers=auth["front"],
+    )
+    assert claimed.status_code == 201, claimed.text
+    code = claimed.json()["code"]
+    placed = await order(client, auth, member, [line(100), line(20, 1, "B")], [code])
+    assert placed["points_earned"] == 100 + 20 + 500
+    points = await points_of(client, auth, member)
+    assert points["balance"] == 620
+    assert [(lot["points"], lot["source"]) for lot in points["lots"]] == [(620, "order")]
+    url = f"/v1/checkout/redemptions/{placed['order_id']}/refund"
+    part = await client.post(
+        url, json={"lines": [{"sku": "B", "qty": 1}]}, headers=auth["checkout"]
+    )
+    assert part.status_code == 200, part.text
+    assert (await points_of(client, auth, member))["balance"] == 600
+    rest = await client.post(url, json={"lines": []}, headers=auth["checkout"])
+    assert rest.status_code == 200, rest.text
+    points = await points_of(client, auth, member)
+    assert (points["balance"], points["debt"], points["lots"]) == (0, 0, [])
+    coupon = await client.get(f"/v1/coupons/{code}", headers=auth["admin"])
+    assert coupon.json()["state"] == "active"
+    await assert_ledger(db, [member])
+
+
+BAD_MEMBER_IDS = ["会员", "m 1", "m" * 65, "m%00"]
+
+
+@pytest.mark.parametrize("member_id", BAD_MEMBER_IDS)
+async def test_a_bad_member_id_is_400_naming_it_on_every_points_route(
+    client: Client, auth: Auth, member_id: str
+) -> None:
+    from urllib.parse import quote
+
+    path = f"/v1/members/{quote(member_id, safe='%')}/points"
+    friend = await silver_member(client, auth)
+    campaign = await live_campaign(client, auth["admin"], points_price=10)
+    calls: list[tuple[str, str, Any, str]] = [
+        ("GET", path, None, "member_id"),
+        ("GET", f"{path}/history", None, "member_id"),
+        ("POST", f"{path}/adjustments", {"points": 5, "reason": "x"}, "member_id"),
+        ("POST", f"{path}/transfers", {"to_member_id": friend, "points": 1}, "member_id"),
+        (
+            "POST",
+            f"/v1/members/{friend}/points/transfers",
+            {"to_member_id": member_id, "points": 1},
+            "to_member_id",
+        ),
+        (
+            "POST",
+            f"/v1/campaigns/{campaign['id']}/exchanges",
+            {"member_id": member_id, "channel": "online"},
+            "member_id",
+        ),
+    ]
+    for method, url, body, field in calls:
+        response = await client.request(method, url, json=body, headers=auth["admin"])
+        assert response.status_code == 400, (url, response.text)
+        assert response.json()["code"] == "invalid_request"
+        assert field in response.json()["detail"], (url, response.json())
+
+
+async def test_unknown_members_are_404_or_the_contracts_422_on_every_points_route(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    known, stranger = await silver_member(client, auth), unique()
+    assert (await adjust(client, auth, known, 50)).status_code == 201
+    for url in (f"/v1/members/{stranger}/points", f"/v1/members/{stranger}/points/history"):
+        response = await client.get(url, headers=auth["front"])
+        assert (response.status_code, response.json()["code"]) == (404, "member_not_found")
+    async with programme(db, programme_body(transferable=True)):
+        giver = await client.post(
+            f"/v1/members/{stranger}/points/transfers",
+            json={"to_member_id": known, "points": 1},
+            headers=auth["front"],
+        )
+        assert (giver.status_code, giver.json()["code"]) == (404, "member_not_found")
+        both = await client.post(
+            f"/v1/members/{stranger}/points/transfers",
+            json={"to_member_id": unique(), "points": 1},
+            headers=auth["front"],
+        )
+        assert (both.status_code, both.json()["code"]) == (404, "member_not_found")
+        friend = await client.post(
+            f"/v1/members/{known}/points/transfers",
+            json={"to_member_id": stranger, "points": 1},
+            headers=auth["front"],
+        )
+        assert (friend.status_code, friend.json()["code"]) == (422, "recipient_not_registered")
+    assert (await points_of(client, auth, known))["balance"] == 50
+    assert await db.fetchval("SELECT count(*) FROM members WHERE member_id = $1", stranger) == 0
+    await assert_ledger(db, [known])
