@@ -41,10 +41,13 @@ async def claim_lane(state: State, scope: Any, body: bytes, campaign_id: str) ->
     return 201, encoder.encode(coupon)
 
 
-async def check_gates(state: State, campaign_id: str, token: str | None) -> None:
+async def check_gates(
+    state: State, campaign_id: str, token: str | None, *, exchange: bool = False
+) -> None:
     """Refuses (403 `invalid_token`) a link token that is not the campaign's, and a claim
     without one of a `link_only` campaign; refuses (409 `exchange_only`) a claim of a campaign
-    whose coupons are exchanged for points. Shared by the API's claim and the claim page's."""
+    whose coupons are exchanged for points. Shared by the API's claim and the claim page's,
+    and (`exchange`: the link checks only) by the API's exchange."""
     service: ClaimService = state.claims
     link_only, exchange_only = service.gates.get(campaign_id) or await service.read_gates(
         campaign_id
@@ -54,7 +57,7 @@ async def check_gates(state: State, campaign_id: str, token: str | None) -> None
             raise InvalidToken("the claim link's token is not valid for this campaign")
     elif link_only:
         raise InvalidToken("this campaign is claimed through its link only: the token is missing")
-    if exchange_only:
+    if exchange_only and not exchange:
         raise ExchangeOnly(
             "this campaign's coupons are exchanged for points: POST .../exchanges instead"
         )

@@ -10,6 +10,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from gateway.auth.services import actor
 from gateway.campaigns.controllers import check_campaign_id
+from gateway.claims.controllers import check_gates
 from gateway.http import check_idempotency_key
 from gateway.points.exchanges import ExchangeService
 from gateway.points.schemas import (
@@ -149,14 +150,16 @@ class PointsController(Controller):
         """积分兑换: a coupon of a campaign with a `points_price`, for that many points. The
         points and the stock move together: a refused or failed exchange leaves the balance
         as it was. 201 the coupon plus `points_spent`. Refusals as for claims (`sold_out`,
-        `limit_reached`, `not_started`, `ended`, `not_live`, 404 `campaign_not_found`), plus
-        409 `insufficient_points`, 409 `not_exchangeable` (the campaign has no points price),
-        404 `member_not_found`. Exchanges are final. Optional Idempotency-Key: a retry gets
-        the same coupon and spends nothing more."""
+        `limit_reached`, `not_started`, `ended`, `not_live`, 404 `campaign_not_found`, 403
+        `invalid_token`: a `link_only` campaign needs its link's `token`, as a claim does),
+        plus 409 `insufficient_points`, 409 `not_exchangeable` (the campaign has no points
+        price), 404 `member_not_found`. Exchanges are final. Optional Idempotency-Key: a retry
+        gets the same coupon and spends nothing more."""
         campaign_id = check_campaign_id(campaign_id)
         body = await request.body()
         data = decode(body, ExchangeRequest)
         key = check_idempotency_key(request.headers.get("idempotency-key"))
+        await check_gates(state, campaign_id, data.token, exchange=True)
         service: ExchangeService = state.exchanges
         state.claim_limits.check_member(campaign_id, data.member_id, key)
         encoded = await service.exchange(campaign_id, data, actor(request), key, body)

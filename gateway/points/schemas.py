@@ -117,6 +117,8 @@ class Expiring(Out):
 class ExchangeRequest(Struct):
     member_id: Id
     channel: Literal["online", "store"]
+    #: The campaign's link token, as for a claim: required by a `link_only` campaign.
+    token: Annotated[str, msgspec.Meta(max_length=200)] | None = None
 
 
 class ExchangedCoupon(Coupon):

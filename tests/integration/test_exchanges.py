@@ -24,6 +24,7 @@ from tests.integration.points_helpers import (
     silver_member,
     unthrottled,
 )
+from tests.integration.test_link_only import link_token
 
 pytestmark = pytest.mark.asyncio
 
@@ -294,4 +295,30 @@ async def test_exchanged_points_do_not_come_back_with_a_refund(
         headers=auth["checkout"],
     )
     assert (await points_of(client, auth, member))["balance"] == 0
+    await assert_ledger(db, [member])
+
+
+async def test_a_link_only_exchange_needs_the_links_token_as_a_claim_does(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """ "Refusals as for claims": without its link's token (or with another's) a `link_only`
+    campaign refuses the exchange (403 `invalid_token`) and takes no points."""
+    campaign = await live_campaign(client, auth["admin"], link_only=True, points_price=10)
+    other = await live_campaign(client, auth["admin"], link_only=True, points_price=10)
+    member = await member_with(client, auth, 100)
+    url = f"/v1/campaigns/{campaign['id']}/exchanges"
+    body = {"member_id": member, "channel": "online"}
+    for token in (None, "not-the-token", "令牌", await link_token(client, auth, other["id"])):
+        extra = {} if token is None else {"token": token}
+        refused = await client.post(url, json={**body, **extra}, headers=auth["front"])
+        assert (refused.status_code, refused.json()["code"]) == (403, "invalid_token"), token
+    assert (await points_of(client, auth, member))["balance"] == 100
+    token = await link_token(client, auth, campaign["id"])
+    done = await client.post(url, json={**body, "token": token}, headers=auth["front"])
+    assert done.status_code == 201, done.text
+    assert done.json()["points_spent"] == 10
+    assert (await points_of(client, auth, member))["balance"] == 90
+    for bad in (5, "x" * 201):
+        response = await client.post(url, json={**body, "token": bad}, headers=auth["front"])
+        assert response.status_code == 400 and "token" in response.json()["detail"], bad
     await assert_ledger(db, [member])
