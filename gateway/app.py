@@ -81,7 +81,7 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     claims = ClaimService(pool, client, scripts, settings, clock)
     claims.start()
     exchanges = ExchangeService(pool, claims, clock)
-    jobs = JobService(pool, claims, clock)
+    jobs = JobService(pool, claims, clock, idempotency_ttl_s=settings.idempotency_ttl_s)
     rewards = RewardService(pool, claims, settings.time_zone)
     # An exchange pending this long has had its claim's answer, or never will.
     exchange_stale_s = 2 * settings.ledger_timeout_ms / 1000 + 5

@@ -16,7 +16,13 @@ from gateway.claims.schemas import ClaimRequest, GrantRejection, GrantRequest, G
 from gateway.claims.services import ClaimService
 from gateway.coupons.schemas import Coupon
 from gateway.errors import ExchangeOnly, Forbidden, InvalidRequest, InvalidToken
-from gateway.http import ErrorBody, IdempotencyKey, idempotency_key, json_response
+from gateway.http import (
+    ErrorBody,
+    IdempotencyKey,
+    check_idempotency_key,
+    idempotency_key,
+    json_response,
+)
 from gateway.jobs.schemas import GrantBody, JobCreated
 from gateway.jobs.services import JobService
 from gateway.wire import decode, encoder, strict_body
@@ -122,6 +128,10 @@ class ClaimController(Controller):
             400: _refusal("invalid_request (also: both member_ids and segment_id)"),
             403: _refusal("forbidden (also: a clerk's grant to a segment)"),
             404: _refusal("campaign_not_found, segment_not_found"),
+            409: _refusal(
+                "a grant to a segment of a campaign that grants nobody now: not_live, "
+                "not_started, ended; idempotency_mismatch"
+            ),
         },
     )
     async def grant(
@@ -133,7 +143,10 @@ class ClaimController(Controller):
     ) -> Response[GrantResult]:
         """Hands coupons to 1..1000 members (in store: 200 with each one's coupon or refusal),
         or to every member of a saved segment (admin: 202 and a job that grants them in
-        batches, GET /v1/jobs/{id}); takes stock like claims."""
+        batches, GET /v1/jobs/{id}); takes stock like claims. A grant to a segment takes an
+        optional Idempotency-Key: a retry answers the first job's id and makes no other job.
+        Its campaign must grant now (live, inside its claim window), else 409 with the
+        claims' code."""
         body = await strict_body(request, GrantBody)
         campaign_id = check_campaign_id(campaign_id)
         if body.segment_id is not None:
@@ -142,9 +155,11 @@ class ClaimController(Controller):
             caller = caller_of(request.scope)
             if caller is None or caller.role != "admin":
                 raise Forbidden("only an admin grants to a segment")
+            key = check_idempotency_key(request.headers.get("idempotency-key"))
             jobs: JobService = state.jobs
-            job_id = await jobs.create(campaign_id, body.segment_id, body.channel, caller.actor)
-            return json_response((202, encoder.encode(JobCreated(job_id=job_id))))
+            return json_response(
+                await jobs.create(campaign_id, body.segment_id, body.channel, caller.actor, key)
+            )
         grant = await strict_body(request, GrantRequest)  # as before segments: same answers
         service: ClaimService = state.claims
         granted, rejected = await service.grant(

@@ -2,7 +2,11 @@
 
 Creating a job lists the segment's members into `job_members` (state `due`) in the same
 transaction as its `jobs` row (`total` = their count), so the job's members are fixed when it
-is made, whatever the segment becomes, and the route answers 202 at once.
+is made, whatever the segment becomes, and the route answers 202 at once. A campaign that
+could grant nobody now is refused instead, as a claim would be (409 `not_live`,
+`not_started`, `ended`): a job would only reject every member with that reason. The request's
+`Idempotency-Key` is remembered in the same transaction: a retry answers the first job's id
+and makes no second job (which would grant its members again where the limit allows).
 
 Every worker's scheduler runs `run_due`: it takes one running job by lease (`lease_owner`,
 `lease_until`, renewed after each batch; a worker that dies stops renewing, its lease runs out
@@ -34,7 +38,8 @@ from datetime import datetime
 
 import asyncpg
 
-from gateway.claims.services import ClaimService
+from gateway.checkout import idempotency
+from gateway.claims.services import REFUSALS, ClaimService
 from gateway.clock import Clock
 from gateway.coupons.schemas import Coupon
 from gateway.errors import (
@@ -45,11 +50,11 @@ from gateway.errors import (
     SegmentNotFound,
     Unavailable,
 )
-from gateway.jobs.schemas import Job, Jobs
+from gateway.jobs.schemas import Job, JobCreated, Jobs
 from gateway.points.services import when
 from gateway.segments.services import segment_member_ids
 from gateway.store.fence import worker_id
-from gateway.wire import iso
+from gateway.wire import encoder, iso
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +72,7 @@ LEASE_S = 10.0
 #: lease is kept: the next pass of the same worker goes on with it).
 SLICE_S = 5.0
 
-CAMPAIGN_EXISTS = "SELECT 1 FROM campaigns WHERE id = $1"
+CAMPAIGN_WINDOW = "SELECT status, claim_starts_at, claim_ends_at FROM campaigns WHERE id = $1"
 SEGMENT_EXISTS = "SELECT 1 FROM segments WHERE id = $1"
 INSERT_JOB = """
 INSERT INTO jobs (id, kind, campaign_id, segment_id, channel, state, actor, started_at)
@@ -195,9 +200,23 @@ async def create_grant_job(
     members: MemberLister = segment_member_ids,
 ) -> str:
     """Makes a grant job on `conn` (inside the caller's transaction): the jobs row and every
-    member of the segment at `now_ms`, due. Its id."""
-    if await conn.fetchval(CAMPAIGN_EXISTS, campaign_id) is None:
+    member of the segment at `now_ms`, due. Its id. A campaign that grants nobody now (not
+    live, or outside its claim window) is refused with the claims' code."""
+    campaign = await conn.fetchrow(CAMPAIGN_WINDOW, campaign_id)
+    if campaign is None:
         raise CampaignNotFound(f"campaign {campaign_id!r} does not exist")
+    now = when(now_ms)
+    if campaign["status"] != "live":
+        reason = "not_live"
+    elif now < campaign["claim_starts_at"]:
+        reason = "not_started"
+    elif now >= campaign["claim_ends_at"]:
+        reason = "ended"
+    else:
+        reason = None
+    if reason is not None:
+        status, detail = REFUSALS[reason]
+        raise GatewayError(f"{detail}: a job would grant nobody", code=reason, status=status)
     if await conn.fetchval(SEGMENT_EXISTS, segment_id) is None:
         raise SegmentNotFound(f"segment {segment_id!r} does not exist")
     job_id = new_job_id()
@@ -241,22 +260,37 @@ class JobService:
         claims: ClaimService,
         clock: Clock,
         members: MemberLister = segment_member_ids,
+        *,
+        idempotency_ttl_s: int = 86400,
     ) -> None:
         self.pool = pool
         self.claims = claims
         self.clock = clock
         self.members = members
+        self.idem_ttl_s = idempotency_ttl_s
         #: This worker's name on the leases it takes.
         self.owner = worker_id()
 
     # -- the API ---------------------------------------------------------------------------
 
-    async def create(self, campaign_id: str, segment_id: str, channel: str, actor: str) -> str:
-        """A grant of the campaign to every member of the segment, as a job; its id."""
+    async def create(
+        self, campaign_id: str, segment_id: str, channel: str, actor: str, key: str | None = None
+    ) -> tuple[int, bytes]:
+        """A grant of the campaign to every member of the segment, as a job: (202, the encoded
+        `JobCreated`), or the first answer to `key` (its job, made once)."""
+        h = idempotency.request_hash(campaign_id.encode(), segment_id.encode(), channel.encode())
         async with self.pool.acquire() as conn, conn.transaction():
-            return await create_grant_job(
+            if key is not None:
+                earlier = await idempotency.replay(conn, "grant_job", key, h, self.idem_ttl_s)
+                if earlier is not None:
+                    return earlier
+            job_id = await create_grant_job(
                 conn, campaign_id, segment_id, channel, actor, self.clock.now_ms(), self.members
             )
+            encoded = encoder.encode(JobCreated(job_id=job_id))
+            if key is not None:
+                await idempotency.remember(conn, "grant_job", key, h, 202, encoded)
+        return 202, encoded
 
     async def get(self, job_id: str) -> Job:
         row = await self.pool.fetchrow(GET_JOB, job_id)

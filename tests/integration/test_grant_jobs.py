@@ -28,7 +28,7 @@ from gateway.native import new_code
 from gateway.store import redis as keys
 from gateway.store.ledger import recover_campaign
 from gateway.store.redis import LuaScript
-from tests.conftest import live_campaign, unique
+from tests.conftest import campaign_body, live_campaign, unique
 from tests.integration.points_helpers import Auth, Client, on_app
 
 pytestmark = pytest.mark.asyncio
@@ -467,3 +467,75 @@ async def test_only_an_admin_grants_to_a_segment_and_reads_jobs(
         headers=auth["clerk"],
     )
     assert granted.status_code == 200 and len(granted.json()["granted"]) == 1
+
+
+async def test_a_retried_grant_to_a_segment_makes_one_job(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """The same Idempotency-Key and body, sent twice at once and again later: one job, its id
+    in every answer. Another body under the key is 409; a malformed key is 400 naming it."""
+    campaign = await live_campaign(client, auth["admin"])
+    segment_id = await new_segment(db, {"orders": {"min": 10**12}})  # nobody: done at once
+    url = f"/v1/campaigns/{campaign['id']}/grants"
+    body = {"segment_id": segment_id, "channel": "store"}
+    key = {**auth["admin"], "Idempotency-Key": unique("grant-job")}
+    answers = [
+        *await asyncio.gather(*(client.post(url, json=body, headers=key) for _ in range(2))),
+        await client.post(url, json=body, headers=key),
+    ]
+    assert [a.status_code for a in answers] == [202, 202, 202], [a.text for a in answers]
+    assert len({a.json()["job_id"] for a in answers}) == 1
+    jobs = await db.fetchval("SELECT count(*) FROM jobs WHERE segment_id = $1", segment_id)
+    assert jobs == 1
+    other = await client.post(url, json={**body, "channel": "online"}, headers=key)
+    assert (other.status_code, other.json()["code"]) == (409, "idempotency_mismatch")
+    bad = await client.post(url, json=body, headers={**auth["admin"], "Idempotency-Key": "k" * 129})
+    assert (bad.status_code, bad.json()["detail"].split(":")[0]) == (400, "Idempotency-Key")
+    unkeyed = [await client.post(url, json=body, headers=auth["admin"]) for _ in range(2)]
+    assert len({a.json()["job_id"] for a in unkeyed}) == 2  # without a key: a job each
+    jobs = await db.fetchval("SELECT count(*) FROM jobs WHERE segment_id = $1", segment_id)
+    assert jobs == 3
+
+
+async def test_a_grant_to_a_segment_of_a_campaign_that_grants_nobody_is_refused(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """A job would only reject every member with the claims' reason: the request is refused
+    with it instead (409), and no job is made."""
+    segment_id = await new_segment(db, {"orders": {"min": 10**12}})
+    admin = auth["admin"]
+    draft = await client.post("/v1/campaigns", json=campaign_body(), headers=admin)
+    paused = await live_campaign(client, admin)
+    await client.post(f"/v1/campaigns/{paused['id']}/pause", headers=admin)
+    closed = await live_campaign(client, admin)
+    await client.post(f"/v1/campaigns/{closed['id']}/close", headers=admin)
+    later = datetime.now(UTC) + timedelta(days=2)
+    not_started = await live_campaign(
+        client,
+        admin,
+        claim_starts_at=later.isoformat(),
+        claim_ends_at=(later + timedelta(days=1)).isoformat(),
+    )
+    ended = await live_campaign(client, admin)
+    cases = [
+        (draft.json()["id"], "not_live"),
+        (paused["id"], "not_live"),
+        (closed["id"], "not_live"),
+        (not_started["id"], "not_started"),
+    ]
+    for campaign_id, code in cases:
+        refused = await client.post(
+            f"/v1/campaigns/{campaign_id}/grants",
+            json={"segment_id": segment_id, "channel": "store"},
+            headers=admin,
+        )
+        assert (refused.status_code, refused.json()["code"]) == (409, code), refused.text
+    clock.advance(2 * 86400)  # past the claim window of `ended`
+    refused = await client.post(
+        f"/v1/campaigns/{ended['id']}/grants",
+        json={"segment_id": segment_id, "channel": "store"},
+        headers=admin,
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "ended"), refused.text
+    jobs = await db.fetchval("SELECT count(*) FROM jobs WHERE segment_id = $1", segment_id)
+    assert jobs == 0

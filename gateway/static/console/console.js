@@ -2061,8 +2061,10 @@
     askSize();
   }
 
-  // 向人群发券: a grant job (202 and its id); its progress is the jobs view's.
+  // 向人群发券: a grant job (202 and its id); its progress is the jobs view's. One
+  // Idempotency-Key per attempt, so a submit retried after a lost answer makes one job.
   var jobForm = $("job-form");
+  var jobKey = null;
   jobForm.addEventListener("submit", function (event) {
     event.preventDefault();
     clearErrors(jobForm);
@@ -2075,15 +2077,19 @@
     var button = jobForm.querySelector("button[type=submit]");
     button.disabled = true;
     var body = { segment_id: f.segment_id.value, channel: f.channel.value };
-    api("POST", "/v1/campaigns/" + encodeURIComponent(f.campaign_id.value) + "/grants", body)
+    if (!jobKey) jobKey = newKey();
+    var path = "/v1/campaigns/" + encodeURIComponent(f.campaign_id.value) + "/grants";
+    api("POST", path, body, undefined, { "Idempotency-Key": jobKey })
       .then(
         function (answer) {
+          jobKey = null;
           nextFlash = [t("console.grant_job.started"), "ok"];
           location.hash = "#/jobs/" + encodeURIComponent(answer.job_id);
         },
         function (error) {
+          if (error.status !== 0) jobKey = null; // answered: the next try is new
           if (error.status === 401) return failed(error);
-          if (error.code === "campaign_not_found" || error.code === "not_live") {
+          if (["campaign_not_found", "not_live", "not_started", "ended"].indexOf(error.code) >= 0) {
             showError(jobForm, { detail: "campaign_id: " + error.detail });
           } else if (error.code === "segment_not_found") {
             showError(jobForm, { detail: "segment_id: " + error.detail });
