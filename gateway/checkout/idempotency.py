@@ -37,12 +37,18 @@ def request_hash(*parts: bytes) -> bytes:
     return digest.digest()
 
 
+async def lock_key(conn: asyncpg.Connection, scope: str, key: str) -> None:
+    """Inside a transaction: waits for any other transaction using the key in `scope`, until
+    this one ends (a write that keeps its key in a table of its own, as exchanges do)."""
+    await conn.execute(LOCK_KEY, _LOCK_CLASS, scope, key)
+
+
 async def replay(
     conn: asyncpg.Connection, scope: str, key: str, body_hash: bytes, ttl_s: int
 ) -> tuple[int, bytes] | None:
     """Inside the write's transaction: serialises users of the key, and returns the first
     response when the key was used with the same request (a different one is a 409)."""
-    await conn.execute(LOCK_KEY, _LOCK_CLASS, scope, key)
+    await lock_key(conn, scope, key)
     row = await conn.fetchrow(GET_KEY, scope, key, float(ttl_s))
     if row is None:
         return None

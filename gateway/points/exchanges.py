@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from gateway.checkout import idempotency
 from gateway.claims.services import ClaimService
 from gateway.clock import Clock
 from gateway.coupons.schemas import Coupon
@@ -76,11 +77,12 @@ def _claim_key(exchange_id: str) -> str:
     return f"exchange:{exchange_id}"
 
 
-def _exchange_id(campaign_id: str, member_id: str, key: str | None) -> str:
-    """The same request with the same Idempotency-Key is the same exchange."""
+def _exchange_id(campaign_id: str, key: str | None) -> str:
+    """The same Idempotency-Key on a campaign is the same exchange, as it is the same claim:
+    with another body (another member, another channel) it is 409 `idempotency_mismatch`."""
     if key is None:
         return f"x_{uuid.uuid4().hex}"
-    digest = hashlib.blake2b(f"{campaign_id}\0{member_id}\0{key}".encode(), digest_size=16)
+    digest = hashlib.blake2b(f"{campaign_id}\0{key}".encode(), digest_size=16)
     return f"x_{digest.hexdigest()}"
 
 
@@ -111,20 +113,21 @@ class ExchangeService:
     ) -> bytes:
         """The encoded ExchangedCoupon; refusals raise, with the balance as it was."""
         price = await self.price(campaign_id)
-        exchange_id = _exchange_id(campaign_id, data.member_id, key)
+        exchange_id = _exchange_id(campaign_id, key)
         h = hashlib.blake2b(body, digest_size=12).hexdigest()
         now = when(self.clock.now_ms())
         async with self.pool.acquire() as conn, conn.transaction():
+            if key is not None:
+                # Two requests with one key at once: the second waits and finds the first's row
+                # (without the lock both took points and one failed on the row's primary key).
+                await idempotency.lock_key(conn, "exchange", exchange_id)
             row = await conn.fetchrow(GET, exchange_id)
             if row is not None:
                 if row["body_hash"] != h:
                     raise IdempotencyMismatch("this Idempotency-Key was used with a different body")
-                if row["state"] == "done":
-                    coupon = await get_coupon(self.pool, row["coupon_code"])
-                    return _encoded(coupon, row["points"])
-                if row["state"] == "refused":
-                    raise await self.claims.refusal(campaign_id, row["reason"])
-                # pending: its points are taken; the claim below finishes it
+                # Answered below, once this transaction's locks are let go: reading the coupon
+                # on another pooled connection while holding them could wait forever on a pool
+                # that the key's waiters have taken.
             else:
                 if not await conn.fetchval(LOCK, data.member_id, now):
                     raise MemberNotFound(f"member {data.member_id!r} is not registered")
@@ -144,6 +147,11 @@ class ExchangeService:
                     entry,
                     now,
                 )
+        if row is not None and row["state"] == "done":
+            return _encoded(await get_coupon(self.pool, row["coupon_code"]), row["points"])
+        if row is not None and row["state"] == "refused":
+            raise await self.claims.refusal(campaign_id, row["reason"])
+        # A new exchange, or a pending one: its points are taken; the claim finishes it.
         return await self._claim(
             exchange_id, campaign_id, data.member_id, data.channel, price, actor
         )

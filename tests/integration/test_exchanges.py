@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from gateway.clock import clock
+from gateway.points.schemas import ExchangeRequest
 from tests.conftest import live_campaign, unique
 from tests.integration.points_helpers import (
     Auth,
@@ -169,6 +170,40 @@ async def test_the_same_idempotency_key_gives_the_same_coupon_once(
         headers={**auth["front"], **key},
     )
     assert (other.status_code, other.json()["code"]) == (409, "idempotency_mismatch")
+    # The same key for another member is another body too, as for a claim: nothing is spent.
+    stranger = await member_with(client, auth, 1000)
+    theirs = await exchange(client, auth, campaign["id"], stranger, **key)
+    assert (theirs.status_code, theirs.json()["code"]) == (409, "idempotency_mismatch")
+    assert (await points_of(client, auth, stranger))["balance"] == 1000
+    await assert_ledger(db, [member, stranger])
+
+
+async def test_one_idempotency_key_at_once_on_the_apps_loop_spends_once(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """Twenty requests with one key interleaved on the app's own loop (the test client's
+    requests barely overlap): one exchange, one coupon for all, its points taken once (without
+    the key's lock the later ones took points too and failed on the row's primary key)."""
+    campaign = await live_campaign(client, auth["admin"], points_price=10, per_member_limit=50)
+    member = await member_with(client, auth, 1000)
+    service = client.app.state.exchanges
+    request = ExchangeRequest(member_id=member, channel="online")
+    body = b'{"member_id": "%s", "channel": "online"}' % member.encode()
+
+    async def twenty() -> list[Any]:
+        return await asyncio.gather(
+            *[
+                service.exchange(campaign["id"], request, "front", "one-key", body)
+                for _ in range(20)
+            ],
+            return_exceptions=True,
+        )
+
+    answers = await on_app(client, twenty)
+    assert len(set(answers)) == 1 and isinstance(answers[0], bytes), answers
+    assert (await points_of(client, auth, member))["balance"] == 990
+    rows = await db.fetch("SELECT state FROM exchanges WHERE member_id = $1", member)
+    assert [r["state"] for r in rows] == ["done"]
     await assert_ledger(db, [member])
 
 
