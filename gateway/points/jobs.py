@@ -1,8 +1,10 @@
 """The programme's scheduled work, run by every worker, each piece claimed by one.
 
 - `sweep_points`: pending lots whose return window has passed start to count, and lots past
-  their expiry leave the balance (each member's moves under its row lock, `gw_points_lock`;
-  members another worker holds are skipped: SKIP LOCKED);
+  their expiry leave the balance: a batch of members at a time, under their row locks, in one
+  statement (`gw_points_sweep`, store/migrations/018_sweep_review.sql: the rows
+  `gw_points_lock` writes for each member); members another worker holds are skipped (SKIP
+  LOCKED);
 - exchanges left pending by a crash or a time-out are finished (`ExchangeService`);
 - the tier review at each anniversary of `tier_since` (`gateway.tiers.review`).
 
@@ -33,13 +35,9 @@ SELECT member_id FROM (
      WHERE NOT pending AND remaining > 0 AND expires_at < $1 ORDER BY expires_at LIMIT $2)
 ) due
 """
-# The batch's members that no other worker holds, locked in member order, brought up to $2.
-SETTLE_DUE = """
-SELECT count(gw_points_lock(member_id, $2)) FROM (
-    SELECT member_id FROM members WHERE member_id = ANY($1::text[])
-    ORDER BY member_id FOR NO KEY UPDATE SKIP LOCKED
-) m
-"""
+# The batch's members that no other worker holds, locked in member order, brought up to $2;
+# how many it locked.
+SETTLE_DUE = "SELECT gw_points_sweep($1::text[], $2)"
 
 
 async def sweep_points(pool: asyncpg.Pool, now_ms: int, batch: int = 500) -> int:

@@ -8,8 +8,10 @@ anniversaries are calendar years in GATEWAY_TIME_ZONE, at local midnight (a tier
 anniversary; a downgrade makes the anniversary the new `tier_since` and writes a
 `tier_downgraded` event. Each batch is one statement in its own transaction that locks its
 members with FOR UPDATE SKIP LOCKED, so workers running the review at once share the due
-members and none is reviewed twice for one anniversary; a rerun finds nothing due. Members
-whose review is not due are not visited (an index on the last anniversary passed).
+members and none is reviewed twice for one anniversary; a rerun finds nothing due. Candidates
+are read in the order of the last anniversary passed, from its index (migration 018), so a
+batch starts where the due members are and never visits again those reviewed before it: the
+review's cost grows with the members due, not with members times batches.
 """
 
 from __future__ import annotations

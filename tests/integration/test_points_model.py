@@ -6,7 +6,8 @@ through checkout), refunds (partial by sku and quantity, or whole), spending (ne
 adjustments), positive adjustments, exchanges (积分兑换), transfers (积分赠送), programme
 phases (expiry `end_of_next_year` / `days` / `never`, `pending_days`, `transferable`) and a
 moving clock (days to months, jumps to a lot's expiry or counting time and to the turn of the
-year in Asia/Shanghai, one second either side). A plain-Python model keeps each member's lots
+year in Asia/Shanghai, one second either side), some of the jumps followed by the scheduled
+sweep before any read brings the members up to date. A plain-Python model keeps each member's lots
 and debt by the rules of API.md "Points"; after every step the model and the gateway must agree
 on every member's balance, pending points, debt and lots (points, remaining, earned_at,
 counts_from, expires_at, source, in the order `GET /v1/members/{id}/points` lists them), and
@@ -49,6 +50,8 @@ from hypothesis.stateful import (
 )
 
 from gateway.clock import Clock, clock
+from gateway.points.jobs import sweep_points
+from gateway.points.services import when
 from gateway.wire import zone
 from tests.conftest import live_campaign
 from tests.integration.points_helpers import (
@@ -74,6 +77,12 @@ DAY = 24 * HOUR
 MAX_OFFSET = 4 * 365 * DAY
 #: The points prices of the exchange campaigns: a cheap one and a dear one.
 PRICES = (60, 450)
+#: The members' lots due at $2: pending ones to count, counting ones past expiry.
+DUE = """
+SELECT count(*) FROM point_lots
+WHERE member_id = ANY($1::text[]) AND remaining > 0
+  AND (pending AND counts_from <= $2 OR NOT pending AND expires_at < $2)
+"""
 
 MACHINE_SETTINGS = settings(
     max_examples=60,
@@ -671,6 +680,32 @@ def make_machine(
             year = local(self.now).year + 1
             target = datetime(year, 1, 1, tzinfo=zone()) + timedelta(milliseconds=delta)
             self.advance_to((target - EPOCH) // timedelta(milliseconds=1))
+
+        # -- the scheduled sweep
+
+        def sweep(self) -> None:
+            """The sweep (a batch of members in one statement, `gw_points_sweep`) brings the
+            members up to now before any read does: nothing of theirs is left due after it, so
+            the check that follows compares the model with what the sweep wrote."""
+            members = [account.member_id for account in self.accounts]
+            explored["sweep with lots due"] += bool(run(db.fetchval(DUE, members, when(self.now))))
+            run(sweep_points(db, self.now, batch=2))
+            assert run(db.fetchval(DUE, members, when(self.now))) == 0
+
+        @rule(seconds=advances)
+        def advance_and_sweep(self, seconds: int) -> None:
+            self.advance_to(self.now + seconds * SECOND)
+            self.sweep()
+
+        @rule(
+            who=st.integers(0, 2),
+            pick=st.integers(0, 100),
+            edge=st.sampled_from(["expires_at", "counts_from"]),
+            delta=st.sampled_from([-SECOND, 0, SECOND]),
+        )
+        def sweep_at_a_lot_edge(self, who: int, pick: int, edge: str, delta: int) -> None:
+            self.to_a_lot_edge(who, pick, edge, delta)
+            self.sweep()
 
         # -- the check
 

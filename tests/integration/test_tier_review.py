@@ -316,3 +316,41 @@ async def test_the_turn_of_the_year_is_counted_in_the_gateway_zone(
     assert await tier_of(db, member) == ("silver", "2027-01-01T00:30")
     assert await reviewed_at(db, member) == local_iso("2028-01-01T00:00")
     assert await tier_of(db, late) == ("standard", "2028-01-01T00:00")
+
+
+async def test_batches_of_two_review_each_due_member_once_per_anniversary(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """The review's batches run in the order of the last anniversary passed: a member with two
+    anniversaries past is found again in a later batch for the second, members not due yet
+    (an anniversary tomorrow: in the index's range) are passed over, every other due member
+    is reviewed once."""
+    set_clock("2026-05-10T12:00")
+    twice = await member_at(client, auth, "diamond")
+    set_clock("2027-05-10T12:00")
+    short = [await member_at(client, auth, "diamond") for _ in range(4)]
+    kept = [await member_at(client, auth, "gold") for _ in range(3)]
+    standard = [await member_at(client, auth, "standard") for _ in range(3)]
+    set_clock("2027-05-11T12:00")
+    tomorrow = [await member_at(client, auth, "gold") for _ in range(2)]
+    async with programme_tiers(db, TIERS):
+        await db.execute(ADD_SPEND, twice, date(2026, 6, 1), 1000000, 1)  # keeps year one
+        for member in kept:
+            await db.execute(ADD_SPEND, member, date(2027, 6, 1), 500000, 1)
+        set_clock("2028-05-10T12:00")  # the anniversary of all but `tomorrow`
+        report = await review_due(db, clock.now_ms(), batch=2)
+        assert report.reviewed >= len(short) + len(kept) + 2
+        assert (await review_due(db, clock.now_ms(), batch=2)).reviewed == 0
+    assert await tier_of(db, twice) == ("gold", "2028-05-10T00:00")
+    assert [e["detail"]["to"] for e in await db.fetch(EVENTS, twice, "tier_downgraded")] == ["gold"]
+    for member in short:
+        assert await tier_of(db, member) == ("gold", "2028-05-10T00:00")
+        assert len(await db.fetch(EVENTS, member, "tier_downgraded")) == 1
+    for member in kept:
+        assert await tier_of(db, member) == ("gold", "2027-05-10T12:00")
+        assert await reviewed_at(db, member) == local_iso("2028-05-10T00:00")
+    for member in standard:
+        assert await tier_of(db, member) == ("standard", "2027-05-10T12:00")
+    for member in tomorrow:
+        assert await tier_of(db, member) == ("gold", "2027-05-11T12:00")
+        assert await reviewed_at(db, member) is None
