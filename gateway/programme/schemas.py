@@ -140,13 +140,42 @@ class SpendStep(Struct):
 
 
 class BirthdayReward(Struct):
+    """生日礼: a coupon of `campaign_id` from `days_before` local days before the member's
+    birthday up to the day itself (the scan runs every 10 minutes), once per birthday year. A
+    02-29 birthday is celebrated on 02-28 in common years (so due from 02-28 minus
+    `days_before`), as the birthday rate is."""
+
     campaign_id: Id | None = None
-    days_before: Annotated[int, msgspec.Meta(ge=0, le=30)] = 0
+    days_before: Annotated[
+        int,
+        msgspec.Meta(
+            ge=0,
+            le=30,
+            description=(
+                "生日礼: the coupon is due from this many local days before the birthday up to "
+                "the day itself, once per birthday year; a 02-29 birthday is celebrated on "
+                "02-28 in common years."
+            ),
+        ),
+    ] = 0
 
 
 class WinBack(Struct):
+    """回归礼: a coupon of `campaign_id` for a member with at least one order and none in the
+    `after_days` local days since its last one; once per lapse (an order starts a new one)."""
+
     campaign_id: Id | None = None
-    after_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 60
+    after_days: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1,
+            le=3650,
+            description=(
+                "回归礼: due when the member's last order is this many local days old or "
+                "more; once per lapse (an order starts a new one)."
+            ),
+        ),
+    ] = 60
 
 
 class RewardRules(Struct):
