@@ -874,13 +874,28 @@ def claims_cpu(label: str, cwd: Path) -> dict[str, Any]:
         server.stop()
 
 
-def orders_cpu(label: str, cwd: Path, earning: bool) -> dict[str, Any]:
+def orders_cpu(label: str, cwd: Path, earning: bool, rewards: bool = False) -> dict[str, Any]:
+    """`bench_orders` on a server of its own; `rewards`: with the programme's rewards on for
+    the run (`programme_fixture.rewards`, coupons of a live campaign made for it), off again
+    afterwards."""
     log(f"reserve + commit: {label}")
     server = Server([sys.executable, "-m", "gateway", "serve"], cwd=cwd)
     try:
         key = cli("keys", "create", "--role", "admin")
         checkout_key = cli("keys", "create", "--role", "checkout")
-        return bench_orders(server, key, checkout_key, earning)
+        if not rewards:
+            return bench_orders(server, key, checkout_key, earning)
+        admin = {"Authorization": f"Bearer {key}"}
+        body = {**campaign_body(100_000_000, "rewards"), "per_member_limit": 3}
+        created = httpx.post(f"{BASE}/v1/campaigns", json=body, headers=admin)
+        created.raise_for_status()
+        campaign_id = str(created.json()["id"])
+        httpx.post(f"{BASE}/v1/campaigns/{campaign_id}/publish", headers=admin).raise_for_status()
+        asyncio.run(programme_fixture.setup_programme(DATABASE_URL, reward_campaign=campaign_id))
+        try:
+            return bench_orders(server, key, checkout_key, earning)
+        finally:
+            asyncio.run(programme_fixture.setup_programme(DATABASE_URL))
     finally:
         server.stop()
 
@@ -1000,43 +1015,49 @@ def orders_rounds(before: str | None, after: list[str], rounds: int) -> str:
     measured: list[dict[str, dict[str, Any]]] = []
     details: list[str] = []
     for n in range(rounds):
-        cases = [(tree.label, tree, True) for tree in trees]
-        cases.append((f"{working}, members not registered", trees[-1], False))
+        cases = [(tree.label, tree, True, tree.label) for tree in trees]
+        cases.append((f"{working}, rewards on", trees[-1], True, "rewards"))
+        cases.append((f"{working}, members not registered", trees[-1], False, "plain"))
         got: dict[str, dict[str, Any]] = {}
-        for label, tree, earning in cases:
-            name = label if earning else "plain"
+        for label, tree, earning, name in cases:
             with tree.active():
-                got[name] = orders_cpu(label, tree.cwd, earning)
+                got[name] = orders_cpu(label, tree.cwd, earning, rewards=name == "rewards")
             suffix = ", registered members earning points" if earning else ""
             rows.append(order_row(f"{label}{suffix}, round {n + 1}", got[name]))
             if STATEMENTS:
                 details += statements_table(f"{label}, round {n + 1}", got[name])
         measured.append(got)
-    base = trees[0].label if before else "plain"
-    versus = trees[0].label if before else "members not registered"
+    # Each tree against `before` (or, without one, this tree against its guests); then this
+    # tree against its guests (the same orders with no points, spend or tier written) and with
+    # rewards on against off.
+    pairs = [(tree.label, trees[0].label if before else "plain") for tree in trees[1:]]
+    pairs += [(trees[-1].label, "plain")]
+    pairs += [("rewards", trees[-1].label)]
+    names = {"plain": "members not registered", "rewards": f"{working}, rewards on"}
     summary: list[str] = []
-    for tree in trees[1:] if before else trees:
+    for name, base in dict.fromkeys(pairs):
         ratios = [
             (
-                sum(got[tree.label]["cpu_us"].values()) / sum(got[base]["cpu_us"].values()),
-                got[tree.label]["cpu_us"]["postgres"] / got[base]["cpu_us"]["postgres"],
-                got[tree.label]["ops_per_s"] / got[base]["ops_per_s"],
+                sum(got[name]["cpu_us"].values()) / sum(got[base]["cpu_us"].values()),
+                got[name]["cpu_us"]["postgres"] / got[base]["cpu_us"]["postgres"],
+                got[name]["ops_per_s"] / got[base]["ops_per_s"],
+                got[name]["p50_ms"] / got[base]["p50_ms"],
             )
             for got in measured
         ]
         summary += [
             "",
-            f"{tree.label} / {versus}:",
+            f"{names.get(name, name)} / {names.get(base, base)}:",
             "",
-            "| round | stack CPU per order | Postgres CPU per order | orders/s |",
-            "| --- | ---: | ---: | ---: |",
+            "| round | stack CPU per order | Postgres CPU per order | orders/s | p50 latency |",
+            "| --- | ---: | ---: | ---: | ---: |",
             *(
-                f"| {n + 1} | {cpu:.3f} | {pg:.3f} | {rate:.3f} |"
-                for n, (cpu, pg, rate) in enumerate(ratios)
+                f"| {n + 1} | {cpu:.3f} | {pg:.3f} | {rate:.3f} | {p50:.3f} |"
+                for n, (cpu, pg, rate, p50) in enumerate(ratios)
             ),
-            f"| mean | {sum(r[0] for r in ratios) / len(ratios):.3f} "
-            f"| {sum(r[1] for r in ratios) / len(ratios):.3f} "
-            f"| {sum(r[2] for r in ratios) / len(ratios):.3f} |",
+            "| mean | "
+            + " | ".join(f"{sum(r[i] for r in ratios) / len(ratios):.3f}" for i in range(4))
+            + " |",
         ]
     options = (f"--before {before} " if before else "") + "".join(f"--after {a} " for a in after)
     flags = (" --stack" if STACK else "") + (" --statements" if STATEMENTS else "")

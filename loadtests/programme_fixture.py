@@ -76,17 +76,35 @@ ON CONFLICT DO NOTHING
 """
 
 
-def programme_body(downgrade: str = "one_step") -> str:
-    """The programme as the gateway stores it: checked against its type, defaults filled."""
-    body = {"tiers": {**TIERS, "downgrade": downgrade}}
+def rewards(campaign_id: str) -> dict[str, Any]:
+    """Rewards that every bench order makes due (a bench member orders once, about 1,300 yuan):
+    the first order's points and a coupon of `campaign_id`, the order's spend step and the
+    month's (coupons). The app's rewards worker gives them while the orders run."""
+    return {
+        "first_order": {"points": 10, "campaign_id": campaign_id},
+        "spend_steps": [
+            {"period": "order", "min_paid": 50_000, "campaign_id": campaign_id},
+            {"period": "month", "min_paid": 100_000, "campaign_id": campaign_id},
+        ],
+    }
+
+
+def programme_body(downgrade: str = "one_step", reward_campaign: str | None = None) -> str:
+    """The programme as the gateway stores it: checked against its type, defaults filled;
+    with `rewards(reward_campaign)` when one is given."""
+    body: dict[str, Any] = {"tiers": {**TIERS, "downgrade": downgrade}}
+    if reward_campaign is not None:
+        body["rewards"] = rewards(reward_campaign)
     return msgspec.json.encode(msgspec.convert(body, Programme)).decode()
 
 
-async def setup_programme(database_url: str, downgrade: str = "one_step") -> None:
+async def setup_programme(
+    database_url: str, downgrade: str = "one_step", reward_campaign: str | None = None
+) -> None:
     conn = await asyncpg.connect(database_url)
     try:
         if await _has(conn, "programme"):
-            await conn.execute(UPSERT_PROGRAMME, programme_body(downgrade))
+            await conn.execute(UPSERT_PROGRAMME, programme_body(downgrade, reward_campaign))
         for tier, percent_off in (("silver", 500), ("gold", 800), ("diamond", 1200)):
             await conn.execute(UPSERT_TIER, tier, percent_off)
     finally:

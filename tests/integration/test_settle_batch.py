@@ -33,14 +33,14 @@ PROGRAMME: dict[str, Any] = {
         "diamond": {"single_order": 3_000_000, "yearly_spend": 2_000_000},
     },
     "rewards": {
-        "first_order": {"points": 10},
+        "first_order": {"points": 10, "campaign_id": "cmp_first"},
         "referral": {"invitee": {"points": 50}, "inviter": {"points": 60}},
         "spend_steps": [
-            {"period": "order", "min_paid": 20_000, "points": 5},
-            {"period": "order", "min_paid": 50_000, "points": 9},
-            {"period": "order", "min_paid": 50_000, "points": 11},
-            {"period": "month", "min_paid": 100_000, "points": 7},
-            {"period": "month", "min_paid": 30_000, "points": 3},
+            {"period": "order", "min_paid": 20_000, "campaign_id": "cmp_step20"},
+            {"period": "order", "min_paid": 50_000, "campaign_id": "cmp_step50"},
+            {"period": "order", "min_paid": 50_000, "campaign_id": "cmp_step50b"},
+            {"period": "month", "min_paid": 100_000, "campaign_id": "cmp_month100"},
+            {"period": "month", "min_paid": 30_000, "campaign_id": "cmp_month30"},
         ],
     },
 }
