@@ -5,7 +5,7 @@ refusals recorded with their reason); birthdays, win-backs and monthly steps on 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -77,7 +77,14 @@ async def coupons_of(db: asyncpg.Pool, campaign_id: str, member_id: str) -> int:
 
 
 async def reward_campaign(client: Client, auth: Auth, **fields: Any) -> str:
-    body = {"stock": 1000, "per_member_limit": 100, **fields}
+    """A live campaign whose claims never end on any clock a test moves to (a grant outside
+    the claim window is refused `ended`)."""
+    body = {
+        "stock": 1000,
+        "per_member_limit": 100,
+        "claim_ends_at": "2999-01-01T00:00:00+08:00",
+        **fields,
+    }
     return str((await live_campaign(client, auth["admin"], **body))["id"])
 
 
@@ -245,6 +252,38 @@ async def test_a_coupon_that_cannot_be_granted_is_recorded_with_its_reason(
         await assert_ledger(db, [first, second])
 
 
+@pytest.mark.parametrize("cause", ["not_live", "limit_reached", "ended"])
+async def test_a_refused_reward_coupon_is_recorded_with_its_reason_and_its_points_given(
+    client: Client, auth: Auth, db: asyncpg.Pool, cause: str
+) -> None:
+    """The campaign paused, the member already at its limit, the campaign's claims over: the
+    order commits all the same, the reward names the grant's refusal, its points are given."""
+    ends = datetime.now(UTC) + timedelta(days=1)
+    campaign = await reward_campaign(
+        client, auth, per_member_limit=1, claim_ends_at=ends.isoformat()
+    )
+    member = await silver_member(client, auth)
+    if cause == "not_live":
+        paused = await client.post(f"/v1/campaigns/{campaign}/pause", headers=auth["admin"])
+        assert paused.status_code == 200, paused.text
+    elif cause == "limit_reached":
+        claimed = await client.post(
+            f"/v1/campaigns/{campaign}/claims",
+            json={"member_id": member, "channel": "online"},
+            headers=auth["front"],
+        )
+        assert claimed.status_code == 201, claimed.text
+    else:
+        clock.advance(2 * 86400)  # the campaign's claims ended a day after it was made
+    rules = rewards_programme(first_order={"campaign_id": campaign, "points": 9})
+    async with programme(db, rules):
+        await order(client, auth, member, [line(10)])
+        [reward] = await rewards_of(client, auth, member)
+        assert (reward["refused"], reward["coupon_code"], reward["points"]) == (cause, None, 9)
+        assert await coupons_of(db, campaign, member) == (cause == "limit_reached")
+        await assert_ledger(db, [member])
+
+
 async def test_a_crash_between_the_grant_and_its_record_gives_the_same_coupon_once(
     client: Client, auth: Auth, db: asyncpg.Pool
 ) -> None:
@@ -284,6 +323,7 @@ async def test_birthday_rewards_come_days_before_once_a_year_and_02_29_in_common
         await scan(client)
         [reward] = await rewards_of(client, auth, leapling)
         assert reward["occasion"] == "birthday:2027"
+        assert reward["coupon_code"] and reward["refused"] is None, reward
         assert await rewards_of(client, auth, not_yet) == []
         clock.advance(2 * 86400)  # 02-27: 03-01 is three days away
         await scan(client)
@@ -305,7 +345,8 @@ async def test_win_back_after_the_quiet_days_once_per_lapse(
         clock.advance(2 * 86400)
         await scan(client)
         await scan(client)
-        assert len(await rewards_of(client, auth, member)) == 1
+        [reward] = await rewards_of(client, auth, member)
+        assert reward["coupon_code"] and reward["refused"] is None, reward
         await order(client, auth, member, [line(50)])  # back; then quiet again
         clock.advance(61 * 86400)
         await scan(client)
