@@ -555,3 +555,35 @@ async def test_recovery_writes_a_grant_with_the_actor_the_stream_kept(
         )
     )
     assert rows == {named: clerk, nameless: None}
+
+
+async def test_the_referral_board_is_the_top_10_inviters_most_first_orders_first_ties_by_id(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """Twelve inviters whose invitees' first orders fall in the window: the ten with the most,
+    ties by member id; a second order, an invitee who never orders and a first order after
+    the window count for nobody."""
+    clock.advance((await quiet_start(db) - clock.now()).total_seconds())
+    history = History(t0=clock.now())
+    inviters = [await register(client, auth, history, "standard") for _ in range(12)]
+    counts: dict[str, int] = {}
+    for i, inviter in enumerate(inviters):
+        counts[inviter] = 1 + i % 3
+        for n in range(counts[inviter]):
+            invitee = await register(client, auth, history, "silver", inviter)
+            await order(client, auth, history, invitee, [line(10)])
+            if n == 0:
+                await order(client, auth, history, invitee, [line(10)])  # not a first
+    await register(client, auth, history, "silver", inviters[0])  # never orders
+    late = await register(client, auth, history, "silver", inviters[0])
+    await move_to(history, 2)
+    await order(client, auth, history, late, [line(10)])  # after the window
+    window = {
+        "from": (history.t0 - timedelta(hours=1)).isoformat(),
+        "to": (history.t0 + DAY).isoformat(),
+    }
+    referrals = await report(client, auth, "referrals", **window)
+    board = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    assert referrals["top_inviters"] == [{"member_id": m, "invitees_ordered": n} for m, n in board]
+    assert referrals["first_orders"] == sum(counts.values())
+    assert referrals["invitations"] == sum(counts.values()) + 2
