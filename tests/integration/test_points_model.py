@@ -3,11 +3,11 @@
 A hypothesis state machine (`RuleBasedStateMachine`) drives 2-3 silver members (1 point per
 yuan, no member discount) through random sequences of earning (orders reserved and committed
 through checkout), refunds (partial by sku and quantity, or whole), spending (negative
-adjustments), positive adjustments, exchanges (积分兑换), transfers (积分赠送), programme
-phases (expiry `end_of_next_year` / `days` / `never`, `pending_days`, `transferable`) and a
-moving clock (days to months, jumps to a lot's expiry or counting time and to the turn of the
-year in Asia/Shanghai, one second either side), some of the jumps followed by the scheduled
-sweep before any read brings the members up to date. A plain-Python model keeps each member's lots
+adjustments), positive adjustments, exchanges (积分兑换), transfers (积分赠送), programme phases
+(expiry `end_of_next_year` / `days` / `never`, `pending_days`, `transferable`) and a moving
+clock (days to months, jumps to a lot's expiry or counting time and to the turn of the year in
+Asia/Shanghai, one second either side), some of the jumps followed by the scheduled sweep
+before any read brings the members up to date. A plain-Python model keeps each member's lots
 and debt by the rules of API.md "Points"; after every step the model and the gateway must agree
 on every member's balance, pending points, debt and lots (points, remaining, earned_at,
 counts_from, expires_at, source, in the order `GET /v1/members/{id}/points` lists them), and
