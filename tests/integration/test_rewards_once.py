@@ -142,7 +142,7 @@ async def recover(client: Client, db: asyncpg.Pool, members: list[str]) -> None:
 
 
 async def assert_once(
-    db: asyncpg.Pool,
+    db: asyncpg.Pool | asyncpg.Connection,
     members: list[str],
     expected: set[tuple[str, str]],
     granted: dict[int, str],
