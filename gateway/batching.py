@@ -43,12 +43,23 @@ class Tick(Generic[T]):
 class TickBatcher(Generic[Request, Answer]):
     """Serves the requests submitted during one tick with one call of `serve`, run as a task,
     which answers them in order, one answer each. An exception of `serve` is every waiter's
-    (not swallowed); when the task is cancelled (shutting down), so are the waiters."""
+    (not swallowed); when the task is cancelled (shutting down), so are the waiters.
 
-    def __init__(self, serve: Callable[[list[Request]], Awaitable[list[Answer]]]) -> None:
+    `max_in_flight`: at most that many calls of `serve` at once (a group commit). The ticks'
+    requests that arrive meanwhile wait, and all of them start together as the next call when
+    one ends: under load the batches grow with the time a call takes, instead of one small
+    call per tick competing with the others."""
+
+    def __init__(
+        self,
+        serve: Callable[[list[Request]], Awaitable[list[Answer]]],
+        max_in_flight: int | None = None,
+    ) -> None:
         self._serve = serve
         self._tick: Tick[tuple[Request, asyncio.Future[Answer]]] = Tick(self._start)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._limit = max_in_flight
+        self._waiting: list[tuple[Request, asyncio.Future[Answer]]] = []
 
     def submit(self, request: Request) -> asyncio.Future[Answer]:
         """The future of `request`'s answer, resolved with the rest of this tick's."""
@@ -58,9 +69,23 @@ class TickBatcher(Generic[Request, Answer]):
         return future
 
     def _start(self, batch: list[tuple[Request, asyncio.Future[Answer]]]) -> None:
+        if self._limit is not None and len(self._tasks) >= self._limit:
+            self._waiting += batch
+            return
         task = asyncio.get_running_loop().create_task(self._run(batch))
         self._tasks.add(task)  # a reference, so the task is not collected mid-flight
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not self._waiting:
+            return
+        batch, self._waiting = self._waiting, []
+        if task.cancelled():  # shutting down: so are the waiters
+            for _, future in batch:
+                future.cancel()
+            return
+        self._start(batch)
 
     async def _run(self, batch: list[tuple[Request, asyncio.Future[Answer]]]) -> None:
         try:

@@ -94,6 +94,14 @@ def cart_hash(data: RedemptionCreate) -> bytes:
     return hashlib.blake2b(msgspec.json.encode(canonical), digest_size=16).digest()
 
 
+# Settle statements in flight at once per worker (a group commit): the commits that arrive
+# meanwhile settle together in the next. A batch's cost is mostly per statement, not per order
+# (gw_settle, 016: one statement per kind of row for the whole batch; docs/BENCHMARKS.md), so
+# fewer, bigger batches cost Postgres less per order under load; when idle, a commit starts at
+# once as before.
+SETTLE_IN_FLIGHT = 1
+
+
 class Settler:
     """Commits every order whose commit arrives in the same event-loop tick with one SETTLE
     statement: one round trip and one durable commit serve them all, and each answer waits
@@ -104,7 +112,7 @@ class Settler:
         self.clock = clock
         self.zone = zone
         self._batcher: TickBatcher[tuple[str, str], asyncpg.Record | None] = TickBatcher(
-            self._settle_batch
+            self._settle_batch, max_in_flight=SETTLE_IN_FLIGHT
         )
 
     def settle(self, order_id: str, actor: str) -> asyncio.Future[asyncpg.Record | None]:

@@ -2,12 +2,15 @@
 -- reserve + commit with points within 10% of the same without them).
 --
 -- gw_settle (009) called gw_order_committed once per order: a dozen statements each through
--- PL/pgSQL, about 400 µs of Postgres per order whatever the batch. Now one statement per kind
--- of row writes the whole batch: the members' locks, the lots, the totals, the entries, the
--- spend days, the first orders and the rewards they make due, the tier upgrades and their
--- events. Rows and their values are those gw_order_committed writes (it stays, for a member's
--- second order in the same batch, whose entries need the first's balance). A member with lots
--- due (pending to count, past expiry) is brought up to date by gw_points_lock first, as before.
+-- PL/pgSQL, whatever the batch. Now the batch's members are locked in one statement and one
+-- statement writes every member's rows (the lots, their entries, the member's row once: its
+-- totals, its first order, its tier; the spend days; the upgrades' events), then one the
+-- rewards the orders make due. Rows and their values are those gw_order_committed writes (it
+-- stays, for a member's second order in the same batch, whose entries need the first's
+-- balance). A member with lots due (pending to count, past expiry) is brought up to date by
+-- gw_points_lock first, as before. The function's statements run with generic plans: their
+-- custom plans (the first five calls' kind, kept when no cheaper) were planned again on every
+-- call, which cost more than running them.
 --
 -- Locks: the batch's members are locked in one statement in member-id order, after the
 -- redemptions and coupons (the order gw_settle always took them in), so two batches cannot
@@ -20,7 +23,7 @@
 CREATE FUNCTION gw_rewards_committed_many(
     members_ text[], orders_ text[], paid_ bigint[], firsts boolean[], now_ timestamptz,
     zone text
-) RETURNS void LANGUAGE plpgsql AS $$
+) RETURNS void LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     rewards jsonb := (SELECT body -> 'rewards' FROM programme);
     month_start date := date_trunc('month', now_ AT TIME ZONE zone)::date;
@@ -107,7 +110,7 @@ END $$;
 CREATE OR REPLACE FUNCTION gw_settle(order_ids text[], now_ms bigint, actors text[], zone text)
 RETURNS TABLE (order_id text, member_id text, expires_at timestamptz, result text,
                redeemed bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     now_ timestamptz := to_timestamp(now_ms / 1000.0);
@@ -121,14 +124,12 @@ DECLARE
     registered text[];
     f_member text[];
     f_order text[];
-    f_points bigint[];
     f_paid bigint[];
-    f_actor text[];
     f_first boolean[];
-    rules record;
+    body_ jsonb;
+    pending_days integer;
     counts timestamptz;
     expiry timestamptz;
-    tiers jsonb;
     later record;
 BEGIN
     -- The orders and their coupons, as in 009.
@@ -179,116 +180,107 @@ BEGIN
         PERFORM gw_points_lock(r.m, now_) FROM unnest(registered) AS r(m)
         WHERE EXISTS (
             SELECT 1 FROM point_lots p
-            WHERE p.member_id = r.m AND p.remaining > 0
-              AND ((p.pending AND p.counts_from <= now_)
-                   OR (NOT p.pending AND p.expires_at < now_))
+            WHERE p.member_id = r.m AND p.remaining > 0 AND p.pending AND p.counts_from <= now_
+        ) OR EXISTS (
+            SELECT 1 FROM point_lots p
+            WHERE p.member_id = r.m AND p.remaining > 0 AND p.expires_at < now_
+              AND NOT p.pending
         );
 
-        -- Each registered member's first order of the batch (in order-id order) is written
-        -- set-based below; its later ones, if any, by gw_order_committed afterwards.
-        SELECT array_agg(o.m ORDER BY o.m), array_agg(o.o ORDER BY o.m),
-               array_agg(o.points ORDER BY o.m), array_agg(o.paid ORDER BY o.m),
-               array_agg(o.actor ORDER BY o.m)
-        INTO f_member, f_order, f_points, f_paid, f_actor
-        FROM (
+        -- The programme's rules (gw_points_rules' defaults).
+        body_ := (SELECT p.body FROM programme p);
+        pending_days := coalesce((body_ -> 'points' ->> 'pending_days')::integer, 0);
+        counts := now_ + make_interval(days => pending_days);
+        expiry := gw_lot_expiry(
+            coalesce(body_ -> 'points' -> 'expiry' ->> 'mode', 'end_of_next_year'),
+            (body_ -> 'points' -> 'expiry' ->> 'days')::integer, now_, counts, zone);
+
+        -- Each registered member's first order of the batch (in order-id order), all in one
+        -- statement: the order's points as a lot (pending for the return window; a debt paid
+        -- first) and its entry, the member's row once (totals, first order, the tier reached
+        -- by the order or the year's spend: upgrades only), the day's spend, the upgrade's
+        -- event. Its later orders, if any, go one by one afterwards.
+        WITH f AS (
             SELECT DISTINCT ON (u.m) u.m, u.o, (u.r ->> 'points_earned')::bigint AS points,
                    (u.r ->> 'total')::bigint AS paid, u.actor
             FROM unnest(s_member, s_order, s_result, s_actor) AS u(m, o, r, actor)
             WHERE u.m = ANY (registered)
             ORDER BY u.m, u.o
-        ) o;
-
-        -- Points: one lot and its entry per order that earned (gw_points_credit's rows).
-        rules := gw_points_rules();
-        counts := now_ + make_interval(days => rules.pending_days);
-        expiry := gw_lot_expiry(rules.expiry_mode, rules.expiry_days, now_, counts, zone);
-        WITH earned AS (
-            SELECT e.m, e.o, e.points, e.actor, mb.points_debt AS debt
-            FROM unnest(f_member, f_order, f_points, f_actor) AS e(m, o, points, actor)
-            JOIN members mb ON mb.member_id = e.m
-            WHERE e.points > 0
+        ), st AS (
+            SELECT f.*, mb.points_debt AS debt, mb.first_order_id IS NULL AS first_,
+                   mb.tier AS current_,
+                   f.paid + (SELECT coalesce(sum(d.paid), 0) FROM member_spend_days d
+                             WHERE d.member_id = f.m AND d.day > today - 365) AS yearly
+            FROM f JOIN members mb ON mb.member_id = f.m
+        ), reached AS (
+            SELECT st.*, (
+                SELECT t.name FROM unnest(ARRAY['silver', 'gold', 'diamond'])
+                    WITH ORDINALITY AS t(name, rank_)
+                WHERE (body_ -> 'tiers' -> t.name ->> 'single_order')::bigint <= st.paid
+                   OR (body_ -> 'tiers' -> t.name ->> 'yearly_spend')::bigint <= st.yearly
+                ORDER BY t.rank_ DESC LIMIT 1
+            ) AS tier
+            FROM st
+        ), up AS (
+            SELECT r.*,
+                   coalesce(array_position(ARRAY['standard', 'silver', 'gold', 'diamond'], r.tier)
+                            > coalesce(array_position(ARRAY['standard', 'silver', 'gold',
+                                                            'diamond'], r.current_), 1),
+                            false) AS upgraded,
+                   CASE WHEN r.points > 0 AND pending_days = 0 THEN least(r.debt, r.points)
+                        ELSE 0 END AS pay,
+                   CASE WHEN r.points > 0 AND pending_days = 0 THEN r.points ELSE 0 END AS d_points,
+                   CASE WHEN r.points > 0 AND pending_days > 0 THEN r.points ELSE 0 END
+                       AS d_pending
+            FROM reached r
         ), lots AS (
             INSERT INTO point_lots (member_id, points, remaining, earned_at, counts_from,
                                     expires_at, pending, source, order_id)
-            SELECT e.m, e.points,
-                   CASE WHEN rules.pending_days > 0 THEN e.points
-                        ELSE e.points - least(e.debt, e.points) END,
-                   now_, counts, expiry, rules.pending_days > 0, 'order', e.o
-            FROM earned e ORDER BY e.m
-            RETURNING id, point_lots.member_id, point_lots.points, remaining
+            SELECT up.m, up.points, up.points - up.pay, now_, counts, expiry, pending_days > 0,
+                   'order', up.o
+            FROM up WHERE up.points > 0 ORDER BY up.m
+            RETURNING id, point_lots.member_id
         ), totals AS (
             UPDATE members mb
-            SET points_balance = mb.points_balance
-                    + CASE WHEN rules.pending_days > 0 THEN 0 ELSE l.points END,
-                points_pending = mb.points_pending
-                    + CASE WHEN rules.pending_days > 0 THEN l.points ELSE 0 END,
-                points_debt = mb.points_debt - (l.points - l.remaining)
-            FROM lots l WHERE mb.member_id = l.member_id
+            SET points_balance = mb.points_balance + up.d_points,
+                points_pending = mb.points_pending + up.d_pending,
+                points_debt = mb.points_debt - up.pay,
+                first_order_id = coalesce(mb.first_order_id, up.o),
+                tier = CASE WHEN up.upgraded THEN up.tier ELSE mb.tier END,
+                tier_since = CASE WHEN up.upgraded THEN now_ ELSE mb.tier_since END,
+                updated_at = CASE WHEN up.upgraded THEN now() ELSE mb.updated_at END
+            FROM up WHERE mb.member_id = up.m
             RETURNING mb.member_id, mb.points_balance, mb.points_pending
-        )
-        INSERT INTO point_entries (member_id, at, kind, points, pending, balance_after,
-                                   pending_after, order_id, actor, lot_id)
-        SELECT l.member_id, now_,
-               CASE WHEN rules.pending_days > 0 THEN 'earn_pending' ELSE 'earn' END,
-               CASE WHEN rules.pending_days > 0 THEN 0 ELSE l.points END,
-               CASE WHEN rules.pending_days > 0 THEN l.points ELSE 0 END,
-               t.points_balance, t.points_pending, e.o, e.actor, l.id
-        FROM lots l JOIN totals t ON t.member_id = l.member_id
-        JOIN earned e ON e.m = l.member_id
-        ORDER BY l.member_id;
-
-        -- The paid spend of the local day.
-        INSERT INTO member_spend_days AS d (member_id, day, paid, orders)
-        SELECT s.m, today, s.paid, 1
-        FROM unnest(f_member, f_paid) AS s(m, paid) ORDER BY s.m
-        ON CONFLICT (member_id, day) DO UPDATE SET paid = d.paid + excluded.paid,
-                                                   orders = d.orders + 1;
-
-        -- First orders, and the rewards the orders make due.
-        WITH firsts AS (
-            UPDATE members mb SET first_order_id = s.o
-            FROM unnest(f_member, f_order) AS s(m, o)
-            WHERE mb.member_id = s.m AND mb.first_order_id IS NULL
-            RETURNING mb.member_id
-        )
-        SELECT array_agg(s.m = ANY (SELECT fi.member_id FROM firsts fi) ORDER BY s.i)
-        INTO f_first
-        FROM unnest(f_member) WITH ORDINALITY AS s(m, i);
-        PERFORM gw_rewards_committed_many(f_member, f_order, f_paid, f_first, now_, zone);
-
-        -- Tiers reached by the order or the year's spend (upgrades only).
-        tiers := (SELECT body -> 'tiers' FROM programme);
-        IF tiers IS NOT NULL THEN
-            WITH spend AS (
-                SELECT s.m, s.o, s.paid, s.actor, mb.tier AS current_,
-                       (SELECT coalesce(sum(d.paid), 0) FROM member_spend_days d
-                        WHERE d.member_id = s.m AND d.day > today - 365) AS yearly
-                FROM unnest(f_member, f_order, f_paid, f_actor) AS s(m, o, paid, actor)
-                JOIN members mb ON mb.member_id = s.m
-            ), reached AS (
-                SELECT sp.*, (
-                    SELECT t.name FROM unnest(ARRAY['silver', 'gold', 'diamond'])
-                        WITH ORDINALITY AS t(name, rank_)
-                    WHERE (tiers -> t.name ->> 'single_order')::bigint <= sp.paid
-                       OR (tiers -> t.name ->> 'yearly_spend')::bigint <= sp.yearly
-                    ORDER BY t.rank_ DESC LIMIT 1
-                ) AS tier
-                FROM spend sp
-            ), up AS (
-                UPDATE members mb SET tier = r.tier, tier_since = now_, updated_at = now()
-                FROM reached r
-                WHERE mb.member_id = r.m AND r.tier IS NOT NULL
-                  AND array_position(ARRAY['standard', 'silver', 'gold', 'diamond'], r.tier)
-                      > coalesce(array_position(ARRAY['standard', 'silver', 'gold', 'diamond'],
-                                                r.current_), 1)
-                RETURNING mb.member_id
-            )
+        ), entries AS (
+            INSERT INTO point_entries (member_id, at, kind, points, pending, balance_after,
+                                       pending_after, order_id, actor, lot_id)
+            SELECT l.member_id, now_,
+                   CASE WHEN pending_days > 0 THEN 'earn_pending' ELSE 'earn' END,
+                   up.d_points, up.d_pending, t.points_balance, t.points_pending, up.o,
+                   up.actor, l.id
+            FROM lots l JOIN totals t ON t.member_id = l.member_id
+            JOIN up ON up.m = l.member_id
+            ORDER BY l.member_id
+        ), spend AS (
+            INSERT INTO member_spend_days AS d (member_id, day, paid, orders)
+            SELECT up.m, today, up.paid, 1 FROM up ORDER BY up.m
+            ON CONFLICT (member_id, day) DO UPDATE SET paid = d.paid + excluded.paid,
+                                                       orders = d.orders + 1
+        ), upgrades AS (
             INSERT INTO events (kind, at, member_id, actor, order_id, detail)
-            SELECT 'tier_upgraded', now_, r.m, r.actor, r.o,
-                   jsonb_build_object('from', r.current_, 'to', r.tier, 'single_order', r.paid,
-                                      'spend_365d', r.yearly)
-            FROM reached r JOIN up ON up.member_id = r.m
-            ORDER BY r.m;
+            SELECT 'tier_upgraded', now_, up.m, up.actor, up.o,
+                   jsonb_build_object('from', up.current_, 'to', up.tier, 'single_order',
+                                      up.paid, 'spend_365d', up.yearly)
+            FROM up WHERE up.upgraded ORDER BY up.m
+        )
+        SELECT array_agg(up.m ORDER BY up.m), array_agg(up.o ORDER BY up.m),
+               array_agg(up.paid ORDER BY up.m), array_agg(up.first_ ORDER BY up.m)
+        INTO f_member, f_order, f_paid, f_first
+        FROM up;
+
+        -- The rewards the orders make due (the month's steps read the spend written above).
+        IF body_ -> 'rewards' IS NOT NULL THEN
+            PERFORM gw_rewards_committed_many(f_member, f_order, f_paid, f_first, now_, zone);
         END IF;
 
         -- A member's later orders in the batch, one by one after its first.
