@@ -30,8 +30,10 @@ from gateway.wire import zone
 
 
 class TierPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """A member's birthday and tier policy; `percent_off` is None when the tier has none."""
+    """A member's birthday and tier policy; `percent_off` is None when the tier has none.
+    `registered`: the member is registered (only then can an order's points be credited)."""
 
+    registered: bool = False
     birthday: str | None = None
     percent_off: int | None = None
     birthday_percent_off: int | None = None
@@ -129,6 +131,10 @@ def engine_request(
                     "valid_until": coupon.valid_until,
                 }
             )
+            if coupon.terms["points"] and not loaded.policy.registered:
+                # 积分券 of a member who is not registered: no ledger to credit, so the quote
+                # promises none (points_earned is what the commit credits).
+                coupons[-1]["points"] = 0
     lines = [
         {
             "sku": line.sku,
@@ -202,6 +208,7 @@ class PricingInputs:
         for r in rows:
             if r["is_member"]:
                 policies[r["key"]] = TierPolicy(
+                    registered=True,
                     birthday=r["birthday"],
                     percent_off=r["percent_off"],
                     birthday_percent_off=r["birthday_percent_off"],

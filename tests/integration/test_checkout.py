@@ -121,8 +121,16 @@ async def test_a_quote_without_codes_is_the_subtotal(client: Client, auth: Auth)
     assert body["total"] == body["subtotal"] == 80000 and body["applied"] == []
 
 
-async def test_points_and_gift_coupons_show_in_the_quote(client: Client, auth: Auth) -> None:
+@pytest.mark.parametrize("registered", [True, False])
+async def test_points_and_gift_coupons_show_in_the_quote(
+    client: Client, auth: Auth, registered: bool
+) -> None:
+    """A points coupon's points are the holder's when it is registered; a member who is not
+    has no ledger to credit, so the quote promises none (the commit credits none)."""
     member = unique()
+    if registered:
+        put = await client.put(f"/v1/members/{member}", json={}, headers=auth["admin"])
+        assert put.status_code in (200, 201), put.text
     points = await coupon(client, auth, member, kind="points", points=500, amount_off=None,
                           min_spend=None, stackable=True)  # fmt: skip
     gift = await coupon(client, auth, member, kind="gift", sku="GIFT-1", amount_off=None,
@@ -132,9 +140,13 @@ async def test_points_and_gift_coupons_show_in_the_quote(client: Client, auth: A
     body = response.json()
     assert body["rejected"] == [] and body["coupon_discount"] == 0
     by_code = {a["code"]: a for a in body["applied"]}
-    assert by_code[points]["points"] == 500 and by_code[points]["gift_sku"] is None
+    granted = 500 if registered else 0
+    assert by_code[points]["points"] == granted and by_code[points]["gift_sku"] is None
     assert by_code[gift]["gift_sku"] == "GIFT-1" and by_code[gift]["points"] == 0
-    assert body["points_earned"] >= 500
+    if registered:
+        assert body["points_earned"] >= 500
+    else:
+        assert body["points_earned"] == 0
 
 
 # -- every rejection reason, through HTTP --------------------------------------------------------
