@@ -127,6 +127,20 @@ def page_cursor(*parts: int | str) -> str:
     return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
 
 
+def when(ms: int) -> datetime:
+    """The UTC instant of epoch milliseconds."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def cursor_when(ms: int, field: str) -> datetime:
+    """`when` of a time read from a cursor: one past the year 9999 (forged) is 400 naming
+    `field`."""
+    try:
+        return when(ms)
+    except (ValueError, OverflowError, OSError):
+        raise InvalidRequest(f"{field}: not a cursor of this list") from None
+
+
 def cursor_place(cursor: str, field: str, numbers: int, texts: int = 0) -> list[Any]:
     """The place a `page_cursor` stands for: `numbers` non-negative ints (up to 18 digits),
     then `texts` strings. Anything else (a forged, truncated or foreign cursor) is 400 naming

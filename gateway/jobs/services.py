@@ -51,10 +51,9 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.jobs.schemas import Job, JobCreated, Jobs
-from gateway.points.services import when
 from gateway.segments.services import segment_member_ids
 from gateway.store.fence import worker_id
-from gateway.wire import encoder, iso
+from gateway.wire import encoder, iso, when
 
 log = logging.getLogger(__name__)
 

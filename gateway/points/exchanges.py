@@ -34,8 +34,7 @@ from gateway.errors import (
     Unavailable,
 )
 from gateway.points.schemas import ExchangedCoupon, ExchangeRequest
-from gateway.points.services import when
-from gateway.wire import encoder
+from gateway.wire import encoder, when
 
 log = logging.getLogger(__name__)
 

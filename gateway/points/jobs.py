@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from gateway.clock import Clock
-from gateway.points.services import when
+from gateway.wire import when
 
 log = logging.getLogger(__name__)
 

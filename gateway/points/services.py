@@ -37,7 +37,7 @@ from gateway.points.schemas import (
     PointsTransferRequest,
 )
 from gateway.settings import Settings
-from gateway.wire import cursor_place, encoder, iso, page_cursor
+from gateway.wire import cursor_place, cursor_when, encoder, iso, page_cursor, when
 
 # The member's totals, and whether a lot is due to count or to expire at $2.
 SUMMARY = """
@@ -94,10 +94,6 @@ ORDER BY min(expires_at), member_id LIMIT $5
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def when(now_ms: int) -> datetime:
-    return datetime.fromtimestamp(now_ms / 1000, UTC)
 
 
 def _entry(row: asyncpg.Record) -> Entry:
@@ -277,10 +273,7 @@ class PointsService:
         start_at, start_member = _EPOCH, ""
         if after is not None:
             at_ms, start_member = cursor_place(after, "after", numbers=1, texts=1)
-            try:
-                start_at = when(at_ms)
-            except (ValueError, OverflowError):  # a forged time past the year 9999
-                raise InvalidRequest("after: not a cursor of this list") from None
+            start_at = cursor_when(at_ms, "after")
         now = when(self.clock.now_ms())
         rows = await self.pool.fetch(
             EXPIRING, now, now + timedelta(days=within_days), start_at, start_member, limit + 1

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 
 import asyncpg
 
@@ -26,7 +25,7 @@ from gateway.claims.services import ClaimService
 from gateway.coupons.schemas import Coupon
 from gateway.errors import GatewayError, InvalidRequest, MemberNotFound, Unavailable
 from gateway.rewards.schemas import Reward, Rewards
-from gateway.wire import cursor_place, iso, page_cursor
+from gateway.wire import cursor_place, iso, page_cursor, when
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +62,6 @@ LEASE_S = 10.0
 
 def reward_key(due_id: int) -> str:
     return f"reward:{due_id}"
-
-
-def when(now_ms: int) -> datetime:
-    return datetime.fromtimestamp(now_ms / 1000, UTC)
 
 
 class RewardService:

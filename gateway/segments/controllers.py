@@ -20,7 +20,7 @@ from gateway.segments.schemas import (
     Segments,
     SegmentSize,
 )
-from gateway.wire import check_id, strict_body
+from gateway.wire import check_id, strict_body, when
 
 
 class SegmentController(Controller):
@@ -52,7 +52,7 @@ class SegmentController(Controller):
         (R active, F 3, M 3), `loyal` (R active, F ≥ 2), `big_spenders` (M 3, R not active),
         `at_risk` (F ≥ 2, R dormant), `lapsed` (R lapsed), `new` (registered ≤ 30 local days
         before, ≤ 1 order), `others`. Also the members per band and per score."""
-        now = services.when(clock.now_ms())
+        now = when(clock.now_ms())
         moment = services.parse_as_of(as_of) if as_of is not None else now
         return await services.rfm(state.pool, moment, services.zone_name())
 

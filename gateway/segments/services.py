@@ -45,7 +45,7 @@ from gateway.segments.schemas import (
     TercileThresholds,
 )
 from gateway.settings import get_settings
-from gateway.wire import cursor_place, iso, page_cursor, to_ms
+from gateway.wire import cursor_place, cursor_when, iso, page_cursor, to_ms, when
 
 #: A pool or one of its connections (a job lists a segment inside its own transaction).
 Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
@@ -248,10 +248,6 @@ async def _whole_base(db: Executor, statement: str, *args: Any) -> list[asyncpg.
 def zone_name() -> str:
     """GATEWAY_TIME_ZONE, the zone of the local days that member_spend_days holds."""
     return get_settings().time_zone
-
-
-def when(now_ms: int) -> datetime:
-    return datetime.fromtimestamp(now_ms / 1000, UTC)
 
 
 def new_segment_id() -> str:
@@ -461,7 +457,7 @@ async def latest_segments(pool: asyncpg.Pool, limit: int, before: str | None) ->
     last_id: str | None = None
     if before is not None:
         ms, last_id = cursor_place(before, "before", 1, 1)
-        created = when(ms)
+        created = cursor_when(ms, "before")
     rows = await pool.fetch(LATEST_SEGMENTS, created, last_id, limit + 1)
     page = [_summary(row) for row in rows[:limit]]
     following = None

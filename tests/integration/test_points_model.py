@@ -51,8 +51,7 @@ from hypothesis.stateful import (
 
 from gateway.clock import Clock, clock
 from gateway.points.jobs import sweep_points
-from gateway.points.services import when
-from gateway.wire import zone
+from gateway.wire import when, zone
 from tests.conftest import live_campaign
 from tests.integration.points_helpers import (
     SET_PROGRAMME,

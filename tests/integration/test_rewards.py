@@ -12,8 +12,7 @@ import asyncpg
 import pytest
 
 from gateway.clock import clock
-from gateway.rewards.services import when
-from gateway.wire import zone
+from gateway.wire import when, zone
 from tests.conftest import live_campaign, unique
 from tests.integration.points_helpers import (
     Auth,

@@ -31,7 +31,7 @@ from gateway.segments.reference import Line, Member, Order
 from gateway.segments.schemas import GROUPS, SegmentFilter
 from gateway.settings import get_settings
 from gateway.store.postgres import create_pool, migrate
-from gateway.wire import to_ms, zone
+from gateway.wire import page_cursor, to_ms, zone
 from tests.conftest import unique
 
 pytestmark = pytest.mark.asyncio
@@ -601,4 +601,8 @@ async def test_unknown_segments_bad_ids_and_bad_cursors(client: Client, auth: Au
         assert response.status_code == 400, response.text
         assert field in response.json()["detail"]
     listed = await client.get("/v1/segments", params={"before": "zzz"}, headers=auth["admin"])
+    assert listed.status_code == 400 and listed.json()["detail"].startswith("before")
+    # A forged cursor whose time is past the year 9999 (up to 18 digits pass the format).
+    beyond = page_cursor(999_999_999_999_999_999, "seg_0000000000000000")
+    listed = await client.get("/v1/segments", params={"before": beyond}, headers=auth["admin"])
     assert listed.status_code == 400 and listed.json()["detail"].startswith("before")
