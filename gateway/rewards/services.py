@@ -58,6 +58,8 @@ FROM rewards WHERE member_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3
 #: How long a worker holds the rows it leased: far longer than a batch's grants take (a
 #: second or two under load), short enough that a dead worker's rows wait little.
 LEASE_S = 10.0
+# How long one pass of the rewards job may give before it lets the worker's other jobs run.
+SLICE_S = 5.0
 
 
 def reward_key(due_id: int) -> str:
@@ -75,16 +77,22 @@ class RewardService:
         made: int = await self.pool.fetchval(SCAN, when(now_ms), self.zone)
         return made
 
-    async def give_due(self, now_ms: int, batch: int = 100) -> int:
-        """Gives every reward due at `now_ms`; how many. Idle, one indexed read."""
+    async def give_due(self, now_ms: int, batch: int = 100, slice_s: float = SLICE_S) -> int:
+        """Gives the rewards due at `now_ms`, a batch at a time, for up to `slice_s` seconds
+        (the rest stay due for the next pass, so a surge does not hold up the worker's other
+        scheduled work); how many. Idle, one indexed read."""
         if await self.pool.fetchval(ANY_DUE, when(now_ms)) is None:
             return 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + slice_s
         total = 0
         while True:
             leased = await self.pool.fetch(LEASE, when(now_ms), batch, LEASE_S)
             if not leased:
                 return total
             total += await self._give(sorted(leased, key=lambda row: row["id"]), now_ms)
+            if loop.time() >= deadline:
+                return total
 
     async def _give(self, rows: list[asyncpg.Record], now_ms: int) -> int:
         """Grants the leased rows' coupons (no transaction open), then gives each row in a

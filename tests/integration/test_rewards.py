@@ -5,7 +5,9 @@ refusals recorded with their reason); birthdays, win-backs and monthly steps on 
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -45,7 +47,7 @@ async def give(client: Client) -> int:
     given = 0
     for _ in range(400):
         now_ms = clock.now_ms()
-        given += await on_app(client, state.rewards.give_due, now_ms)
+        given += await on_app(client, partial(state.rewards.give_due, slice_s=math.inf), now_ms)
         held = await on_app(client, state.rewards.pool.fetchval, HELD_ELSEWHERE, when(now_ms))
         if held is None:
             return given
@@ -85,6 +87,31 @@ async def reward_campaign(client: Client, auth: Auth, **fields: Any) -> str:
         **fields,
     }
     return str((await live_campaign(client, auth["admin"], **body))["id"])
+
+
+async def test_a_pass_gives_for_its_slice_and_leaves_the_rest_due(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """A surge of rewards does not hold the worker's other jobs: a pass stops after its slice,
+    and what it did not give stays due for the next pass, given once."""
+    async with programme(db, rewards_programme(welcome={"points": 7})):
+        clock.advance(3 * 86400)  # due only on this clock: the app's own worker leaves them
+        members = [unique() for _ in range(5)]
+        for member in members:
+            put = await client.put(f"/v1/members/{member}", json={}, headers=auth["front"])
+            assert put.status_code == 200, put.text
+        state: Any = client.app.state
+        due = partial(state.rewards.give_due, batch=2, slice_s=0.0)
+        assert await on_app(client, due, clock.now_ms()) == 2  # one batch, then its slice ended
+        left = await db.fetchval(
+            "SELECT count(*) FROM reward_due WHERE member_id = ANY($1) AND state = 'due'", members
+        )
+        assert left == 3
+        assert await give(client) == 3
+        for member in members:
+            [reward] = await rewards_of(client, auth, member)
+            assert (reward["kind"], reward["points"]) == ("welcome", 7)
+        await assert_ledger(db, members)
 
 
 async def test_welcome_once_however_often_the_member_registers(
