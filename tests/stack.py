@@ -7,6 +7,7 @@ mode: stopping "Redis" stops every node."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -25,10 +26,16 @@ from gateway.store.redis import create_client
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port(avoid: frozenset[int] = frozenset()) -> int:
+    """A port free now, not one of `avoid` (ports a stack will bind later, which the OS may
+    still hand out: a cluster's bus ports, say)."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in avoid:
+            return port
+    raise RuntimeError("no free port outside the stack's own")
 
 
 def free_cluster_ports(count: int = 6) -> int:
@@ -56,8 +63,13 @@ class Stack:
         self.data = ROOT / ".data" / f"stack-{name}-{os.getpid()}"
         self.cluster = get_settings().redis_cluster if cluster is None else cluster
         self.redis_port = free_cluster_ports() if self.cluster else free_port()
-        self.pg_port = free_port()
-        self.http_port = free_port()
+        # The cluster's nodes and their bus ports (port - 10000) are bound only when it starts:
+        # the other ports must not be among them (a gateway once got a bus port and could not
+        # listen).
+        nodes = range(self.redis_port, self.redis_port + (6 if self.cluster else 1))
+        taken = frozenset(nodes) | frozenset(p - 10000 for p in nodes)
+        self.pg_port = free_port(taken)
+        self.http_port = free_port(taken | {self.pg_port})
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
         self.database_url = f"postgresql://gateway@127.0.0.1:{self.pg_port}/gateway"
         self.gateway: subprocess.Popen[bytes] | None = None
@@ -131,7 +143,8 @@ class Stack:
     def kill_gateway(self) -> None:
         """kill -9 of the server and its workers: no clean shutdown of anything."""
         if self.gateway is not None:
-            os.killpg(self.gateway.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # it had exited (failed to start)
+                os.killpg(self.gateway.pid, signal.SIGKILL)
             self.gateway.wait()
             self.gateway = None
 
