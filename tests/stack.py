@@ -137,6 +137,9 @@ class Stack:
         return result.stdout.strip()
 
     def start_gateway(self, **settings: str) -> None:
+        """A gateway on the stack; one a failed test left running is killed first (two would
+        share the stack, and the first's Popen would be collected while it runs)."""
+        self.kill_gateway()
         self.gateway = serve(self.gateway_env(**settings), self.data / "gateway.log")
         wait_ready(self.gateway, self.base_url, self.data / "gateway.log", 60)
 

@@ -28,8 +28,11 @@ from scenarios.base import error_code, new_id, unknown_if_killed
 from scenarios.flash import RETRY_PAUSES_S
 from scenarios.shopper import CATALOGUE, CheckoutUser
 
-INVITED = 0.7  # friends registered with the host as `referred_by`
-GIFTED = 0.5  # friends the host gives a coupon of the gift campaign to
+# Friends registered with the host as `referred_by`, and friends the host gives a coupon of the
+# gift campaign to; each host's first friend is both, so that even a short run (the smoke test's
+# few friends) has invitees and gifts.
+INVITED = 0.7
+GIFTED = 0.5
 COMMIT = 0.9  # reserved orders that are paid; the rest are cancelled
 
 
@@ -49,6 +52,7 @@ class RewardShopper(CheckoutUser):
         self.pending: str | None = None
         self.friend: str | None = None
         self.orders_left = 0
+        self.friends = 0
         self.host = new_id(self.fixture, "h")
         if not self._register(self.host, {}):
             self.host = ""
@@ -71,7 +75,9 @@ class RewardShopper(CheckoutUser):
     def _bring_a_friend(self) -> None:
         friend = new_id(self.fixture, "r")
         body: dict[str, Any] = {"birthday": None}
-        invited = bool(self.host) and random.random() < INVITED
+        first = not self.friends
+        self.friends += 1
+        invited = bool(self.host) and (first or random.random() < INVITED)
         if invited:
             body["referred_by"] = self.host
         self.friend = None
@@ -80,7 +86,7 @@ class RewardShopper(CheckoutUser):
         if invited:
             tally.add(names.REFERRED)
         self.friend, self.orders_left = friend, random.randint(1, 3)
-        if self.host and self.gift is not None and random.random() < GIFTED:
+        if self.host and self.gift is not None and (first or random.random() < GIFTED):
             code = self._claim_gift()
             if code is not None and not self.stopping:
                 self._transfer(code, friend)
