@@ -143,8 +143,10 @@ class ClaimController(Controller):
     ) -> Response[GrantResult]:
         """Hands coupons to 1..1000 members (in store: 200 with each one's coupon or refusal),
         or to every member of a saved segment (admin: 202 and a job that grants them in
-        batches, GET /v1/jobs/{id}); takes stock like claims. A grant to a segment takes an
-        optional Idempotency-Key: a retry answers the first job's id and makes no other job.
+        batches, GET /v1/jobs/{id}); takes stock like claims. Both take an optional
+        Idempotency-Key: a retry of a grant to members answers the first grant's coupons and
+        grants nobody twice; a retry of a grant to a segment answers the first job's id and
+        makes no other job (another body under the key: 409 idempotency_mismatch).
         Its campaign must grant now (live, inside its claim window), else 409 with the
         claims' code."""
         body = await strict_body(request, GrantBody)
@@ -162,6 +164,13 @@ class ClaimController(Controller):
             )
         grant = await strict_body(request, GrantRequest)  # as before segments: same answers
         service: ClaimService = state.claims
+        key = check_idempotency_key(request.headers.get("idempotency-key"))
+        if key is not None:
+            return json_response(
+                await service.grant_once(
+                    campaign_id, grant.member_ids, grant.channel, scope_actor(request.scope), key
+                )
+            )
         granted, rejected = await service.grant(
             campaign_id, grant.member_ids, grant.channel, scope_actor(request.scope)
         )

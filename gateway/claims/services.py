@@ -20,6 +20,8 @@ import asyncpg
 import redis.asyncio as redis
 
 from gateway.batching import Tick
+from gateway.checkout import idempotency
+from gateway.claims.schemas import GrantRejection, GrantResult
 from gateway.clock import Clock
 from gateway.coupons.schemas import Coupon
 from gateway.errors import CampaignNotFound, GatewayError, LedgerUnavailable, Unavailable
@@ -38,7 +40,7 @@ from gateway.store.buckets import refill
 from gateway.store.fence import report_forever, worker_id
 from gateway.store.reconcile import rebuild_campaigns
 from gateway.store.redis import Scripts, bucket_of
-from gateway.wire import iso_ms
+from gateway.wire import encoder, iso_ms
 
 log = logging.getLogger(__name__)
 
@@ -292,14 +294,30 @@ class ClaimService:
         return self._coupon(campaign_id, outcome, kind, transferable)
 
     async def grant(
-        self, campaign_id: str, member_ids: list[str], channel: str, actor: str = ""
+        self,
+        campaign_id: str,
+        member_ids: list[str],
+        channel: str,
+        actor: str = "",
+        idem: str = "",
     ) -> tuple[list[Coupon], list[tuple[str, str]]]:
         """Grants one coupon to each member; `actor` (the clerk's key name) is what each
-        `grant` event records, and what the clerks' report groups by."""
+        `grant` event records, and what the clerks' report groups by. `idem`: the request's
+        Idempotency-Key; each place of the list is then granted under `grant:<idem>:<place>`,
+        so a retry (after a crash, a lost answer) answers the same coupons, none twice."""
         kind, transferable, buckets = await self._static_fields(campaign_id)
         futures = [
-            self._submit(campaign_id, True, member, channel, "", "", actor, buckets)
-            for member in member_ids
+            self._submit(
+                campaign_id,
+                True,
+                member,
+                channel,
+                f"grant:{idem}:{place}" if idem else "",
+                f"grant:{member}" if idem else "",
+                actor,
+                buckets,
+            )
+            for place, member in enumerate(member_ids)
         ]
         outcomes = await asyncio.gather(*futures, return_exceptions=True)
         for outcome in outcomes:
@@ -324,6 +342,30 @@ class ClaimService:
         if coupons and not kind:
             kind, transferable, _ = await self._static_fields(campaign_id)
         return [self._coupon(campaign_id, c, kind, transferable) for c in coupons], rejected
+
+    async def grant_once(
+        self, campaign_id: str, member_ids: list[str], channel: str, actor: str, key: str
+    ) -> tuple[int, bytes]:
+        """A grant under an Idempotency-Key: (200, the encoded GrantResult). The same key with
+        the same members and channel answers the first grant's body again; with others, 409
+        `idempotency_mismatch`. Requests with one key wait for each other (its lock), and each
+        place of the list is granted under a key of its own (`grant`), so a retry after a
+        crash or a lost answer finds the coupons already granted, none twice."""
+        scope = f"grant:{campaign_id}"
+        h = idempotency.request_hash(channel.encode(), "\0".join(member_ids).encode())
+        async with self.pool.acquire() as conn, conn.transaction():
+            earlier = await idempotency.replay(conn, scope, key, h, self.settings.idempotency_ttl_s)
+            if earlier is not None:
+                return earlier
+            granted, rejected = await self.grant(campaign_id, member_ids, channel, actor, key)
+            body = encoder.encode(
+                GrantResult(
+                    granted=granted,
+                    rejected=[GrantRejection(member_id=m, reason=r) for m, r in rejected],
+                )
+            )
+            await idempotency.remember(conn, scope, key, h, 200, body)
+        return 200, body
 
     async def grant_keyed(
         self, campaign_id: str, member_id: str, channel: str, idem: str, actor: str = ""

@@ -313,6 +313,47 @@ async def test_grants(client: Client, auth: Auth, db: asyncpg.Pool) -> None:
     assert missing.status_code == 404
 
 
+async def test_a_grant_with_an_idempotency_key_grants_once_however_often_it_is_sent(
+    client: Client, auth: Auth, db: asyncpg.Pool
+) -> None:
+    """A clerk's grant retried (a lost answer, a double tap): the same key and body answer the
+    first grant again, at once or later, and no member gets a second coupon even where the
+    limit would allow it; another body under the key is 409. Without a key a grant is new."""
+    campaign = await live_campaign(client, auth["admin"], stock=20, per_member_limit=5)
+    url = f"/v1/campaigns/{campaign['id']}/grants"
+    first, second, third = (unique() for _ in range(3))
+    body = {"member_ids": [first, first, second, third], "channel": "store"}
+    headers = {**auth["clerk"], "Idempotency-Key": unique("grant-key")}
+    answers = await asyncio.gather(
+        *(client.post(url, json=body, headers=headers) for _ in range(5))
+    )
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
+    granted = answers[0].json()
+    assert [c["member_id"] for c in granted["granted"]] == [first, first, second, third]
+    assert all(a.json() == granted for a in answers)
+    again = await client.post(url, json=body, headers=headers)
+    assert again.status_code == 200 and again.json() == granted
+
+    async def held() -> int:
+        count: int = await db.fetchval(
+            "SELECT count(*) FROM coupons WHERE campaign_id = $1", campaign["id"]
+        )
+        return count
+
+    assert await held() == 4
+    other = {**body, "member_ids": [first]}
+    mismatch = await client.post(url, json=other, headers=headers)
+    assert mismatch.status_code == 409 and mismatch.json()["code"] == "idempotency_mismatch"
+    fresh = await client.post(url, json=body, headers=auth["clerk"])
+    assert fresh.status_code == 200 and len(fresh.json()["granted"]) == 4
+    assert {c["code"] for c in fresh.json()["granted"]}.isdisjoint(
+        c["code"] for c in granted["granted"]
+    )
+    assert await held() == 8
+    bad = await client.post(url, json=body, headers={**auth["clerk"], "Idempotency-Key": ""})
+    assert bad.status_code == 400 and "Idempotency-Key" in bad.json()["detail"]
+
+
 async def test_low_stock_and_sold_out_fire_once(
     client: Client, auth: Auth, db: asyncpg.Pool
 ) -> None:
