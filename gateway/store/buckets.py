@@ -193,6 +193,11 @@ async def _refill(
         if level.remaining[source] <= 0:
             if any(level.in_flight) and await recover_moves(client, scripts, campaign_id, buckets):
                 continue  # a move landed somewhere: look again
+            # On a cluster the buckets are read node by node, not at one instant: a move whose
+            # target was read before its give and whose source after its done is in neither
+            # reading. Read again before answering sold out: its units are in place by then.
+            if (await levels(client, campaign_id, buckets)).total_remaining > 0:
+                continue
             return False
         outcome = await move(
             client,
