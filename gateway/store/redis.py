@@ -178,7 +178,7 @@ async def pipelined(client: redis.Redis, commands: list[tuple[Any, ...]]) -> lis
 
 
 async def _pipelined_cluster(client: RedisCluster, commands: list[tuple[Any, ...]]) -> list[Any]:
-    if not client._initialize:  # the slot table is filled on first use
+    if client._initialize:  # True until the slot table is filled (on first use)
         await client.initialize()
     groups: defaultdict[str, list[int]] = defaultdict(list)
     nodes: dict[str, ClusterNode] = {}

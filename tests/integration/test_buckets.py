@@ -387,3 +387,17 @@ async def test_the_api_race_on_8_buckets_sells_exactly_the_stock_and_alerts_sold
             break
         await asyncio.sleep(0.05)
     assert alerts == 1
+
+
+async def test_a_new_clients_first_command_may_be_a_pipelined_read(
+    client: Client, auth: Auth
+) -> None:
+    """On a cluster, a client's slot table is filled on first use: a pipelined read (grouped
+    by node) as the first command must fill it too (it once found no node for any key)."""
+    campaign = await live_campaign(client, auth["admin"], stock=10, buckets=4)
+    fresh = create_client(get_settings().redis_url)
+    try:
+        level = await levels(fresh, campaign["id"], 4)
+    finally:
+        await fresh.aclose()
+    assert level.status == "live" and level.total_remaining == 10
