@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
+from redis.exceptions import RedisError
 
 from gateway.errors import StockBelowClaimed, Unavailable
 from gateway.store import redis as keys
@@ -196,7 +197,12 @@ async def _refill(
             # On a cluster the buckets are read node by node, not at one instant: a move whose
             # target was read before its give and whose source after its done is in neither
             # reading. Read again before answering sold out: its units are in place by then.
-            if (await levels(client, campaign_id, buckets)).total_remaining > 0:
+            # A second reading that fails (a slot migrating under it) keeps the first's answer.
+            try:
+                again = await levels(client, campaign_id, buckets)
+            except RedisError:
+                return False
+            if again.total_remaining > 0:
                 continue
             return False
         outcome = await move(
