@@ -11,7 +11,6 @@ rolled back (savepoints per day), so no worker sees the rows.
 from __future__ import annotations
 
 import calendar
-import json
 from datetime import date, datetime, time, timedelta
 
 import asyncpg
@@ -19,6 +18,7 @@ import pytest
 
 from gateway.wire import zone
 from tests.conftest import unique
+from tests.integration.points_helpers import SET_PROGRAMME
 
 BIRTHDAYS = ["01-01", "01-02", "02-27", "02-28", "02-29", "03-01", "03-02", "12-30", "12-31"]
 DAYS_BEFORE = [0, 3, 30]
@@ -55,10 +55,8 @@ async def test_the_scan_makes_due_exactly_the_birthdays_the_rule_says(
         await tr.start()
         try:
             await conn.execute(
-                """INSERT INTO programme (id, body, version) VALUES (true, $1::text::jsonb, 1)
-                   ON CONFLICT (id) DO UPDATE SET body = excluded.body,
-                                                  version = programme.version + 1""",
-                json.dumps(body),
+                SET_PROGRAMME,
+                body,
             )
             await conn.executemany(
                 "INSERT INTO members (member_id, tier, birthday) VALUES ($1, 'standard', $2)",

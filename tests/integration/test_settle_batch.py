@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import unique
+from tests.integration.points_helpers import SET_PROGRAMME
 
 ZONE = "Asia/Shanghai"
 NOW = datetime(2026, 12, 15, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
@@ -245,10 +246,8 @@ async def test_a_batch_writes_what_the_orders_one_by_one_wrote(
         await tr.start()
         try:
             await conn.execute(
-                """INSERT INTO programme (id, body, version) VALUES (true, $1::text::jsonb, 1)
-                   ON CONFLICT (id) DO UPDATE SET body = excluded.body,
-                                                  version = programme.version + 1""",
-                json.dumps(body),
+                SET_PROGRAMME,
+                body,
             )
             batch, seeds = await _make(conn, f"{uid}A")
             one_by_one, _ = await _make(conn, f"{uid}B")
